@@ -1,0 +1,109 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vaedesk.cli import main
+
+
+def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "vaedesk", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_help_and_version_do_not_import_torch_or_qt():
+    code = ("import sys\nfrom vaedesk.cli import main\n"
+            "for a in (['--help'], ['--version'], ['train', '--help']):\n"
+            "    try: main(a)\n    except SystemExit: pass\n"
+            "heavy = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'numpy') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "usage: vaedesk" in out.stdout and "HEAVY []" in out.stdout
+
+
+def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, mnist_dir, capsys):
+    good = tmp_path / "one.png"
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=16)
+    img.save(good)
+    Image.new("L", (50, 50), 255).save(tmp_path / "empty.png")
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    code = main(["encode", "--data", str(mnist_dir), str(tmp_path / "empty.png"), str(tmp_path / "junk.jpg"),
+                 str(good)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "empty.png" in err and "empty" in err and "junk.jpg: not a readable picture" in err
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record["file"] == str(good) and len(record["mu"]) == 2 and all(s > 0 for s in record["sigma"])
+    assert record["digit"] == 1  # a vertical bar is a one
+
+
+def test_encode_matches_the_api(tmp_path, mnist_dir, capsys):
+    from vaedesk import load_model, preprocess
+
+    path = tmp_path / "digit.png"
+    img = Image.new("L", (120, 160), 0)
+    ImageDraw.Draw(img).ellipse([20, 20, 100, 140], outline=255, width=12)
+    img.save(path)
+    assert main(["encode", "--data", str(mnist_dir), str(path)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    mu, _ = load_model().encode(preprocess.to_mnist(preprocess.load_picture(path)))
+    assert np.allclose(record["mu"], mu[0], atol=1e-3)
+
+
+def test_decode_writes_an_upscaled_png(tmp_path, capsys):
+    from vaedesk import load_model
+
+    out = tmp_path / "d.png"
+    assert main(["decode", "0.5", "-1", "-o", str(out), "--size", "140"]) == 0
+    with Image.open(out) as im:
+        assert im.size == (140, 140)
+        small = np.asarray(im.resize((28, 28), Image.Resampling.BOX), dtype=np.float32) / 255
+    expected = load_model().decode([0.5, -1])[0]
+    assert np.abs(small - expected).mean() < 0.05
+
+
+def test_missing_weights_and_data_are_one_clear_line(tmp_path, capsys):
+    assert main(["eval", "--weights", str(tmp_path / "none.safetensors")]) == 1
+    assert capsys.readouterr().err.strip() == f"vaedesk: {tmp_path / 'none.safetensors'}: no such weights file"
+    assert main(["eval", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MNIST test files not found" in err and "vaedesk data download" in err
+
+
+def test_data_command_says_where_it_looks(tmp_path, mnist_dir, capsys):
+    assert main(["data", "--data", str(mnist_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "test: 10000 images" in out and "train: 60000 images" in out
+    assert main(["data", "check", "--data", str(tmp_path)]) == 1
+    assert "not found" in capsys.readouterr().out
+
+
+def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
+    out = tmp_path / "tiny.safetensors"
+    r = run("train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "1500", "--val-size", "300",
+            "--epochs", "2", "--eval-k", "2", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["command"].startswith("vaedesk train --data") and card["epochs_run"] == 2
+    assert card["test_metrics"]["n_test"] == 10000 and "knn5_accuracy" in card["test_metrics"]
+    r = run("eval", "--data", str(mnist_dir), "--weights", str(out), "--json", "-k", "2")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(card["test_metrics"]["neg_elbo"],
+                                                                             rel=1e-3)
+
+
+def test_bad_training_options_are_refused(capsys):
+    assert main(["train", "--lr", "-1"]) == 1
+    assert "learning rate" in capsys.readouterr().err

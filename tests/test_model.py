@@ -1,0 +1,178 @@
+"""The VAE, its loss, the training generator and the metrics, on small seeded data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vaedesk.evaluate import evaluate, iwae_bound, knn_predict, negative_elbo
+from vaedesk.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
+from vaedesk.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
+
+
+@pytest.mark.parametrize("arch", ["conv", "seed", "mlp"])
+def test_shapes_of_every_architecture(arch):
+    model = VAE(VAEConfig(arch=arch))
+    x = torch.rand(5, 1, 28, 28)
+    logits, mu, logvar = model(x)
+    assert logits.shape == (5, 1, 28, 28) and mu.shape == logvar.shape == (5, 2)
+    out = model.decode(mu)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_seed_architecture_matches_the_published_layers():
+    model = VAE(VAEConfig(arch="seed"))
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64] and all(c.stride == (2, 2) for c in convs)
+    assert model.encoder[-2].out_features == 16
+    tconvs = [m for m in model.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [c.out_channels for c in tconvs] == [64, 32, 1]
+    assert model.decoder[0].out_features == 64 * 7 * 7
+
+
+def test_kl_matches_torch_distributions():
+    mu, logvar = torch.randn(7, 2), torch.randn(7, 2)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros(2), torch.ones(2))
+    expected = torch.distributions.kl_divergence(q, p).sum(1)
+    assert torch.allclose(kl_divergence(mu, logvar), expected, atol=1e-5)
+
+
+def test_bce_is_the_bernoulli_negative_log_likelihood_summed_over_pixels():
+    logits, x = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    expected = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").sum((1, 2, 3))
+    assert torch.allclose(reconstruction_loss(logits, x, "bce"), expected, rtol=1e-4)
+    loss, recon, kl = vae_loss(logits, x, torch.zeros(3, 2), torch.zeros(3, 2), "bce", beta=2.0)
+    assert kl.item() == 0 and math.isclose(loss.item(), recon.item())
+
+
+def test_config_rejects_unknown_values():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        VAEConfig(arch="transformer")
+    with pytest.raises(ValueError, match="beta"):
+        VAEConfig(beta=float("nan"))
+
+
+def small_run(images, seed=0, **kw):
+    torch.manual_seed(seed)
+    model = VAE(VAEConfig(arch=kw.pop("arch", "mlp")))
+    opts = TrainOptions(**{"epochs": 2, "batch_size": 64, "val_size": 200, "seed": seed, "log_every": 5, **kw})
+    trainer = Trainer(model, images, opts)
+    events = list(trainer.run())
+    return model, trainer, events
+
+
+def test_training_loss_falls_and_reports_progress(mnist_train_small):
+    images = mnist_train_small[0][:1200]
+    model, trainer, events = small_run(images, epochs=3)
+    epochs = [e for e in events if isinstance(e, EpochResult)]
+    batches = [e for e in events if isinstance(e, BatchProgress)]
+    assert [e.epoch for e in epochs] == [1, 2, 3] and batches
+    assert epochs[-1].val_loss < epochs[0].val_loss < 543  # 543.4 = 784 ln 2, a blank guess
+    assert trainer.stop_reason == "completed" and trainer.best_state is not None
+    assert batches[-1].eta == pytest.approx(0, abs=1e-6)
+
+
+def test_same_seed_same_weights(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    a, *_ = small_run(images, seed=3)
+    b, *_ = small_run(images, seed=3)
+    c, *_ = small_run(images, seed=4)
+    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(),
+                                  strict=True):
+        assert torch.equal(pa, pb), name
+    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values(),
+                                                          strict=True))
+
+
+def test_stop_request_ends_the_run_within_one_batch(mnist_train_small):
+    images = mnist_train_small[0][:2000]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp"))
+    trainer = Trainer(model, images, TrainOptions(epochs=5, batch_size=50, val_size=200, log_every=1))
+    stop = False
+    seen = []
+    for event in trainer.run(should_stop=lambda: stop):
+        seen.append(event)
+        if isinstance(event, BatchProgress) and event.batch == 7:
+            stop = True
+    assert trainer.stop_reason == "cancelled"
+    assert seen[-1].batch == 7  # no batch ran after the request
+
+
+def test_divergence_raises_and_keeps_the_best_weights(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp"))
+    trainer = Trainer(model, images, TrainOptions(epochs=3, batch_size=100, val_size=100))
+    run = trainer.run()
+    while not isinstance(next(run), EpochResult):  # finish epoch 1
+        pass
+    assert trainer.best_state is not None
+    with torch.no_grad():
+        model.to_mu.weight.fill_(float("nan"))  # what a too-large step does to the weights
+    with pytest.raises(TrainingDiverged, match="lower learning rate"):
+        list(run)
+    trainer.restore_best()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_early_stopping_with_patience(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    _, trainer, events = small_run(images, epochs=30, patience=1, lr=3e-2, lr_schedule="constant")
+    assert trainer.stop_reason == "early stopping"
+    assert len(trainer.history) == trainer.best_epoch + 1 < 30
+
+
+def test_validation_split_is_never_trained_on():
+    from vaedesk.train import split_train_val
+
+    train, val = split_train_val(1000, 100, seed=1)
+    assert len(set(train) | set(val)) == 1000 and not set(train) & set(val)
+    with pytest.raises(ValueError):
+        split_train_val(10, 10, seed=1)
+
+
+def test_iwae_is_tighter_than_the_elbo(mnist_train_small):
+    images = mnist_train_small[0][:1200]
+    model, _, _ = small_run(images, epochs=2)
+    sample = images[-200:]
+    elbo = negative_elbo(model, sample)["neg_elbo"]
+    iwae = iwae_bound(model, sample, k=32)
+    assert iwae < elbo
+    assert abs(iwae_bound(model, sample, k=1) - elbo) < 0.02 * elbo  # k=1 is the ELBO
+
+
+def test_knn_predicts_well_separated_clusters():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=10, size=(10, 2))
+    labels = np.repeat(np.arange(10), 50)
+    ref = centers[labels] + rng.normal(scale=0.1, size=(500, 2))
+    query = centers + 0.05
+    assert (knn_predict(ref, labels, query, k=5) == np.arange(10)).all()
+
+
+def test_evaluate_reports_every_metric(mnist_train_small, mnist_test):
+    images, labels = mnist_train_small
+    model, _, _ = small_run(images[:1000], epochs=1)
+    m = evaluate(model, (mnist_test[0][:300], mnist_test[1][:300]), (images, labels), k_iwae=4)
+    assert set(m) == {"n_test", "neg_elbo", "recon", "kl", "iwae_k4", "knn5_accuracy"}
+    assert m["neg_elbo"] == pytest.approx(m["recon"] + m["kl"])
+    assert 0.1 < m["knn5_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_real_mnist_short_run_learns(mnist_dir):
+    """A short run of the default architecture on real MNIST: the loss really falls."""
+    from vaedesk import data
+
+    images, labels = data.load_split(mnist_dir, "train")
+    torch.manual_seed(0)
+    model = VAE(VAEConfig())
+    trainer = Trainer(model, images[:6000], TrainOptions(epochs=2, val_size=1000, log_every=10))
+    epochs = [e for e in trainer.run() if isinstance(e, EpochResult)]
+    assert epochs[-1].val_loss < 200 < epochs[0].train_loss  # from ~543 nats to well under 200

@@ -1,0 +1,74 @@
+"""Pictures -> MNIST-style 28 x 28: crop, 20 px longer side, centre of mass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vaedesk import preprocess
+
+
+def seven(size=(300, 200), dark_on_light=True) -> Image.Image:
+    """A thick '7' drawn off-centre in a larger picture."""
+    paper, ink = (255, 0) if dark_on_light else (0, 255)
+    img = Image.new("L", size, paper)
+    d = ImageDraw.Draw(img)
+    d.line([(40, 40), (140, 40), (80, 200)], fill=ink, width=14)
+    return img
+
+
+def test_output_is_normalised_like_mnist():
+    out = preprocess.to_mnist(preprocess.ink_from_image(seven()))
+    assert out.shape == (28, 28) and out.dtype == np.float32 and out.max() == pytest.approx(1)
+    rows = np.flatnonzero((out > 0.05).any(1))
+    cols = np.flatnonzero((out > 0.05).any(0))
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) in (20, 21)  # longer side ~20 px
+    ys, xs = np.indices(out.shape)
+    com = ((ys * out).sum() / out.sum(), (xs * out).sum() / out.sum())
+    assert np.allclose(com, (14, 14), atol=1.0)
+
+
+def test_polarity_is_detected(tmp_path):
+    a, b = tmp_path / "dark.png", tmp_path / "light.jpg"
+    seven(dark_on_light=True).save(a)
+    seven(dark_on_light=False).convert("RGB").save(b, quality=95)
+    out_a = preprocess.to_mnist(preprocess.load_picture(a))
+    out_b = preprocess.to_mnist(preprocess.load_picture(b))
+    assert np.abs(out_a - out_b).mean() < 0.03
+
+
+def test_transparent_background_is_paper(tmp_path):
+    img = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(img).ellipse([30, 20, 70, 80], outline=(0, 0, 0, 255), width=8)
+    img.save(tmp_path / "zero.png")
+    out = preprocess.to_mnist(preprocess.load_picture(tmp_path / "zero.png"))
+    assert out[14, 14] < 0.2 and out.max() == pytest.approx(1)  # a ring, hollow in the middle
+
+
+def test_mnist_digits_survive_preprocessing(mnist_test):
+    images = mnist_test[0][:50].astype(np.float32) / 255
+    corr = [np.corrcoef(preprocess.to_mnist(im).ravel(), im.ravel())[0, 1] for im in images]
+    assert np.median(corr) > 0.9
+
+
+def test_empty_and_unreadable_pictures(tmp_path):
+    with pytest.raises(preprocess.PictureError, match="empty"):
+        preprocess.to_mnist(np.zeros((50, 50)))
+    Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
+    with pytest.raises(preprocess.PictureError, match="empty"):
+        preprocess.to_mnist(preprocess.load_picture(tmp_path / "blank.png"))
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(preprocess.PictureError, match="junk.png: not a readable picture"):
+        preprocess.load_picture(tmp_path / "junk.png")
+    with pytest.raises(preprocess.PictureError, match="no such file"):
+        preprocess.load_picture(tmp_path / "nope.png")
+
+
+def test_png_export_is_upscaled(tmp_path):
+    image = np.zeros((28, 28), np.float32)
+    image[10:18, 12:16] = 1
+    preprocess.save_png(image, tmp_path / "d.png", size=280)
+    with Image.open(tmp_path / "d.png") as im:
+        assert im.size == (280, 280) and im.mode == "L"
+        assert np.asarray(im)[140, 140] == 255 and np.asarray(im)[5, 5] == 0

@@ -1,0 +1,111 @@
+"""Saving and loading weights: round trip, model card, and every kind of bad file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vaedesk import load_model, paths, weights
+from vaedesk.api import Model
+from vaedesk.model import VAE, VAEConfig
+
+
+def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_model):
+    path = tmp_path / "m.safetensors"
+    weights.save(path, tiny_model.vae, {"seed": 7})
+    loaded = load_model(path)
+    z = np.array([[0.5, -1.0], [2.0, 0.0]], dtype=np.float32)
+    assert np.array_equal(loaded.decode(z), tiny_model.decode(z))
+    assert loaded.card["seed"] == 7 and loaded.config == tiny_model.config
+    card = json.loads(weights.card_path(path).read_text())
+    assert card["config"]["arch"] == "conv" and card["seed"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.safetensors"]  # no temp files
+
+
+def test_other_architectures_round_trip(tmp_path):
+    for arch in ("seed", "mlp"):
+        path = tmp_path / f"{arch}.safetensors"
+        weights.save(path, VAE(VAEConfig(arch=arch, beta=0.5)), {})
+        assert load_model(path).config == VAEConfig(arch=arch, beta=0.5)
+
+
+def corrupt(kind: str, path, tiny_model) -> None:
+    weights.save(path, tiny_model.vae, {})
+    raw = path.read_bytes()
+    if kind == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif kind == "garbage":
+        path.write_bytes(b"\x00" * 100)
+    elif kind == "not vaedesk":
+        from safetensors.torch import save_file
+
+        save_file({"w": torch.zeros(3)}, str(path))
+    elif kind == "mismatched":
+        other = VAE(VAEConfig(arch="seed"))
+        from safetensors.torch import save as st_save
+
+        meta = {"format": weights.FORMAT, "config": json.dumps(VAEConfig(arch="conv").to_dict())}
+        path.write_bytes(st_save(dict(other.state_dict()), metadata=meta))
+    elif kind == "nan":
+        vae = VAE(VAEConfig())
+        with torch.no_grad():
+            vae.to_mu.bias.fill_(float("nan"))
+        weights.save(path, vae, {})
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("truncated", "not a readable safetensors file"),
+        ("garbage", "not a readable safetensors file"),
+        ("not vaedesk", "not a vaedesk weights file"),
+        ("mismatched", "do not match the 'conv' architecture"),
+        ("nan", "NaN"),
+    ],
+)
+def test_bad_weights_give_a_clear_error(tmp_path, tiny_model, kind, message):
+    path = tmp_path / "bad.safetensors"
+    corrupt(kind, path, tiny_model)
+    with pytest.raises(weights.WeightsError) as info:
+        load_model(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(weights.WeightsError, match="no such weights file"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+def test_bundled_weights_load_with_their_card():
+    model = load_model()
+    assert model.path == paths.bundled_weights()
+    card = model.card
+    assert card["command"].startswith("vaedesk train") and "seed" in card
+    assert set(card["data_sha256"]) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+    assert card["test_metrics"]["neg_elbo"] > 0
+
+
+def test_bundled_model_is_as_good_as_its_card_says(mnist_test):
+    """Recomputed on 2,000 test images: close to the card's figure, and under 150 nats."""
+    from vaedesk.evaluate import negative_elbo
+
+    model = load_model()
+    m = negative_elbo(model.vae, mnist_test[0][:2000])
+    assert m["neg_elbo"] < 150
+    assert abs(m["neg_elbo"] - model.card["test_metrics"]["neg_elbo"]) < 8
+
+
+def test_api_takes_and_returns_numpy(tiny_model, mnist_test):
+    images = mnist_test[0][:4].astype(np.float32) / 255
+    mu, logvar = tiny_model.encode(images)
+    assert mu.shape == logvar.shape == (4, 2) and mu.dtype == np.float32
+    assert tiny_model.encode(images[0])[0].shape == (1, 2)
+    out = tiny_model.decode(mu)
+    assert out.shape == (4, 28, 28) and out.dtype == np.float32 and 0 <= out.min() <= out.max() <= 1
+    with pytest.raises(ValueError, match="28 x 28"):
+        tiny_model.encode(np.zeros((2, 27, 27)))
+    assert isinstance(tiny_model, Model)

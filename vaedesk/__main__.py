@@ -1,0 +1,5 @@
+import sys
+
+from vaedesk.cli import main
+
+sys.exit(main())

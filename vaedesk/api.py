@@ -1,0 +1,56 @@
+"""The numpy-in, numpy-out face of a trained VAE, for scripts and for the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaedesk import paths, weights
+from vaedesk.model import VAE, VAEConfig
+
+
+class Model:
+    """A trained VAE. `encode` takes float32 (N, 28, 28) in [0, 1]; `decode` takes (N, 2)."""
+
+    def __init__(self, vae: VAE, card: dict[str, Any] | None = None, path: Path | None = None) -> None:
+        self.vae = vae.eval()
+        self.card = card or {}
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Model:
+        path = Path(path) if path is not None else paths.bundled_weights()
+        vae, card = weights.load(path)
+        return cls(vae, card, path)
+
+    @property
+    def config(self) -> VAEConfig:
+        return self.vae.config
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else "unsaved model"
+
+    @property
+    def test_neg_elbo(self) -> float | None:
+        value = self.card.get("test_metrics", {}).get("neg_elbo")
+        return float(value) if value is not None else None
+
+    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 28, 28) or (28, 28) in [0, 1] -> posterior mean and log-variance, (N, 2) each."""
+        x = np.asarray(images, dtype=np.float32)
+        if x.shape[-2:] != (28, 28):
+            raise ValueError(f"images must be 28 x 28, got shape {x.shape}")
+        x = x.reshape(-1, 1, 28, 28)
+        with torch.inference_mode():
+            mu, logvar = self.vae.encode(torch.from_numpy(x))
+        return mu.numpy(), logvar.numpy()
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Latent points (N, 2) or (2,) -> images (N, 28, 28) float32 in [0, 1]."""
+        z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
+        with torch.inference_mode():
+            return self.vae.decode(torch.from_numpy(z))[:, 0].numpy()

@@ -1,0 +1,352 @@
+"""Command line: parse arguments first, import torch and Qt only for the command that runs.
+
+`vaedesk --help` and `vaedesk --version` must stay instant, so nothing heavy is imported
+at module level here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vaedesk import __version__
+
+
+class CommandError(Exception):
+    """A problem the user can fix: printed as one line, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", metavar="DIR",
+                        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)")
+    weights_opt = argparse.ArgumentParser(add_help=False)
+    weights_opt.add_argument("--weights", metavar="FILE", help="a .safetensors weights file (default: the bundled model)")
+
+    parser = argparse.ArgumentParser(
+        prog="vaedesk", parents=[common, weights_opt],
+        description="Explore a variational autoencoder of handwritten digits. "
+                    "With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaedesk {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window, drive it with a scripted hover, click, drawing and short "
+                             "training, print a JSON report, exit 0 only if every check held")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", parents=[common], help="train a VAE on the MNIST training set")
+    t.add_argument("-o", "--output", default="vaedesk-trained.safetensors", metavar="FILE",
+                   help="where to save the best weights and their model card (default: %(default)s)")
+    t.add_argument("--arch", default="conv", choices=["conv", "seed", "mlp"], help="default: %(default)s")
+    t.add_argument("--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    t.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine")
+    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default: %(default)s)")
+    t.add_argument("--loss", choices=["bce", "mse"], default="bce")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-size", type=int, default=5000, help="validation images carved from the training set")
+    t.add_argument("--patience", type=int, default=None, help="early stopping: epochs without improvement")
+    t.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="stop after the epoch that crosses this many minutes")
+    t.add_argument("--limit", type=int, default=None, metavar="N", help="train on the first N images only")
+    t.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    t.add_argument("--eval-k", type=int, default=64, help="importance samples for the IWAE bound in the card")
+
+    e = sub.add_parser("eval", parents=[common, weights_opt], help="test-set metrics of a weights file")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("-k", type=int, default=64, help="importance samples for the IWAE bound (default: %(default)s)")
+
+    enc = sub.add_parser("encode", parents=[common, weights_opt], help="encode pictures of digits")
+    enc.add_argument("images", nargs="+", metavar="IMAGE")
+
+    dec = sub.add_parser("decode", parents=[weights_opt], help="decode a latent point to a PNG")
+    dec.add_argument("x", type=float)
+    dec.add_argument("y", type=float)
+    dec.add_argument("-o", "--output", default="digit.png")
+    dec.add_argument("--size", type=int, default=280, help="output side in pixels (default: %(default)s)")
+
+    d = sub.add_parser("data", parents=[common], help="where MNIST is, and download it")
+    d.add_argument("action", nargs="?", choices=["download", "check"], help="download: fetch missing files")
+    d.add_argument("--mirror", action="append", metavar="URL", help="download from this base URL (repeatable)")
+
+    b = sub.add_parser("bench", parents=[common, weights_opt], help="measure decode, encode and training speed")
+    b.add_argument("--quick", action="store_true", help="fewer repetitions")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        if args.command is None:
+            from vaedesk.ui.app import run_app
+
+            return run_app(args)
+        handler = {"train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "decode": cmd_decode,
+                   "data": cmd_data, "bench": cmd_bench}[args.command]
+        return handler(args)
+    except CommandError as e:
+        print(f"vaedesk: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vaedesk: interrupted", file=sys.stderr)
+        return 130
+
+
+def _load_model(path: str | None):  # -> vaedesk.api.Model
+    from vaedesk.api import Model
+    from vaedesk.weights import WeightsError
+
+    try:
+        return Model.load(path)
+    except WeightsError as e:
+        raise CommandError(str(e)) from None
+
+
+def _load_data(split: str, folder: str | None):
+    from vaedesk import data
+
+    try:
+        return data.load(split, folder)
+    except data.DataError as e:
+        raise CommandError(str(e)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+    import signal
+    import time
+
+    import torch
+    from tqdm import tqdm
+
+    from vaedesk import data, weights
+    from vaedesk.evaluate import evaluate
+    from vaedesk.model import VAE, VAEConfig
+    from vaedesk.train import BatchProgress, Trainer, TrainingDiverged, TrainOptions
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        options = TrainOptions(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+            seed=args.seed, val_size=args.val_size, patience=args.patience,
+            time_limit=args.time_limit * 60 if args.time_limit else None,
+        )
+        config = VAEConfig(arch=args.arch, loss=args.loss, beta=args.beta)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    images, labels = _load_data("train", args.data)
+    if args.limit:
+        images, labels = images[: args.limit], labels[: args.limit]
+    torch.manual_seed(args.seed)
+    if args.init:
+        model = _load_model(args.init).vae
+        config = model.config
+    else:
+        model = VAE(config)
+    try:
+        trainer = Trainer(model, images, options)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):  # first Ctrl-C: finish the batch, keep the best weights
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        tqdm.write("stopping after this batch (Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = tqdm(total=options.epochs * trainer.batches_per_epoch, unit="batch", dynamic_ncols=True,
+               file=sys.stderr, disable=None)
+    started = time.time()
+    diverged = None
+    try:
+        for event in trainer.run(should_stop=lambda: stop["requested"]):
+            if isinstance(event, BatchProgress):
+                bar.n = (event.epoch - 1) * event.batches + event.batch
+                bar.set_postfix_str(f"epoch {event.epoch} loss {event.loss:.2f} eta {event.eta / 60:.1f} min",
+                                    refresh=True)
+            else:
+                tqdm.write(
+                    f"epoch {event.epoch:3d}  train {event.train_loss:.2f} (recon {event.train_recon:.2f}"
+                    f" kl {event.train_kl:.2f})  val {event.val_loss:.2f}  lr {event.lr:.2e}"
+                    f"  {event.seconds:.0f}s{'  *' if event.improved else ''}",
+                    file=sys.stderr,
+                )
+    except TrainingDiverged as e:
+        diverged = str(e)
+        tqdm.write(f"training diverged: {e}", file=sys.stderr)
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, previous)
+    seconds = time.time() - started
+    if trainer.best_state is None:
+        raise CommandError(f"no epoch finished ({trainer.stop_reason}); nothing saved")
+    trainer.restore_best()
+    print(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} (val {trainer.best_val:.2f});"
+          " evaluating on the test set", file=sys.stderr)
+    test = _load_data("test", args.data)
+    metrics = evaluate(model, test, (images, labels), k_iwae=args.eval_k)
+    card = {
+        "vaedesk_version": __version__,
+        "command": shlex.join(["vaedesk", *args.argv]),
+        "seed": args.seed,
+        "options": {k: v for k, v in vars(options).items()},
+        "init": args.init,
+        "train_images": len(images),
+        "epochs_run": len(trainer.history),
+        "best_epoch": trainer.best_epoch,
+        "stop_reason": diverged and f"diverged: {diverged}" or trainer.stop_reason,
+        "training_seconds": round(seconds, 1),
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "data_sha256": {spec.name: spec.sha256 for spec in data.ALL_FILES},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "test_metrics": {k: round(v, 4) for k, v in metrics.items()},
+        "history": [
+            {"epoch": h.epoch, "train": round(h.train_loss, 3), "val": round(h.val_loss, 3),
+             "val_recon": round(h.val_recon, 3), "val_kl": round(h.val_kl, 3), "seconds": round(h.seconds, 1)}
+            for h in trainer.history
+        ],
+    }
+    weights.save(args.output, model, card)
+    print(_format_metrics(metrics))
+    print(f"saved {args.output} and {weights.card_path(args.output)}")
+    return 0
+
+
+def _format_metrics(m: dict) -> str:
+    lines = [f"test images         {m['n_test']}",
+             f"-ELBO (nats/image)  {m['neg_elbo']:.2f}  = recon {m['recon']:.2f} + KL {m['kl']:.2f}"]
+    for key, value in m.items():
+        if key.startswith("iwae_k"):
+            lines.append(f"IWAE bound, k={key[6:]:<4} {value:.2f}")
+    if "knn5_accuracy" in m:
+        lines.append(f"latent 5-NN accuracy {100 * m['knn5_accuracy']:.2f}%")
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from vaedesk import data
+    from vaedesk.evaluate import evaluate
+
+    model = _load_model(args.weights)
+    test = _load_data("test", args.data)
+    try:
+        train = data.load("train", args.data)
+    except data.DataError as e:
+        print(f"vaedesk: no kNN accuracy: {e}", file=sys.stderr)
+        train = None
+    metrics = evaluate(model.vae, test, train, k_iwae=args.k)
+    if args.json:
+        print(json.dumps({"weights": str(model.path), "arch": model.config.arch, **metrics}))
+    else:
+        print(f"weights             {model.path} ({model.config.arch})")
+        print(_format_metrics(metrics))
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vaedesk import preprocess
+    from vaedesk.digits import DigitGuesser
+
+    model = _load_model(args.weights)
+    guesser = DigitGuesser.for_model(model, args.data)
+    failures = 0
+    for name in args.images:
+        try:
+            picture = preprocess.load_picture(name)
+            mnist_like = preprocess.to_mnist(picture)
+        except preprocess.PictureError as e:
+            print(f"vaedesk: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        mu, logvar = model.encode(mnist_like)
+        sigma = np.exp(0.5 * logvar[0])
+        record = {"file": name, "mu": [round(float(v), 4) for v in mu[0]],
+                  "sigma": [round(float(v), 4) for v in sigma],
+                  "digit": guesser.guess(mu)[0] if guesser else None}
+        print(json.dumps(record), flush=True)
+    return 1 if failures else 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from vaedesk import preprocess
+
+    if not 8 <= args.size <= 4096:
+        raise CommandError("--size must be between 8 and 4096 pixels")
+    model = _load_model(args.weights)
+    image = model.decode([args.x, args.y])[0]
+    try:
+        preprocess.save_png(image, args.output, size=args.size)
+    except OSError as e:
+        raise CommandError(f"{args.output}: cannot write ({e.strerror or e})") from None
+    print(f"wrote {args.output} ({args.size} x {args.size}) for z = ({args.x}, {args.y})")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from vaedesk import data, paths
+
+    if args.action == "download":
+        from tqdm import tqdm
+
+        target = Path(args.data) if args.data else paths.default_mnist_dir()
+        bars: dict[str, tqdm] = {}
+
+        def progress(name: str, done: int, total: int | None) -> None:
+            if name not in bars:
+                bars[name] = tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr, disable=None)
+            bars[name].n = done
+            bars[name].refresh()
+
+        try:
+            data.download(target, mirrors=args.mirror or data.MIRRORS, progress=progress)
+        except data.DataError as e:
+            raise CommandError(str(e)) from None
+        finally:
+            for bar in bars.values():
+                bar.close()
+        print(f"MNIST is ready in {target}")
+        return 0
+    print("vaedesk looks for MNIST in, in order:")
+    for folder in paths.mnist_search_dirs(args.data):
+        print(f"  {folder}")
+    ok = True
+    for split in ("train", "test"):
+        folder = data.find_data_dir(split, args.data)
+        if folder is None:
+            print(f"{split}: not found")
+            ok = False
+            continue
+        try:
+            images, _ = data.load_split(folder, split)
+            print(f"{split}: {len(images)} images in {folder} (checksums verified)")
+        except data.DataError as e:
+            print(f"{split}: {e}")
+            ok = False
+    if not ok:
+        print("run `vaedesk data download`, or " + data.HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir()))
+    return 0 if ok or args.action is None else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from vaedesk.bench import run_bench
+
+    return run_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The encoded test set: the latent map's points, cached per weights file, and a digit
+guess for any latent point from its nearest encoded test images."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaedesk import data, paths
+from vaedesk.api import Model
+from vaedesk.atomic import atomic_write
+from vaedesk.evaluate import encode_means, knn_predict
+
+
+@dataclass
+class EncodedTestSet:
+    images: np.ndarray  # (N, 28, 28) uint8
+    labels: np.ndarray  # (N,) uint8
+    mu: np.ndarray  # (N, 2) float32 posterior means
+    logvar: np.ndarray  # (N, 2)
+
+
+def _cache_file(model: Model) -> Path | None:
+    """Cached means are keyed by the weights file's contents; unsaved models are not cached."""
+    if model.path is None or not model.path.is_file():
+        return None
+    digest = hashlib.sha256(model.path.read_bytes()).hexdigest()[:32]
+    return paths.user_cache_dir() / "latents" / f"{digest}.npz"
+
+
+def encode_test_set(model: Model, images: np.ndarray, labels: np.ndarray,
+                    use_cache: bool = True) -> EncodedTestSet:
+    cache = _cache_file(model) if use_cache else None
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache) as f:
+                mu, logvar = f["mu"], f["logvar"]
+            if mu.shape == (len(images), model.config.latent_dim):
+                return EncodedTestSet(images, labels, mu, logvar)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    mu, logvar = encode_means(model.vae, images)
+    if cache is not None:
+        buf = io.BytesIO()
+        np.savez(buf, mu=mu, logvar=logvar)
+        try:
+            atomic_write(cache, buf.getvalue())
+        except OSError:
+            pass  # a read-only cache folder only costs a re-encode next time
+    return EncodedTestSet(images, labels, mu, logvar)
+
+
+class DigitGuesser:
+    """Labels a latent point by a 5-nearest-neighbour vote of the encoded test images."""
+
+    def __init__(self, encoded: EncodedTestSet, k: int = 5) -> None:
+        self.encoded = encoded
+        self.k = k
+
+    @classmethod
+    def for_model(cls, model: Model, data_dir: str | Path | None = None) -> DigitGuesser | None:
+        """None when the test set cannot be found: callers then print no guess."""
+        try:
+            images, labels = data.load("test", data_dir)
+        except data.DataError:
+            return None
+        return cls(encode_test_set(model, images, labels))
+
+    def guess(self, mu: np.ndarray) -> list[int]:
+        pred = knn_predict(self.encoded.mu, self.encoded.labels, np.atleast_2d(mu), self.k)
+        return [int(p) for p in pred]

@@ -1,0 +1,98 @@
+"""Any picture of one digit -> an MNIST-style 28 x 28 image, as MNIST itself was made.
+
+LeCun et al. size-normalised each digit to fit a 20 x 20 box keeping its aspect ratio,
+then centred it in 28 x 28 by its centre of mass. We do the same to pictures from disk
+and to the drawing pad, so both are encoded exactly as `vaedesk encode` encodes them.
+Ink is 1 and paper 0; pictures with dark ink on light paper are detected and inverted.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vaedesk.atomic import atomic_write
+
+INK_THRESHOLD = 0.1  # of the picture's darkest-to-brightest range: fainter than this is paper
+
+
+class PictureError(ValueError):
+    """A picture that cannot be encoded; the message names it and says why."""
+
+
+def load_picture(path: str | Path) -> np.ndarray:
+    """Read a PNG / JPEG (any size, either polarity) as float32 ink in [0, 1], paper = 0."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return ink_from_image(img)
+    except (FileNotFoundError, IsADirectoryError):
+        raise PictureError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise PictureError(f"{path}: not a readable picture ({e.__class__.__name__})") from None
+
+
+def ink_from_image(img: Image.Image) -> np.ndarray:
+    """A PIL image -> float32 ink in [0, 1] with paper = 0, whatever its polarity."""
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        # Transparent pixels are paper: lay the picture on paper of the opposite
+        # brightness to its ink so that polarity detection below still works.
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
+        gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255
+        ink_is_dark = alpha.sum() == 0 or (gray * alpha).sum() < alpha.sum() / 2
+        gray = gray * alpha + (1.0 if ink_is_dark else 0.0) * (1 - alpha)
+    else:
+        gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
+    if gray.size == 0:
+        raise PictureError("the picture has no pixels")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return 1.0 - gray if np.median(border) > 0.5 else gray
+
+
+def to_mnist(ink: np.ndarray) -> np.ndarray:
+    """Ink (H, W) in [0, 1], paper = 0 -> float32 (28, 28): cropped to the ink, longer side
+    scaled to 20 px with the aspect kept, centred by centre of mass. Raises `PictureError`
+    for a picture with no ink."""
+    ink = np.asarray(ink, dtype=np.float32)
+    ink = ink - np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))
+    span = float(ink.max()) if ink.size else 0.0
+    if span < 0.05:
+        raise PictureError("the picture is empty: no ink found")
+    ink = np.clip(ink / span, 0.0, 1.0)
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
+    digit = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    if digit.max() > 0:
+        digit /= digit.max()
+    # Centre of mass to (14, 14), the way MNIST was centred; keep the digit inside the frame.
+    ys, xs = np.indices(digit.shape)
+    mass = digit.sum()
+    cy, cx = (ys * digit).sum() / mass, (xs * digit).sum() / mass
+    top = int(np.clip(round(14 - cy), 0, 28 - new_h))
+    left = int(np.clip(round(14 - cx), 0, 28 - new_w))
+    out = np.zeros((28, 28), dtype=np.float32)
+    out[top : top + new_h, left : left + new_w] = digit
+    return out
+
+
+def to_png_bytes(image: np.ndarray, size: int = 280) -> bytes:
+    """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly to size x size."""
+    gray = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8), mode="L")
+    if gray.size != (size, size):
+        gray = gray.resize((size, size), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    gray.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(image: np.ndarray, path: str | Path, size: int = 280) -> None:
+    atomic_write(path, to_png_bytes(image, size))

@@ -1,0 +1,221 @@
+"""The training loop, as a generator of progress that anyone can drive.
+
+The command line prints what it yields; the window runs the same generator in a QThread
+and plots it. It checks a `should_stop` callable between batches, so cancelling takes
+effect within one batch. It never imports Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vaedesk.model import VAE, vae_loss
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # cosine decays to 2% of lr over all epochs' batches
+    seed: int = 0
+    val_size: int = 5000  # carved from the training images, never from the test set
+    patience: int | None = None  # stop after this many epochs without a better val loss
+    log_every: int = 50  # batches between BatchProgress reports
+    time_limit: float | None = None  # seconds; stop after the epoch that crosses it
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError("the learning rate must be a positive number")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.lr_schedule!r}")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    batches: int  # per epoch
+    loss: float  # running means over this epoch so far, nats per image
+    recon: float
+    kl: float
+    samples_per_s: float
+    elapsed: float
+    eta: float  # seconds left for the whole run, by the pace so far
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_recon: float
+    train_kl: float
+    val_loss: float
+    val_recon: float
+    val_kl: float
+    lr: float
+    seconds: float
+    elapsed: float
+    samples_per_s: float
+    improved: bool
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def split_train_val(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a seeded train / validation split of n training images."""
+    if not 0 < val_size < n:
+        raise ValueError(f"validation size {val_size} must be between 1 and {n - 1}")
+    order = np.random.default_rng(seed).permutation(n)
+    return order[val_size:], order[:val_size]
+
+
+def as_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, 28, 28) uint8 or float in [0, 1] -> (N, 1, 28, 28) float32 tensor."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.unsqueeze(1)
+
+
+@torch.no_grad()
+def mean_loss(model: VAE, x: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Single-sample (loss, recon, KL) averaged over `x`, with a fixed noise seed so that
+    successive epochs are compared on the same draw."""
+    was_training = model.training
+    model.eval()
+    totals = np.zeros(3)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size]
+            logits, mu, logvar = model(xb)
+            loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, model.config.beta)
+            totals += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
+    model.train(was_training)
+    loss, recon, kl = totals / len(x)
+    return float(loss), float(recon), float(kl)
+
+
+class Trainer:
+    """Trains `model` in place on `images` and remembers the best weights by validation loss.
+
+    After `run()` ends (completed, early stop, cancel, time limit or divergence),
+    `best_state` holds the best epoch's weights (None if no epoch finished) and
+    `stop_reason` says why it ended.
+    """
+
+    def __init__(self, model: VAE, images: np.ndarray, options: TrainOptions) -> None:
+        self.model = model
+        self.options = options
+        train_idx, val_idx = split_train_val(len(images), options.val_size, options.seed)
+        x = as_tensor(images)
+        self.x_train, self.x_val = x[train_idx], x[val_idx]
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_val = math.inf
+        self.best_epoch = 0
+        self.history: list[EpochResult] = []
+        self.stop_reason = "not started"
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.x_train) / self.options.batch_size)
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[BatchProgress | EpochResult]:
+        opts, model = self.options, self.model
+        torch.manual_seed(opts.seed)
+        shuffle = torch.Generator().manual_seed(opts.seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+        total_batches = opts.epochs * self.batches_per_epoch
+        schedule = _schedule(opts, total_batches)
+        n = len(self.x_train)
+        start = time.perf_counter()
+        done_batches = 0
+        self.stop_reason = "running"
+        model.train()
+        for epoch in range(1, opts.epochs + 1):
+            epoch_start = time.perf_counter()
+            sums = np.zeros(3)
+            seen = 0
+            order = torch.randperm(n, generator=shuffle)
+            for b, first in enumerate(range(0, n, opts.batch_size), start=1):
+                if should_stop is not None and should_stop():
+                    self.stop_reason = "cancelled"
+                    return
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule(done_batches)
+                xb = self.x_train[order[first : first + opts.batch_size]]
+                logits, mu, logvar = model(xb)
+                loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, model.config.beta)
+                if not torch.isfinite(loss):
+                    self.stop_reason = "diverged"
+                    raise TrainingDiverged(
+                        f"the loss became {loss.item()} at epoch {epoch}, batch {b}; "
+                        "try a lower learning rate"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                sums += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
+                seen += len(xb)
+                done_batches += 1
+                if b % opts.log_every == 0 or b == self.batches_per_epoch:
+                    elapsed = time.perf_counter() - start
+                    rate = done_batches / elapsed
+                    yield BatchProgress(
+                        epoch, b, self.batches_per_epoch, *map(float, sums / seen),
+                        samples_per_s=seen / (time.perf_counter() - epoch_start),
+                        elapsed=elapsed,
+                        eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
+                    )
+            val = mean_loss(model, self.x_val, seed=opts.seed)
+            improved = val[0] < self.best_val
+            if improved:
+                self.best_val, self.best_epoch = val[0], epoch
+                self.best_state = copy.deepcopy(model.state_dict())
+            seconds = time.perf_counter() - epoch_start
+            result = EpochResult(
+                epoch, opts.epochs, *map(float, sums / seen), *val,
+                lr=optimizer.param_groups[0]["lr"], seconds=seconds,
+                elapsed=time.perf_counter() - start, samples_per_s=seen / seconds,
+                improved=improved,
+            )
+            self.history.append(result)
+            yield result
+            if opts.patience is not None and epoch - self.best_epoch >= opts.patience:
+                self.stop_reason = "early stopping"
+                return
+            if opts.time_limit is not None and result.elapsed >= opts.time_limit:
+                self.stop_reason = "time limit"
+                return
+        self.stop_reason = "completed"
+
+
+def _schedule(opts: TrainOptions, total_batches: int) -> Callable[[int], float]:
+    if opts.lr_schedule == "constant":
+        return lambda step: opts.lr
+    floor = 0.02 * opts.lr
+    return lambda step: floor + 0.5 * (opts.lr - floor) * (1 + math.cos(math.pi * step / total_batches))
+
+
+def _eta(opts: TrainOptions, elapsed: float, by_pace: float) -> float:
+    if opts.time_limit is None:
+        return by_pace
+    return max(0.0, min(by_pace, opts.time_limit - elapsed))

@@ -1,0 +1,71 @@
+"""Weights on disk: safetensors (tensors only, nothing is ever unpickled) plus a JSON card.
+
+A weights file is self-describing: its safetensors metadata carries the model config and
+the whole model card, so loading rebuilds the right architecture without guessing. The
+same card is also written beside it as readable JSON (``name.card.json``). Every write
+goes to a temporary file in the same folder and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from vaedesk.atomic import atomic_write
+from vaedesk.model import VAE, VAEConfig
+
+FORMAT = "vaedesk-weights-1"
+
+
+class WeightsError(Exception):
+    """A weights file cannot be used; the message names the file and the problem."""
+
+
+def card_path(weights: str | Path) -> Path:
+    return Path(weights).with_suffix(".card.json")
+
+
+def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
+    """Save weights with their config and card, and the card beside them as JSON."""
+    card = {**card, "config": model.config.to_dict()}
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict()), "card": json.dumps(card)}
+    atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
+    atomic_write(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
+
+
+def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
+    """Rebuild the model a weights file describes; raise `WeightsError` if it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
+    if metadata.get("format") != FORMAT:
+        raise WeightsError(f"{path}: not a vaedesk weights file (no '{FORMAT}' metadata)")
+    try:
+        config = VAEConfig.from_dict(json.loads(metadata["config"]))
+        card = json.loads(metadata.get("card", "{}"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise WeightsError(f"{path}: its model config is unreadable ({e})") from None
+    model = VAE(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[-1].strip()
+        raise WeightsError(
+            f"{path}: tensors do not match the '{config.arch}' architecture ({first})"
+        ) from None
+    if not all(torch.isfinite(t).all() for t in tensors.values()):
+        raise WeightsError(f"{path}: contains NaN or infinite values")
+    model.eval()
+    return model, card
