@@ -54,3 +54,28 @@ class Model:
         z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
         with torch.inference_mode():
             return self.vae.decode(torch.from_numpy(z))[:, 0].numpy()
+
+
+def morph_path(a: np.ndarray, b: np.ndarray, steps: int = 40, great_circle: bool = False) -> np.ndarray:
+    """Latent points from a to b, (steps, D): a straight line, or spherical interpolation
+    (slerp; White 2016, "Sampling Generative Networks"), which keeps to where the prior
+    puts its mass instead of cutting through the low-norm middle."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if great_circle:
+        cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+        omega = np.arccos(np.clip(cos, -1.0, 1.0))
+        if np.sin(omega) > 1e-6:
+            return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
+    return ((1 - t) * a + t * b).astype(np.float32)
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """(N, 28, 28) -> one image of `columns` digits per row (missing cells black)."""
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    out = np.zeros((rows * h, columns * w), dtype=images.dtype)
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
+    return out

@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="open the window, drive it with a scripted hover, click, drawing and short "
                              "training, print a JSON report, exit 0 only if every check held")
+    parser.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", parents=[common], help="train a VAE on the MNIST training set")

@@ -85,10 +85,13 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
 
 
 def to_png_bytes(image: np.ndarray, size: int = 280) -> bytes:
-    """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly to size x size."""
+    """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly so that its longer
+    side is `size` pixels."""
     gray = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8), mode="L")
-    if gray.size != (size, size):
-        gray = gray.resize((size, size), Image.Resampling.BICUBIC)
+    scale = size / max(gray.size)
+    target = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+    if gray.size != target:
+        gray = gray.resize(target, Image.Resampling.BICUBIC)
     buf = io.BytesIO()
     gray.save(buf, format="PNG")
     return buf.getvalue()

@@ -1,0 +1,75 @@
+"""Start the window: check for a display, set up Qt and torch, load the model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+START = time.perf_counter()
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True  # the user chose a platform (offscreen, xcb, wayland, ...)
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def configure() -> None:
+    """Process-wide settings the window relies on; the tests call this too."""
+    import pyqtgraph as pg
+    import torch
+
+    # One intra-op thread: a single decode is fastest that way, and a training run in the
+    # background leaves the other core to the interface.
+    torch.set_num_threads(1)
+    pg.setConfigOptions(antialias=False, background="w", foreground="k", imageAxisOrder="row-major")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    if not has_display():
+        print("vaedesk: no display found (DISPLAY and WAYLAND_DISPLAY are not set). Run it in a desktop "
+              "session, or use the command line: vaedesk --help. For a headless check: "
+              "QT_QPA_PLATFORM=offscreen vaedesk --self-test", file=sys.stderr)
+        return 2
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from vaedesk.api import Model
+    from vaedesk.ui.main_window import MainWindow
+    from vaedesk.weights import WeightsError
+
+    configure()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("vaedesk")
+
+    try:
+        model = Model.load(args.weights)
+    except WeightsError as e:
+        if args.weights is None:
+            QMessageBox.critical(None, "vaedesk", f"The bundled model cannot be loaded:\n{e}")
+            print(f"vaedesk: {e}", file=sys.stderr)
+            return 1
+        QMessageBox.warning(None, "vaedesk", f"{e}\n\nOpening the bundled model instead.")
+        model = Model.load(None)
+
+    window = MainWindow(model, args.data)
+    window.resize(1560, 900)
+    if getattr(args, "exit_after_first_paint", False):
+        def on_first_paint() -> None:
+            print(f"first-paint {time.perf_counter() - START:.3f}", flush=True)
+            app.quit()
+
+        window.map.first_painted.connect(on_first_paint)
+    window.show()
+    if args.self_test:
+        from vaedesk.ui.selftest import SelfTest
+
+        test = SelfTest(window)
+        test.start()
+        app.exec()
+        return test.exit_code
+    return app.exec()

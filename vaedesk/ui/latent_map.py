@@ -1,0 +1,221 @@
+"""The latent map: the encoded test set as a scatter, with layers drawn under and over it.
+
+Every plot item is created once and updated with setData / setImage (pyqtgraph's own
+advice), so panning, hovering and retraining never rebuild the scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+
+# A clear, colour-blind-aware 10-colour palette (Tableau 10).
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
+
+
+def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, 2 * np.pi, n)
+    return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
+
+
+class LatentMap(pg.PlotWidget):
+    """Signals carry latent coordinates: `hovered(x, y)`, `clicked(x, y, shift)`."""
+
+    hovered = Signal(float, float)
+    clicked = Signal(float, float, bool)
+    first_painted = Signal()  # once, when the map has been drawn on screen for the first time
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setAspectLocked(True)
+        self.showGrid(x=True, y=True, alpha=0.15)
+        self.setLabel("bottom", "z\u2081")
+        self.setLabel("left", "z\u2082")
+        self.setMenuEnabled(False)
+        self.setMouseTracking(True)
+        plot = self.getPlotItem()
+        self.view = plot.getViewBox()
+
+        self.field = pg.ImageItem(axisOrder="row-major")
+        self.field.setZValue(-20)
+        self.field.setOpacity(0.55)
+        self.field.setVisible(False)
+        plot.addItem(self.field)
+        self.field_decoder: Callable[[np.ndarray], np.ndarray] | None = None
+
+        self.circles = []
+        for r in (1, 2, 3):
+            c = pg.PlotCurveItem(*ellipse(np.zeros(2), np.full(2, float(r)), 128),
+                                 pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine))
+            c.setZValue(-10)
+            c.setVisible(False)
+            plot.addItem(c)
+            self.circles.append(c)
+
+        self.legend = plot.addLegend(offset=(-10, 10), labelTextSize="10pt", brush=pg.mkBrush(255, 255, 255, 210))
+        self.digits: list[pg.ScatterPlotItem] = []
+        for d in range(10):
+            item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(PALETTE[d]), name=str(d))
+            plot.addItem(item)
+            self.digits.append(item)
+
+        self.selection = pg.ScatterPlotItem(size=16, pen=pg.mkPen("k", width=2.5), brush=None)
+        self.samples = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
+        self.morph_path = pg.PlotCurveItem(pen=pg.mkPen("k", width=2))
+        self.morph_ends = pg.ScatterPlotItem(size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y"))
+        self.trail = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 90, width=2))
+        self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 160, width=1.5, style=Qt.PenStyle.DashLine))
+        self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 230, width=2))
+        self.drawn = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(200, 0, 0, width=3))
+        self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(0, 0, 0, 110))
+        self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(0, 0, 0, 110))
+        for item in (self.selection, self.samples, self.morph_path, self.morph_ends, self.trail, self.sigma2,
+                     self.sigma1, self.drawn):
+            item.setZValue(10)
+            plot.addItem(item)
+        for line in (self.cross_v, self.cross_h):
+            plot.addItem(line, ignoreBounds=True)
+
+        self._painted = False
+        self.mu = np.zeros((0, 2), np.float32)
+        self.labels = np.zeros(0, np.uint8)
+        self._field_timer = QTimer(self, singleShot=True, interval=60)
+        self._field_timer.timeout.connect(self.update_field)
+        self.view.sigRangeChanged.connect(lambda *_: self._field_timer.start() if self.field.isVisible() else None)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+    # -- data --------------------------------------------------------------------------
+
+    def set_points(self, mu: np.ndarray, labels: np.ndarray) -> None:
+        """Place the encoded test set; later calls move the points in place."""
+        self.mu, self.labels = np.asarray(mu, np.float32), np.asarray(labels)
+        for d, item in enumerate(self.digits):
+            pts = self.mu[self.labels == d]
+            item.setData(pts[:, 0], pts[:, 1])
+
+    def has_points(self) -> bool:
+        return len(self.mu) > 0
+
+    def visible_digits(self) -> np.ndarray:
+        return np.array([item.isVisible() for item in self.digits])
+
+    def set_digit_visible(self, digit: int, visible: bool) -> None:
+        self.digits[digit].setVisible(visible)
+
+    def nearest_point(self, x: float, y: float) -> int | None:
+        """Index of the nearest test point among the digits that are shown."""
+        if not self.has_points():
+            return None
+        shown = self.visible_digits()[self.labels]
+        if not shown.any():
+            return None
+        d2 = ((self.mu - np.float32([x, y])) ** 2).sum(axis=1)
+        d2[~shown] = np.inf
+        return int(np.argmin(d2))
+
+    def fit(self) -> None:
+        if self.has_points():
+            lo, hi = np.percentile(self.mu, [0.2, 99.8], axis=0)
+            self.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
+        else:
+            self.view.setRange(xRange=(-3.2, 3.2), yRange=(-3.2, 3.2), padding=0)
+
+    # -- layers --------------------------------------------------------------------------
+
+    def set_field_visible(self, visible: bool) -> None:
+        self.field.setVisible(visible)
+        if visible:
+            self.update_field()
+
+    def set_circles_visible(self, visible: bool) -> None:
+        for c in self.circles:
+            c.setVisible(visible)
+
+    def update_field(self) -> None:
+        """Redraw the decoded-digit field to cover the visible region."""
+        if not self.field.isVisible() or self.field_decoder is None:
+            return
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        tile = max(x1 - x0, y1 - y0) / FIELD_TILES
+        nx, ny = max(1, round((x1 - x0) / tile)), max(1, round((y1 - y0) / tile))
+        xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+        ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # row-major: y outer
+        digits = self.field_decoder(grid).reshape(ny, nx, 28, 28)
+        # Image row 0 is drawn at the bottom (y up), so each digit is flipped to stand upright.
+        mosaic = digits[:, :, ::-1, :].transpose(0, 2, 1, 3).reshape(ny * 28, nx * 28)
+        self.field.setImage(1.0 - mosaic, levels=(0, 1))
+        self.field.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    # -- overlays --------------------------------------------------------------------------
+
+    def set_crosshair(self, x: float, y: float) -> None:
+        self.cross_v.setPos(x)
+        self.cross_h.setPos(y)
+
+    def select(self, index: int | None) -> None:
+        if index is None:
+            self.selection.setData([], [])
+        else:
+            self.selection.setData([self.mu[index, 0]], [self.mu[index, 1]])
+
+    def show_samples(self, z: np.ndarray) -> None:
+        self.samples.setData(z[:, 0], z[:, 1])
+
+    def show_morph(self, path: np.ndarray) -> None:
+        if len(path):
+            self.morph_path.setData(path[:, 0], path[:, 1])
+            self.morph_ends.setData(path[[0, -1], 0], path[[0, -1], 1])
+        else:
+            self.morph_path.setData([], [])
+            self.morph_ends.setData([], [])
+
+    def show_morph_start(self, z: np.ndarray) -> None:
+        self.morph_path.setData([], [])
+        self.morph_ends.setData([z[0]], [z[1]])
+
+    def show_encoding(self, mu: np.ndarray | None, sigma: np.ndarray | None, trail: np.ndarray) -> None:
+        """The drawing's posterior: mean, 1 and 2 sigma ellipses, and the trail it took."""
+        if mu is None or sigma is None:
+            for item in (self.sigma1, self.sigma2, self.trail):
+                item.setData([], [])
+            self.drawn.setData([], [])
+            return
+        self.drawn.setData([mu[0]], [mu[1]])
+        self.sigma1.setData(*ellipse(mu, sigma))
+        self.sigma2.setData(*ellipse(mu, 2 * sigma))
+        if len(trail) > 1:
+            self.trail.setData(trail[:, 0], trail[:, 1])
+        else:
+            self.trail.setData([], [])
+
+    # -- mouse -------------------------------------------------------------------------------
+
+    def _in_plot(self, scene_pos: QPointF) -> bool:
+        if not self.view.sceneBoundingRect().contains(scene_pos):
+            return False
+        return not (self.legend.isVisible() and self.legend.sceneBoundingRect().contains(scene_pos))
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.view.sceneBoundingRect().contains(scene_pos):
+            p = self.view.mapSceneToView(scene_pos)
+            self.hovered.emit(p.x(), p.y())
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self._in_plot(event.scenePos()):
+            return
+        p = self.view.mapSceneToView(event.scenePos())
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self.clicked.emit(p.x(), p.y(), shift)

@@ -1,0 +1,149 @@
+"""Small widgets: a digit shown large, and the drawing pad."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+
+def gray_qimage(image: np.ndarray) -> QImage:
+    """A float [0, 1] or uint8 2-D array as an 8-bit grayscale QImage (a copy)."""
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    image = np.ascontiguousarray(image)
+    h, w = image.shape
+    return QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+class DigitView(QLabel):
+    """A 28 x 28 (or tiled) image shown large with smooth scaling; white ink on black."""
+
+    def __init__(self, side: int = 280, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.image: np.ndarray | None = None  # what is shown, as given
+        self.setFixedSize(side, side)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background: black; border: 1px solid #444;")
+        self.clear_image()
+
+    def set_image(self, image: np.ndarray) -> None:
+        self.image = image
+        scaled = gray_qimage(image).scaled(
+            self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        self.setPixmap(QPixmap.fromImage(scaled))
+
+    def clear_image(self) -> None:
+        self.image = None
+        self.clear()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(self.side, self.side)
+
+
+class DrawingPad(QWidget):
+    """Draw a digit with the mouse: a round, soft brush, undo of the last stroke, clear.
+
+    White ink on black, like MNIST. `changed` fires on every change; the window throttles
+    its encoding. Strokes are kept as point lists so undo can redraw the rest exactly.
+    """
+
+    changed = Signal()
+    stroke_finished = Signal()
+
+    BRUSH = 22.0  # px on the 280 px pad: about 2.2 MNIST pixels, like a pen stroke in MNIST
+
+    def __init__(self, side: int = 280, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.setFixedSize(side, side)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setToolTip("Draw a digit with the left mouse button")
+        self.strokes: list[list[QPointF]] = []
+        self._picture: QImage | None = None  # an opened picture, drawn under the strokes
+        self._drawing = False
+        self._canvas = QImage(side, side, QImage.Format.Format_Grayscale8)
+        self._render()
+
+    def is_empty(self) -> bool:
+        return not self.strokes and self._picture is None
+
+    def set_picture(self, ink: np.ndarray) -> None:
+        """Start from a picture (ink in [0, 1]), fitted into the pad; strokes draw over it."""
+        self.strokes.clear()
+        scaled = gray_qimage(ink).scaled(self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+        self._picture = scaled
+        self._render()
+        self.changed.emit()
+
+    def ink(self) -> np.ndarray:
+        """The canvas as float32 (side, side) ink in [0, 1]."""
+        ptr = self._canvas.constBits()
+        arr = np.frombuffer(ptr, dtype=np.uint8).reshape(self.side, self._canvas.bytesPerLine())
+        return arr[:, : self.side].astype(np.float32) / 255.0
+
+    def clear(self) -> None:
+        self.strokes.clear()
+        self._picture = None
+        self._render()
+        self.changed.emit()
+
+    def undo(self) -> None:
+        if self.strokes:
+            self.strokes.pop()
+            self._render()
+            self.changed.emit()
+
+    def _render(self) -> None:
+        self._canvas.fill(0)
+        painter = QPainter(self._canvas)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._picture is not None:
+            painter.drawImage((self.side - self._picture.width()) // 2,
+                              (self.side - self._picture.height()) // 2, self._picture)
+        # Ink only adds: strokes over a picture lighten it, as a pen on paper darkens it.
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Lighten)
+        for points in self.strokes:
+            path = QPainterPath(points[0])
+            for p in points[1:]:
+                path.lineTo(p)
+            if len(points) == 1:  # a dot
+                path.lineTo(points[0] + QPointF(0.1, 0))
+            # Soft edge: a wide faint stroke under a narrower full one.
+            for width, gray in ((self.BRUSH * 1.35, 110), (self.BRUSH, 255)):
+                pen = QPen(QColor(gray, gray, gray), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                           Qt.PenJoinStyle.RoundJoin)
+                painter.strokePath(path, pen)
+        painter.end()
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drawing = True
+            self.strokes.append([event.position()])
+            self._render()
+            self.changed.emit()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drawing and event.buttons() & Qt.MouseButton.LeftButton:
+            self.strokes[-1].append(event.position())
+            self._render()
+            self.changed.emit()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drawing and event.button() == Qt.MouseButton.LeftButton:
+            self._drawing = False
+            self.stroke_finished.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.drawImage(QRectF(0, 0, self.side, self.side), self._canvas)
+        if self.is_empty():
+            painter.setPen(QColor(120, 120, 120))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "draw a digit here")
+        painter.end()
