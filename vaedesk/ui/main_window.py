@@ -3,6 +3,7 @@ selected test image on the right."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaedesk import data, paths, preprocess
+from vaedesk import data, paths, preprocess, weights
 from vaedesk.api import Model, morph_path, tile
 from vaedesk.atomic import atomic_write
 from vaedesk.digits import DigitGuesser, EncodedTestSet, encode_test_set
 from vaedesk.ui.latent_map import LatentMap
+from vaedesk.ui.training import TrainingPanel
 from vaedesk.ui.widgets import DigitView, DrawingPad
 from vaedesk.ui.workers import Task, Worker
 
@@ -88,9 +90,13 @@ class MainWindow(QMainWindow):
         self._pending_hover: tuple[float, float] | None = None
         self.hover_z = np.zeros(2, np.float32)
 
+        self._train_images: np.ndarray | None = None
         self._build()
+        self.training_panel = TrainingPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_panel)
+        self.training_panel.hide()
         self._build_menus()
-        self._show_model_status()
+        self.show_model_status()
         self.load_test_set()
         self.map.fit()
 
@@ -240,7 +246,12 @@ class MainWindow(QMainWindow):
         self.great_circle_action = self._action(e, "Morph along the great circle", lambda _: None,
                                                 checkable=True)
         self._action(e, "Clear morph and samples", self.clear_overlays, "Escape")
-        self.model_menu = bar.addMenu("&Model")
+        mm = bar.addMenu("&Model")
+        self._action(mm, "Train\u2026", self.show_training, "Ctrl+T")
+        mm.addSeparator()
+        self._action(mm, "Open weights\u2026", lambda: self.open_weights(), "Ctrl+Shift+O")
+        self._action(mm, "Save current model\u2026", lambda: self.save_model(), QKeySequence.StandardKey.Save)
+        self._action(mm, "Reset to the bundled model", self.reset_model)
 
         h = bar.addMenu("&Help")
         self._action(h, "How to use vaedesk", self.show_help, QKeySequence.StandardKey.HelpContents)
@@ -256,11 +267,12 @@ class MainWindow(QMainWindow):
 
     # -- model and data ------------------------------------------------------------------------
 
-    def _show_model_status(self) -> None:
+    def show_model_status(self, label: str | None = None) -> None:
         neg_elbo = self.model.test_neg_elbo
         score = f"test \u2212ELBO {neg_elbo:.1f} nats" if neg_elbo is not None else "not evaluated"
-        self.model_label.setText(f"model: {self.model.name} ({self.model.config.arch}, {score})")
-        self.setWindowTitle(f"vaedesk \u2014 {self.model.name} ({score})")
+        name = label or self.model.name
+        self.model_label.setText(f"model: {name} ({self.model.config.arch}, {score})")
+        self.setWindowTitle(f"vaedesk \u2014 {name} ({score})")
 
     def load_test_set(self) -> bool:
         """Find, verify and encode the MNIST test set; show the banner if it is missing."""
@@ -288,10 +300,10 @@ class MainWindow(QMainWindow):
         if self.selected is not None:
             self.select_index(self.selected)
 
-    def set_model(self, model: Model, encoded: EncodedTestSet | None = None) -> None:
+    def set_model(self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None) -> None:
         """Switch the decoder, the map and every view to another model."""
         self.model = model
-        self._show_model_status()
+        self.show_model_status(label)
         if encoded is not None:
             self.set_test_set(encoded)
         elif self.test is not None:
@@ -302,6 +314,109 @@ class MainWindow(QMainWindow):
         if not self.pad.is_empty():
             self.trail.clear()
             self.encode_drawing()
+
+    def warn(self, message: str) -> None:
+        QMessageBox.warning(self, "vaedesk", message)
+
+    def open_weights(self, path: str | None = None) -> bool:
+        """Load weights from a file; a bad file leaves the current model in place."""
+        if self.training_panel.is_running():
+            self.warn("A training run is in progress: cancel it before opening other weights.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open weights", "", "Weights (*.safetensors)")
+            if not path:
+                return False
+        try:
+            model = Model.load(path)
+        except weights.WeightsError as e:
+            self.warn(f"{e}\n\nThe current model is unchanged.")
+            return False
+        self.set_model(model)
+        return True
+
+    def save_model(self, path: str | None = None) -> bool:
+        """Save the current model and its card, atomically; never over the bundled weights."""
+        if path is None:
+            default = str(paths.user_data_dir() / "models" / "vaedesk-trained.safetensors")
+            path, _ = QFileDialog.getSaveFileName(self, "Save model", default, "Weights (*.safetensors)")
+            if not path:
+                return False
+        target = Path(path)
+        if target.suffix != ".safetensors":
+            target = target.with_name(target.name + ".safetensors")
+        if target.resolve() == paths.bundled_weights().resolve():
+            self.warn("The bundled model cannot be overwritten; choose another file.")
+            return False
+        try:
+            weights.save(target, self.model.vae, self.model.card)
+        except OSError as e:
+            self.warn(f"Could not save {target}: {e.strerror or e}")
+            return False
+        self.model.path = target
+        self.show_model_status()
+        self.statusBar().showMessage(f"Saved {target}", 5000)
+        return True
+
+    def reset_model(self) -> None:
+        if self.training_panel.is_running():
+            self.warn("A training run is in progress: cancel it first.")
+            return
+        self.set_model(Model.load(None))
+
+    def show_training(self) -> None:
+        self.training_panel.show()
+        self.training_panel.raise_()
+
+    def training_images(self) -> np.ndarray | None:
+        """The MNIST training images, or None after offering to download or locate them."""
+        if self._train_images is None:
+            try:
+                self._train_images, _ = data.load("train", self.data_dir)
+            except data.DataError as e:
+                box = QMessageBox(QMessageBox.Icon.Question, "vaedesk",
+                                  f"Training needs the MNIST training set.\n\n{e}", parent=self)
+                download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
+                choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
+                box.addButton(QMessageBox.StandardButton.Cancel)
+                box.exec()
+                if box.clickedButton() is download:
+                    self.download_data()
+                    self.statusBar().showMessage("Start training again when the download has finished", 8000)
+                elif box.clickedButton() is choose:
+                    self.choose_data_folder()
+                    return self.training_images() if data.find_data_dir("train", self.data_dir) else None
+                return None
+        return self._train_images
+
+    def training_self_test(self, batches: int) -> tuple[bool, dict]:
+        """For --self-test: a short run in the background thread, waited on with signals."""
+        from PySide6.QtCore import QEventLoop
+
+        try:
+            images, _ = data.load("train", self.data_dir)
+        except data.DataError:
+            return True, {"skipped": "no MNIST training set"}
+        panel = self.training_panel
+        panel.epochs.setValue(1)
+        panel.batch_size.setValue(64)
+        panel.limit.setValue(int(64 * batches / 0.9) + 1)
+        before = self.map.mu.copy()
+        outcome: list[str] = []
+        loop = QEventLoop()
+        panel.run_finished.connect(lambda reason: (outcome.append(reason), loop.quit()))
+        QTimer.singleShot(300_000, loop.quit)
+        t = time.perf_counter()
+        panel.start(images)
+        loop.exec()
+        seconds = time.perf_counter() - t
+        moved = len(before) == 0 or not np.allclose(before, self.map.mu)
+        samples = panel.samples_per_second()
+        panel.discard()
+        reason = outcome[0] if outcome else "timed out"
+        return reason == "completed" and moved and not panel.is_running(), {
+            "stop_reason": reason, "map_moved": bool(moved), "seconds": round(seconds, 2),
+            "samples_per_s": round(samples, 1)}
 
     def choose_data_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with the MNIST .gz files")
@@ -342,7 +457,7 @@ class MainWindow(QMainWindow):
         if self.load_test_set():
             self.map.fit()
 
-    def _on_download_failed(self, message: str) -> None:
+    def _on_download_failed(self, kind: str, message: str) -> None:
         self.banner.set_busy(False)
         self.banner.message.setText(f"<b>Download failed.</b> {message}")
 
@@ -551,6 +666,8 @@ class MainWindow(QMainWindow):
     # -- closing ----------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        """Stop background work first: a training run ends within one batch, a download
+        within one block; neither leaves a half-written file."""
         self._morph_timer.stop()
         for task in list(self.tasks):
             task.stop_and_wait()

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 # fn(emit_progress, should_stop) -> result
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
@@ -20,7 +20,7 @@ Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
 class Worker(QObject):
     progress = Signal(object)
     succeeded = Signal(object)
-    failed = Signal(str)
+    failed = Signal(str, str)  # the error's class name, its message
     finished = Signal()  # always last, after succeeded or failed
 
     def __init__(self, job: Job, expected_errors: tuple[type[BaseException], ...] = ()) -> None:
@@ -41,9 +41,9 @@ class Worker(QObject):
         try:
             result = self._job(self.progress.emit, self.stop_requested)
         except self._expected as e:
-            self.failed.emit(str(e))
-        except Exception:  # an unexpected bug: keep the window alive and show what happened
-            self.failed.emit("unexpected error:\n" + traceback.format_exc(limit=6))
+            self.failed.emit(type(e).__name__, str(e))
+        except Exception as e:  # an unexpected bug: keep the window alive and show what happened
+            self.failed.emit(type(e).__name__, "unexpected error:\n" + traceback.format_exc(limit=6))
         else:
             self.succeeded.emit(result)
         finally:
@@ -58,7 +58,9 @@ class Task:
         self.thread = QThread(parent)
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.finished.connect(self.thread.quit)
+        # Direct: QThread.quit is thread-safe, and a queued call would never run while the
+        # GUI thread is blocked in stop_and_wait() (closing the window mid-run).
+        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         worker.finished.connect(worker.deleteLater)
         self.thread.finished.connect(self.thread.deleteLater)
         self._running = True
