@@ -18,9 +18,18 @@ def test_import_linter_contract_holds():
 
 
 def test_core_modules_load_without_qt():
-    code = ("import sys\n"
-            "import vaedesk.api, vaedesk.data, vaedesk.model, vaedesk.train, vaedesk.evaluate, "
-            "vaedesk.weights, vaedesk.preprocess, vaedesk.digits, vaedesk.paths\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')))")
+    code = (
+        "import sys\n"
+        "import vaedesk.api, vaedesk.data, vaedesk.model, vaedesk.train, vaedesk.evaluate, "
+        "vaedesk.weights, vaedesk.preprocess, vaedesk.digits, vaedesk.paths\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "[]", r.stderr
+
+
+def test_ruff_finds_nothing():
+    exe = shutil.which("ruff")
+    assert exe, "ruff is a test dependency"
+    r = subprocess.run([exe, "check", "vaedesk", "tests"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

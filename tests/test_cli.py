@@ -17,16 +17,19 @@ def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProces
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "vaedesk", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vaedesk", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_help_and_version_do_not_import_torch_or_qt():
-    code = ("import sys\nfrom vaedesk.cli import main\n"
-            "for a in (['--help'], ['--version'], ['train', '--help']):\n"
-            "    try: main(a)\n    except SystemExit: pass\n"
-            "heavy = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'numpy') if m in sys.modules]\n"
-            "print('HEAVY', heavy)")
+    code = (
+        "import sys\nfrom vaedesk.cli import main\n"
+        "for a in (['--help'], ['--version'], ['train', '--help']):\n"
+        "    try: main(a)\n    except SystemExit: pass\n"
+        "heavy = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'numpy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "usage: vaedesk" in out.stdout and "HEAVY []" in out.stdout
 
@@ -38,8 +41,16 @@ def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, mnist_dir, ca
     img.save(good)
     Image.new("L", (50, 50), 255).save(tmp_path / "empty.png")
     (tmp_path / "junk.jpg").write_bytes(b"junk")
-    code = main(["encode", "--data", str(mnist_dir), str(tmp_path / "empty.png"), str(tmp_path / "junk.jpg"),
-                 str(good)])
+    code = main(
+        [
+            "encode",
+            "--data",
+            str(mnist_dir),
+            str(tmp_path / "empty.png"),
+            str(tmp_path / "junk.jpg"),
+            str(good),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1
     assert "empty.png" in err and "empty" in err and "junk.jpg: not a readable picture" in err
@@ -75,7 +86,9 @@ def test_decode_writes_an_upscaled_png(tmp_path, capsys):
 
 def test_missing_weights_and_data_are_one_clear_line(tmp_path, capsys):
     assert main(["eval", "--weights", str(tmp_path / "none.safetensors")]) == 1
-    assert capsys.readouterr().err.strip() == f"vaedesk: {tmp_path / 'none.safetensors'}: no such weights file"
+    assert (
+        capsys.readouterr().err.strip() == f"vaedesk: {tmp_path / 'none.safetensors'}: no such weights file"
+    )
     assert main(["eval", "--data", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "MNIST test files not found" in err and "vaedesk data download" in err
@@ -91,8 +104,23 @@ def test_data_command_says_where_it_looks(tmp_path, mnist_dir, capsys):
 
 def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
     out = tmp_path / "tiny.safetensors"
-    r = run("train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "1500", "--val-size", "300",
-            "--epochs", "2", "--eval-k", "2", "-o", str(out))
+    r = run(
+        "train",
+        "--data",
+        str(mnist_dir),
+        "--arch",
+        "mlp",
+        "--limit",
+        "1500",
+        "--val-size",
+        "300",
+        "--epochs",
+        "2",
+        "--eval-k",
+        "2",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["command"].startswith("vaedesk train --data") and card["epochs_run"] == 2
@@ -100,8 +128,9 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
     r = run("eval", "--data", str(mnist_dir), "--weights", str(out), "--json", "-k", "2")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
-    assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(card["test_metrics"]["neg_elbo"],
-                                                                             rel=1e-3)
+    assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(
+        card["test_metrics"]["neg_elbo"], rel=1e-3
+    )
 
 
 def test_bad_training_options_are_refused(capsys):

@@ -51,7 +51,11 @@ def write_idx_bytes(array: np.ndarray) -> bytes:
     import struct
 
     array = np.asarray(array, dtype=np.uint8)
-    return struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    return (
+        struct.pack(">I", 0x0800 | array.ndim)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
 
 
 def test_counts_that_do_not_match(tmp_path):
@@ -134,8 +138,11 @@ def server(mnist_dir):
 
 def test_download_fetches_and_verifies_all_files(tmp_path, server):
     seen = []
-    folder = data.download(tmp_path / "mnist", mirrors=[server("ok")],
-                           progress=lambda name, done, total: seen.append((name, done, total)))
+    folder = data.download(
+        tmp_path / "mnist",
+        mirrors=[server("ok")],
+        progress=lambda name, done, total: seen.append((name, done, total)),
+    )
     assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in data.ALL_FILES)
     assert data.load_split(folder, "test")[0].shape == (10000, 28, 28)
     assert seen[-1][1] == seen[-1][2]  # progress reached the announced length
@@ -158,8 +165,12 @@ def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, server, mo
 def test_cancelled_download_leaves_nothing(tmp_path, server):
     calls = []
     with pytest.raises(data.DownloadCancelled):
-        data.download(tmp_path, mirrors=[server("ok")], should_stop=lambda: len(calls) > 3,
-                      progress=lambda *a: calls.append(a))
+        data.download(
+            tmp_path,
+            mirrors=[server("ok")],
+            should_stop=lambda: len(calls) > 3,
+            progress=lambda *a: calls.append(a),
+        )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -60,7 +60,9 @@ def test_config_rejects_unknown_values():
 def small_run(images, seed=0, **kw):
     torch.manual_seed(seed)
     model = VAE(VAEConfig(arch=kw.pop("arch", "mlp")))
-    opts = TrainOptions(**{"epochs": 2, "batch_size": 64, "val_size": 200, "seed": seed, "log_every": 5, **kw})
+    opts = TrainOptions(
+        **{"epochs": 2, "batch_size": 64, "val_size": 200, "seed": seed, "log_every": 5, **kw}
+    )
     trainer = Trainer(model, images, opts)
     events = list(trainer.run())
     return model, trainer, events
@@ -82,11 +84,11 @@ def test_same_seed_same_weights(mnist_train_small):
     a, *_ = small_run(images, seed=3)
     b, *_ = small_run(images, seed=3)
     c, *_ = small_run(images, seed=4)
-    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(),
-                                  strict=True):
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
-    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values(),
-                                                          strict=True))
+    assert not all(
+        torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values(), strict=True)
+    )
 
 
 def test_stop_request_ends_the_run_within_one_batch(mnist_train_small):
@@ -94,12 +96,12 @@ def test_stop_request_ends_the_run_within_one_batch(mnist_train_small):
     torch.manual_seed(0)
     model = VAE(VAEConfig(arch="mlp"))
     trainer = Trainer(model, images, TrainOptions(epochs=5, batch_size=50, val_size=200, log_every=1))
-    stop = False
+    stop = [False]
     seen = []
-    for event in trainer.run(should_stop=lambda: stop):
+    for event in trainer.run(should_stop=lambda: stop[0]):
         seen.append(event)
         if isinstance(event, BatchProgress) and event.batch == 7:
-            stop = True
+            stop[0] = True
     assert trainer.stop_reason == "cancelled"
     assert seen[-1].batch == 7  # no batch ran after the request
 

@@ -84,8 +84,12 @@ def test_bundled_weights_load_with_their_card():
     assert model.path == paths.bundled_weights()
     card = model.card
     assert card["command"].startswith("vaedesk train") and "seed" in card
-    assert set(card["data_sha256"]) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+    assert set(card["data_sha256"]) == {
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    }
     assert card["test_metrics"]["neg_elbo"] > 0
 
 

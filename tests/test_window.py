@@ -109,8 +109,11 @@ def test_drawing_is_encoded_where_encode_puts_it(qtbot, window, model):
     qtbot.waitUntil(lambda: len(window.pad.strokes) == 1, timeout=1000)
     window.clear_button.click()
     assert window.pad.is_empty() and window.drawing_mu is None
-    assert len(window.map.drawn.getData()[0]) == 0 and window.map.trail.getData()[0] is None or \
-        len(window.map.trail.getData()[0]) == 0
+    assert (
+        len(window.map.drawn.getData()[0]) == 0
+        and window.map.trail.getData()[0] is None
+        or len(window.map.trail.getData()[0]) == 0
+    )
 
 
 def test_empty_canvas_shows_nothing_and_raises_nothing(qtbot, window):
@@ -206,8 +209,12 @@ def test_field_layer_covers_the_view_and_follows_it(qtbot, window):
     assert img is not None and img.shape[0] % 28 == 0 and img.shape[1] % 28 == 0
     before = img.copy()
     window.map.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-    qtbot.waitUntil(lambda: window.map.field.image.shape != before.shape
-                    or not np.array_equal(window.map.field.image, before), timeout=2000)
+    qtbot.waitUntil(
+        lambda: (
+            window.map.field.image.shape != before.shape or not np.array_equal(window.map.field.image, before)
+        ),
+        timeout=2000,
+    )
     rect = window.map.field.mapRectToParent(window.map.field.boundingRect())
     assert rect.left() == pytest.approx(window.map.view.viewRange()[0][0], abs=1e-6)
     window.circles_action.setChecked(True)

@@ -83,8 +83,11 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
 
     def ours() -> float:
         torch.manual_seed(0)
-        trainer = Trainer(VAE(model.config), images, TrainOptions(epochs=1, batch_size=batch_size,
-                                                                  val_size=1000, log_every=1))
+        trainer = Trainer(
+            VAE(model.config),
+            images,
+            TrainOptions(epochs=1, batch_size=batch_size, val_size=1000, log_every=1),
+        )
         t0 = 0.0
         for event in trainer.run(should_stop=lambda: False):
             if event.batch == 5:
@@ -97,8 +100,10 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
     for n_threads in sorted({1, threads}):
         torch.set_num_threads(n_threads)
         b, o = bare(), ours()
-        print(f"training, {n_threads} thread(s), batch {batch_size}:   vaedesk {o:,.0f} samples/s, "
-              f"bare PyTorch loop {b:,.0f} samples/s, ratio {o / b:.2f}")
+        print(
+            f"training, {n_threads} thread(s), batch {batch_size}:   vaedesk {o:,.0f} samples/s, "
+            f"bare PyTorch loop {b:,.0f} samples/s, ratio {o / b:.2f}"
+        )
     torch.set_num_threads(threads)
 
 

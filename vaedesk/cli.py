@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,28 +21,44 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", metavar="DIR",
-                        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)")
+    common.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)",
+    )
     weights_opt = argparse.ArgumentParser(add_help=False)
-    weights_opt.add_argument("--weights", metavar="FILE", help="a .safetensors weights file (default: the bundled model)")
+    weights_opt.add_argument(
+        "--weights", metavar="FILE", help="a .safetensors weights file (default: the bundled model)"
+    )
 
     parser = argparse.ArgumentParser(
-        prog="vaedesk", parents=[common, weights_opt],
+        prog="vaedesk",
+        parents=[common, weights_opt],
         description="Explore a variational autoencoder of handwritten digits. "
-                    "With no command, opens the window.",
+        "With no command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"vaedesk {__version__}")
-    parser.add_argument("--self-test", action="store_true",
-                        help="open the window, drive it with a scripted hover, click, drawing and short "
-                             "training, print a JSON report, exit 0 only if every check held")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, drive it with a scripted hover, click, drawing and short "
+        "training, print a JSON report, exit 0 only if every check held",
+    )
     parser.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", parents=[common], help="train a VAE on the MNIST training set")
-    t.add_argument("-o", "--output", default="vaedesk-trained.safetensors", metavar="FILE",
-                   help="where to save the best weights and their model card (default: %(default)s)")
+    t.add_argument(
+        "-o",
+        "--output",
+        default="vaedesk-trained.safetensors",
+        metavar="FILE",
+        help="where to save the best weights and their model card (default: %(default)s)",
+    )
     t.add_argument("--arch", default="conv", choices=["conv", "seed", "mlp"], help="default: %(default)s")
-    t.add_argument("--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch")
+    t.add_argument(
+        "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"
+    )
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
@@ -51,17 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default: %(default)s)")
     t.add_argument("--loss", choices=["bce", "mse"], default="bce")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--val-size", type=int, default=5000, help="validation images carved from the training set")
+    t.add_argument(
+        "--val-size", type=int, default=5000, help="validation images carved from the training set"
+    )
     t.add_argument("--patience", type=int, default=None, help="early stopping: epochs without improvement")
-    t.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                   help="stop after the epoch that crosses this many minutes")
+    t.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop after the epoch that crosses this many minutes",
+    )
     t.add_argument("--limit", type=int, default=None, metavar="N", help="train on the first N images only")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     t.add_argument("--eval-k", type=int, default=64, help="importance samples for the IWAE bound in the card")
 
     e = sub.add_parser("eval", parents=[common, weights_opt], help="test-set metrics of a weights file")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("-k", type=int, default=64, help="importance samples for the IWAE bound (default: %(default)s)")
+    e.add_argument(
+        "-k", type=int, default=64, help="importance samples for the IWAE bound (default: %(default)s)"
+    )
 
     enc = sub.add_parser("encode", parents=[common, weights_opt], help="encode pictures of digits")
     enc.add_argument("images", nargs="+", metavar="IMAGE")
@@ -74,9 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", parents=[common], help="where MNIST is, and download it")
     d.add_argument("action", nargs="?", choices=["download", "check"], help="download: fetch missing files")
-    d.add_argument("--mirror", action="append", metavar="URL", help="download from this base URL (repeatable)")
+    d.add_argument(
+        "--mirror", action="append", metavar="URL", help="download from this base URL (repeatable)"
+    )
 
-    b = sub.add_parser("bench", parents=[common, weights_opt], help="measure decode, encode and training speed")
+    b = sub.add_parser(
+        "bench", parents=[common, weights_opt], help="measure decode, encode and training speed"
+    )
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     return parser
 
@@ -90,8 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vaedesk.ui.app import run_app
 
             return run_app(args)
-        handler = {"train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "decode": cmd_decode,
-                   "data": cmd_data, "bench": cmd_bench}[args.command]
+        handler = {
+            "train": cmd_train,
+            "eval": cmd_eval,
+            "encode": cmd_encode,
+            "decode": cmd_decode,
+            "data": cmd_data,
+            "bench": cmd_bench,
+        }[args.command]
         return handler(args)
     except CommandError as e:
         print(f"vaedesk: {e}", file=sys.stderr)
@@ -137,8 +171,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         options = TrainOptions(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-            seed=args.seed, val_size=args.val_size, patience=args.patience,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            lr_schedule=args.lr_schedule,
+            seed=args.seed,
+            val_size=args.val_size,
+            patience=args.patience,
             time_limit=args.time_limit * 60 if args.time_limit else None,
         )
         config = VAEConfig(arch=args.arch, loss=args.loss, beta=args.beta)
@@ -167,16 +206,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         tqdm.write("stopping after this batch (Ctrl-C again to abort without saving)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = tqdm(total=options.epochs * trainer.batches_per_epoch, unit="batch", dynamic_ncols=True,
-               file=sys.stderr, disable=None)
+    bar = tqdm(
+        total=options.epochs * trainer.batches_per_epoch,
+        unit="batch",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        disable=None,
+    )
     started = time.time()
     diverged = None
     try:
         for event in trainer.run(should_stop=lambda: stop["requested"]):
             if isinstance(event, BatchProgress):
                 bar.n = (event.epoch - 1) * event.batches + event.batch
-                bar.set_postfix_str(f"epoch {event.epoch} loss {event.loss:.2f} eta {event.eta / 60:.1f} min",
-                                    refresh=True)
+                bar.set_postfix_str(
+                    f"epoch {event.epoch} loss {event.loss:.2f} eta {event.eta / 60:.1f} min", refresh=True
+                )
             else:
                 tqdm.write(
                     f"epoch {event.epoch:3d}  train {event.train_loss:.2f} (recon {event.train_recon:.2f}"
@@ -194,8 +239,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if trainer.best_state is None:
         raise CommandError(f"no epoch finished ({trainer.stop_reason}); nothing saved")
     trainer.restore_best()
-    print(f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} (val {trainer.best_val:.2f});"
-          " evaluating on the test set", file=sys.stderr)
+    print(
+        f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} (val {trainer.best_val:.2f});"
+        " evaluating on the test set",
+        file=sys.stderr,
+    )
     test = _load_data("test", args.data)
     metrics = evaluate(model, test, (images, labels), k_iwae=args.eval_k)
     card = {
@@ -215,8 +263,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "test_metrics": {k: round(v, 4) for k, v in metrics.items()},
         "history": [
-            {"epoch": h.epoch, "train": round(h.train_loss, 3), "val": round(h.val_loss, 3),
-             "val_recon": round(h.val_recon, 3), "val_kl": round(h.val_kl, 3), "seconds": round(h.seconds, 1)}
+            {
+                "epoch": h.epoch,
+                "train": round(h.train_loss, 3),
+                "val": round(h.val_loss, 3),
+                "val_recon": round(h.val_recon, 3),
+                "val_kl": round(h.val_kl, 3),
+                "seconds": round(h.seconds, 1),
+            }
             for h in trainer.history
         ],
     }
@@ -227,8 +281,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _format_metrics(m: dict) -> str:
-    lines = [f"test images         {m['n_test']}",
-             f"-ELBO (nats/image)  {m['neg_elbo']:.2f}  = recon {m['recon']:.2f} + KL {m['kl']:.2f}"]
+    lines = [
+        f"test images         {m['n_test']}",
+        f"-ELBO (nats/image)  {m['neg_elbo']:.2f}  = recon {m['recon']:.2f} + KL {m['kl']:.2f}",
+    ]
     for key, value in m.items():
         if key.startswith("iwae_k"):
             lines.append(f"IWAE bound, k={key[6:]:<4} {value:.2f}")
@@ -276,9 +332,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
             continue
         mu, logvar = model.encode(mnist_like)
         sigma = np.exp(0.5 * logvar[0])
-        record = {"file": name, "mu": [round(float(v), 4) for v in mu[0]],
-                  "sigma": [round(float(v), 4) for v in sigma],
-                  "digit": guesser.guess(mu)[0] if guesser else None}
+        record = {
+            "file": name,
+            "mu": [round(float(v), 4) for v in mu[0]],
+            "sigma": [round(float(v), 4) for v in sigma],
+            "digit": guesser.guess(mu)[0] if guesser else None,
+        }
         print(json.dumps(record), flush=True)
     return 1 if failures else 0
 
@@ -309,7 +368,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         def progress(name: str, done: int, total: int | None) -> None:
             if name not in bars:
-                bars[name] = tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr, disable=None)
+                bars[name] = tqdm(
+                    total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr, disable=None
+                )
             bars[name].n = done
             bars[name].refresh()
 
@@ -339,7 +400,10 @@ def cmd_data(args: argparse.Namespace) -> int:
             print(f"{split}: {e}")
             ok = False
     if not ok:
-        print("run `vaedesk data download`, or " + data.HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir()))
+        print(
+            "run `vaedesk data download`, or "
+            + data.HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
+        )
     return 0 if ok or args.action is None else 1
 
 

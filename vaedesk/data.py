@@ -135,9 +135,7 @@ def load_split(folder: str | Path, split: str, verify: bool = True) -> tuple[np.
         arrays.append(array)
     images, labels = arrays
     if len(images) != len(labels):
-        raise DataError(
-            f"{folder / label_file.name}: {len(labels)} labels for {len(images)} images"
-        )
+        raise DataError(f"{folder / label_file.name}: {len(labels)} labels for {len(images)} images")
     if labels.size and labels.max() > 9:
         raise DataError(f"{folder / label_file.name}: label {labels.max()} is not a digit")
     return images, labels
@@ -185,8 +183,14 @@ class DownloadCancelled(DownloadError):
     pass
 
 
-def _fetch(url: str, dest: Path, spec: IdxFile, progress: ProgressFn | None,
-           should_stop: Callable[[], bool] | None, timeout: float) -> None:
+def _fetch(
+    url: str,
+    dest: Path,
+    spec: IdxFile,
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+    timeout: float,
+) -> None:
     """Stream `url` into a temporary file beside `dest`, check it, then rename it into place."""
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)

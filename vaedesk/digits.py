@@ -3,6 +3,7 @@ guess for any latent point from its nearest encoded test images."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ def _cache_file(model: Model) -> Path | None:
     return paths.user_cache_dir() / "latents" / f"{digest}.npz"
 
 
-def encode_test_set(model: Model, images: np.ndarray, labels: np.ndarray,
-                    use_cache: bool = True) -> EncodedTestSet:
+def encode_test_set(
+    model: Model, images: np.ndarray, labels: np.ndarray, use_cache: bool = True
+) -> EncodedTestSet:
     cache = _cache_file(model) if use_cache else None
     if cache is not None and cache.is_file():
         try:
@@ -47,10 +49,8 @@ def encode_test_set(model: Model, images: np.ndarray, labels: np.ndarray,
     if cache is not None:
         buf = io.BytesIO()
         np.savez(buf, mu=mu, logvar=logvar)
-        try:
+        with contextlib.suppress(OSError):  # a read-only cache only costs a re-encode next time
             atomic_write(cache, buf.getvalue())
-        except OSError:
-            pass  # a read-only cache folder only costs a re-encode next time
     return EncodedTestSet(images, labels, mu, logvar)
 
 

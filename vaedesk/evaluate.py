@@ -62,8 +62,9 @@ def iwae_bound(model: VAE, images: np.ndarray, k: int = 64, seed: int = 0, batch
     return total / len(images)
 
 
-def knn_predict(ref: np.ndarray, ref_labels: np.ndarray, query: np.ndarray, k: int = 5,
-                chunk: int = 1000) -> np.ndarray:
+def knn_predict(
+    ref: np.ndarray, ref_labels: np.ndarray, query: np.ndarray, k: int = 5, chunk: int = 1000
+) -> np.ndarray:
     """Majority label of the k nearest reference points (ties go to the nearer neighbours)."""
     ref_t = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
     labels_t = torch.from_numpy(ref_labels.astype(np.int64))
@@ -79,14 +80,20 @@ def knn_predict(ref: np.ndarray, ref_labels: np.ndarray, query: np.ndarray, k: i
     return torch.cat(out).numpy()
 
 
-def knn_accuracy(train_mu: np.ndarray, train_labels: np.ndarray, test_mu: np.ndarray,
-                 test_labels: np.ndarray, k: int = 5) -> float:
+def knn_accuracy(
+    train_mu: np.ndarray, train_labels: np.ndarray, test_mu: np.ndarray, test_labels: np.ndarray, k: int = 5
+) -> float:
     """How well the latent plane separates digits: k-NN accuracy of test means vs train means."""
     return float((knn_predict(train_mu, train_labels, test_mu, k) == test_labels).mean())
 
 
-def evaluate(model: VAE, test: tuple[np.ndarray, np.ndarray], train: tuple[np.ndarray, np.ndarray] | None,
-             k_iwae: int = 64, seed: int = 0) -> dict[str, float]:
+def evaluate(
+    model: VAE,
+    test: tuple[np.ndarray, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray] | None,
+    k_iwae: int = 64,
+    seed: int = 0,
+) -> dict[str, float]:
     """All test metrics; the kNN accuracy needs the training set's means."""
     images, labels = test
     metrics: dict[str, float] = {"n_test": len(images), **negative_elbo(model, images, seed=seed)}

@@ -51,20 +51,27 @@ def _encoder(arch: str) -> tuple[nn.Module, int]:
     """The encoder body and the width of its output, before the mu / logvar heads."""
     if arch == "seed":
         body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
+            nn.Conv2d(1, 32, 3, stride=2, padding=1),
+            nn.ReLU(),  # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),  # (B, 64, 7, 7)
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 16), nn.ReLU(),  # (B, 16)
+            nn.Linear(64 * 7 * 7, 16),
+            nn.ReLU(),  # (B, 16)
         )
         return body, 16
     if arch == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU()), 256
     body = nn.Sequential(
-        nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
+        nn.Conv2d(1, 32, 3, stride=2, padding=1),
+        nn.ReLU(),  # (B, 32, 14, 14)
+        nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        nn.ReLU(),  # (B, 64, 7, 7)
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),  # (B, 64, 7, 7)
         nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 256), nn.ReLU(),  # (B, 256)
+        nn.Linear(64 * 7 * 7, 256),
+        nn.ReLU(),  # (B, 256)
     )
     return body, 256
 
@@ -73,27 +80,36 @@ def _decoder(arch: str, latent_dim: int) -> nn.Module:
     """Latent (B, latent_dim) -> pixel logits (B, 1, 28, 28)."""
     if arch == "seed":
         return nn.Sequential(
-            nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(),
+            nn.Linear(latent_dim, 64 * 7 * 7),
+            nn.ReLU(),
             nn.Unflatten(1, (64, 7, 7)),
-            nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 14
-            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 28
+            nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),  # 14
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),  # 28
             nn.ConvTranspose2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
         )
     if arch == "mlp":
         return nn.Sequential(
-            nn.Linear(latent_dim, 256), nn.ReLU(),
+            nn.Linear(latent_dim, 256),
+            nn.ReLU(),
             nn.Linear(256, 784),
             nn.Unflatten(1, (1, 28, 28)),
         )
     return nn.Sequential(
-        nn.Linear(latent_dim, 256), nn.ReLU(),
-        nn.Linear(256, 64 * 7 * 7), nn.ReLU(),
+        nn.Linear(latent_dim, 256),
+        nn.ReLU(),
+        nn.Linear(256, 64 * 7 * 7),
+        nn.ReLU(),
         nn.Unflatten(1, (64, 7, 7)),
         # Narrow at 28x28 on purpose: one decode must stay well under a millisecond on
         # one core for live hovering, while most of the width sits at 7x7 and 14x14.
-        nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.ReLU(),  # (B, 16, 28, 28)
+        nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+        nn.ReLU(),  # (B, 32, 14, 14)
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.ReLU(),  # (B, 32, 14, 14)
+        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1),
+        nn.ReLU(),  # (B, 16, 28, 28)
         nn.Conv2d(16, 1, 3, padding=1),  # (B, 1, 28, 28)
     )
 
@@ -149,8 +165,12 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce"
 
 
 def vae_loss(
-    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-    kind: str = "bce", beta: float = 1.0,
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    kind: str = "bce",
+    beta: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, reconstruction, KL), each the mean over the batch in nats per image."""
     recon = reconstruction_loss(logits, x, kind).mean()
@@ -160,6 +180,4 @@ def vae_loss(
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag(exp(logvar))) summed over the last dimension."""
-    return -0.5 * torch.sum(
-        math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp(), dim=-1
-    )
+    return -0.5 * torch.sum(math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp(), dim=-1)

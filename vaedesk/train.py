@@ -92,7 +92,9 @@ def as_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def mean_loss(model: VAE, x: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+def mean_loss(
+    model: VAE, x: torch.Tensor, batch_size: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
     """Single-sample (loss, recon, KL) averaged over `x`, with a fixed noise seed so that
     successive epochs are compared on the same draw."""
     was_training = model.training
@@ -180,7 +182,10 @@ class Trainer:
                     elapsed = time.perf_counter() - start
                     rate = done_batches / elapsed
                     yield BatchProgress(
-                        epoch, b, self.batches_per_epoch, *map(float, sums / seen),
+                        epoch,
+                        b,
+                        self.batches_per_epoch,
+                        *map(float, sums / seen),
                         samples_per_s=seen / (time.perf_counter() - epoch_start),
                         elapsed=elapsed,
                         eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
@@ -192,9 +197,14 @@ class Trainer:
                 self.best_state = copy.deepcopy(model.state_dict())
             seconds = time.perf_counter() - epoch_start
             result = EpochResult(
-                epoch, opts.epochs, *map(float, sums / seen), *val,
-                lr=optimizer.param_groups[0]["lr"], seconds=seconds,
-                elapsed=time.perf_counter() - start, samples_per_s=seen / seconds,
+                epoch,
+                opts.epochs,
+                *map(float, sums / seen),
+                *val,
+                lr=optimizer.param_groups[0]["lr"],
+                seconds=seconds,
+                elapsed=time.perf_counter() - start,
+                samples_per_s=seen / seconds,
                 improved=improved,
             )
             self.history.append(result)

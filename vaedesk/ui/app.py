@@ -31,9 +31,12 @@ def configure() -> None:
 
 def run_app(args: argparse.Namespace) -> int:
     if not has_display():
-        print("vaedesk: no display found (DISPLAY and WAYLAND_DISPLAY are not set). Run it in a desktop "
-              "session, or use the command line: vaedesk --help. For a headless check: "
-              "QT_QPA_PLATFORM=offscreen vaedesk --self-test", file=sys.stderr)
+        print(
+            "vaedesk: no display found (DISPLAY and WAYLAND_DISPLAY are not set). Run it in a desktop "
+            "session, or use the command line: vaedesk --help. For a headless check: "
+            "QT_QPA_PLATFORM=offscreen vaedesk --self-test",
+            file=sys.stderr,
+        )
         return 2
 
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -59,6 +62,7 @@ def run_app(args: argparse.Namespace) -> int:
     window = MainWindow(model, args.data)
     window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):
+
         def on_first_paint() -> None:
             print(f"first-paint {time.perf_counter() - START:.3f}", flush=True)
             app.quit()

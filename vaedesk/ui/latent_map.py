@@ -13,8 +13,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 # A clear, colour-blind-aware 10-colour palette (Tableau 10).
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
 
 
@@ -50,14 +60,18 @@ class LatentMap(pg.PlotWidget):
 
         self.circles = []
         for r in (1, 2, 3):
-            c = pg.PlotCurveItem(*ellipse(np.zeros(2), np.full(2, float(r)), 128),
-                                 pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine))
+            c = pg.PlotCurveItem(
+                *ellipse(np.zeros(2), np.full(2, float(r)), 128),
+                pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine),
+            )
             c.setZValue(-10)
             c.setVisible(False)
             plot.addItem(c)
             self.circles.append(c)
 
-        self.legend = plot.addLegend(offset=(-10, 10), labelTextSize="10pt", brush=pg.mkBrush(255, 255, 255, 210))
+        self.legend = plot.addLegend(
+            offset=(-10, 10), labelTextSize="10pt", brush=pg.mkBrush(255, 255, 255, 210)
+        )
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
             item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(PALETTE[d]), name=str(d))
@@ -70,15 +84,25 @@ class LatentMap(pg.PlotWidget):
         self.selection = pg.ScatterPlotItem(size=16, pen=pg.mkPen("k", width=2.5), brush=None)
         self.samples = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
         self.morph_path = pg.PlotCurveItem(pen=pg.mkPen("k", width=2))
-        self.morph_ends = pg.ScatterPlotItem(size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y"))
+        self.morph_ends = pg.ScatterPlotItem(
+            size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y")
+        )
         self.trail = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 90, width=2))
         self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 160, width=1.5, style=Qt.PenStyle.DashLine))
         self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 230, width=2))
         self.drawn = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(200, 0, 0, width=3))
         self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(0, 0, 0, 110))
         self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(0, 0, 0, 110))
-        for item in (self.selection, self.samples, self.morph_path, self.morph_ends, self.trail, self.sigma2,
-                     self.sigma1, self.drawn):
+        for item in (
+            self.selection,
+            self.samples,
+            self.morph_path,
+            self.morph_ends,
+            self.trail,
+            self.sigma2,
+            self.sigma1,
+            self.drawn,
+        ):
             item.setZValue(10)
             plot.addItem(item)
         for line in (self.cross_v, self.cross_h):
@@ -89,7 +113,9 @@ class LatentMap(pg.PlotWidget):
         self.labels = np.zeros(0, np.uint8)
         self._field_timer = QTimer(self, singleShot=True, interval=60)
         self._field_timer.timeout.connect(self.update_field)
-        self.view.sigRangeChanged.connect(lambda *_: self._field_timer.start() if self.field.isVisible() else None)
+        self.view.sigRangeChanged.connect(
+            lambda *_: self._field_timer.start() if self.field.isVisible() else None
+        )
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 

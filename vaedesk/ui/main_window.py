@@ -233,18 +233,21 @@ class MainWindow(QMainWindow):
 
         v = bar.addMenu("&View")
         self._action(v, "Fit map to the points", self.map.fit, "Ctrl+0")
-        self.field_action = self._action(v, "Decoded-digit field", self.map.set_field_visible, "F",
-                                         checkable=True)
-        self.circles_action = self._action(v, "Prior 1, 2, 3 \u03c3 circles", self.map.set_circles_visible, "C",
-                                           checkable=True)
+        self.field_action = self._action(
+            v, "Decoded-digit field", self.map.set_field_visible, "F", checkable=True
+        )
+        self.circles_action = self._action(
+            v, "Prior 1, 2, 3 \u03c3 circles", self.map.set_circles_visible, "C", checkable=True
+        )
         v.addSeparator()
         self._action(v, "Next test image", lambda: self.step_selection(1), Qt.Key.Key_Right)
         self._action(v, "Previous test image", lambda: self.step_selection(-1), Qt.Key.Key_Left)
 
         e = bar.addMenu("&Explore")
         self._action(e, "Sample 16 points from the prior", self.sample_prior, "S")
-        self.great_circle_action = self._action(e, "Morph along the great circle", lambda _: None,
-                                                checkable=True)
+        self.great_circle_action = self._action(
+            e, "Morph along the great circle", lambda _: None, checkable=True
+        )
         self._action(e, "Clear morph and samples", self.clear_overlays, "Escape")
         mm = bar.addMenu("&Model")
         self._action(mm, "Train\u2026", self.show_training, "Ctrl+T")
@@ -257,13 +260,17 @@ class MainWindow(QMainWindow):
         self._action(h, "How to use vaedesk", self.show_help, QKeySequence.StandardKey.HelpContents)
 
     def show_help(self) -> None:
-        QMessageBox.information(self, "vaedesk", (
-            "Hover over the map: the decoder draws the digit at that latent point.\n"
-            "Click: the nearest test image and its reconstruction. \u2190 / \u2192 step through them.\n"
-            "Shift-click two points: an animation morphs one into the other.\n"
-            "Draw on the pad: your digit is encoded (mean and 1, 2 \u03c3 ellipses) as you draw.\n"
-            "Click a digit in the legend to hide or show it. Drag to pan, wheel to zoom."
-        ))
+        QMessageBox.information(
+            self,
+            "vaedesk",
+            (
+                "Hover over the map: the decoder draws the digit at that latent point.\n"
+                "Click: the nearest test image and its reconstruction. \u2190 / \u2192 step through them.\n"
+                "Shift-click two points: an animation morphs one into the other.\n"
+                "Draw on the pad: your digit is encoded (mean and 1, 2 \u03c3 ellipses) as you draw.\n"
+                "Click a digit in the legend to hide or show it. Drag to pan, wheel to zoom."
+            ),
+        )
 
     # -- model and data ------------------------------------------------------------------------
 
@@ -300,7 +307,9 @@ class MainWindow(QMainWindow):
         if self.selected is not None:
             self.select_index(self.selected)
 
-    def set_model(self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None) -> None:
+    def set_model(
+        self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None
+    ) -> None:
         """Switch the decoder, the map and every view to another model."""
         self.model = model
         self.show_model_status(label)
@@ -374,8 +383,12 @@ class MainWindow(QMainWindow):
             try:
                 self._train_images, _ = data.load("train", self.data_dir)
             except data.DataError as e:
-                box = QMessageBox(QMessageBox.Icon.Question, "vaedesk",
-                                  f"Training needs the MNIST training set.\n\n{e}", parent=self)
+                box = QMessageBox(
+                    QMessageBox.Icon.Question,
+                    "vaedesk",
+                    f"Training needs the MNIST training set.\n\n{e}",
+                    parent=self,
+                )
                 download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
                 choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
                 box.addButton(QMessageBox.StandardButton.Cancel)
@@ -415,8 +428,11 @@ class MainWindow(QMainWindow):
         panel.discard()
         reason = outcome[0] if outcome else "timed out"
         return reason == "completed" and moved and not panel.is_running(), {
-            "stop_reason": reason, "map_moved": bool(moved), "seconds": round(seconds, 2),
-            "samples_per_s": round(samples, 1)}
+            "stop_reason": reason,
+            "map_moved": bool(moved),
+            "seconds": round(seconds, 2),
+            "samples_per_s": round(samples, 1),
+        }
 
     def choose_data_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with the MNIST .gz files")
@@ -433,8 +449,12 @@ class MainWindow(QMainWindow):
         target = Path(self.data_dir) if self.data_dir else paths.default_mnist_dir()
 
         def job(emit, should_stop):
-            return data.download(target, mirrors=data.MIRRORS, should_stop=should_stop,
-                                 progress=lambda name, done, total: emit((name, done, total)))
+            return data.download(
+                target,
+                mirrors=data.MIRRORS,
+                should_stop=should_stop,
+                progress=lambda name, done, total: emit((name, done, total)),
+            )
 
         worker = Worker(job, expected_errors=(data.DataError,))
         worker.progress.connect(self._on_download_progress)
@@ -514,16 +534,18 @@ class MainWindow(QMainWindow):
         self.sel_image.set_image(image)
         self.sel_recon.set_image(self.model.decode(self.test.mu[index])[0])
         mu = self.test.mu[index]
-        self.sel_info.setText(f"test image {index}: digit {self.test.labels[index]}, "
-                              f"z = ({mu[0]:+.2f}, {mu[1]:+.2f})")
+        self.sel_info.setText(
+            f"test image {index}: digit {self.test.labels[index]}, z = ({mu[0]:+.2f}, {mu[1]:+.2f})"
+        )
         self.index_box.blockSignals(True)
         self.index_box.setValue(index)
         self.index_box.blockSignals(False)
 
     def step_selection(self, step: int) -> None:
         if self.test is not None:
-            self.select_index(((self.selected if self.selected is not None else -step) + step)
-                              % len(self.test.labels))
+            self.select_index(
+                ((self.selected if self.selected is not None else -step) + step) % len(self.test.labels)
+            )
 
     def _on_index_typed(self, index: int) -> None:
         self.select_index(index)
@@ -607,11 +629,14 @@ class MainWindow(QMainWindow):
         self.pad_input.set_image(mnist_like)
         self.pad_recon.set_image(self.model.decode(mu)[0])
         guess = f", looks like a {self.guesser.guess(mu)[0]}" if self.guesser is not None else ""
-        self.pad_info.setText(f"mean ({mu[0]:+.2f}, {mu[1]:+.2f}), \u03c3 ({sigma[0]:.3f}, {sigma[1]:.3f}){guess}")
+        self.pad_info.setText(
+            f"mean ({mu[0]:+.2f}, {mu[1]:+.2f}), \u03c3 ({sigma[0]:.3f}, {sigma[1]:.3f}){guess}"
+        )
 
     def open_image(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open a picture of a digit", "",
-                                              "Pictures (*.png *.jpg *.jpeg *.bmp *.gif)")
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Open a picture of a digit", "", "Pictures (*.png *.jpg *.jpeg *.bmp *.gif)"
+        )
         if name:
             self.load_picture(name)
 

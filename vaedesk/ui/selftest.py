@@ -31,9 +31,14 @@ def viewport_to_latent(latent_map, pos: QPoint) -> tuple[float, float]:
     return p.x(), p.y()
 
 
-def send_mouse(widget: QWidget, kind: QEvent.Type, pos: QPointF, buttons: Qt.MouseButton,
-               button: Qt.MouseButton = Qt.MouseButton.NoButton,
-               modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+def send_mouse(
+    widget: QWidget,
+    kind: QEvent.Type,
+    pos: QPointF,
+    buttons: Qt.MouseButton,
+    button: Qt.MouseButton = Qt.MouseButton.NoButton,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+) -> None:
     global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
     event = QMouseEvent(kind, pos, global_pos, button, buttons, modifiers)
     QApplication.sendEvent(widget, event)
@@ -74,7 +79,9 @@ class SelfTest:
             ok, detail = fn()
         except Exception:
             ok, detail = False, {"error": traceback.format_exc(limit=4)}
-        self.checks.append({"check": name, "ok": bool(ok), "seconds": round(time.perf_counter() - t, 3), **detail})
+        self.checks.append(
+            {"check": name, "ok": bool(ok), "seconds": round(time.perf_counter() - t, 3), **detail}
+        )
 
     def run(self) -> None:
         w = self.window
@@ -85,7 +92,9 @@ class SelfTest:
         self.check("click selects the nearest test image", self.check_click)
         self.check("drawing is encoded where encode() puts it", self.check_drawing)
         if hasattr(w, "training_self_test"):
-            self.check("short training run in the background", lambda: w.training_self_test(self.training_batches))
+            self.check(
+                "short training run in the background", lambda: w.training_self_test(self.training_batches)
+            )
         ok = all(c["ok"] for c in self.checks)
         report = {"ok": ok, "model": str(w.model.path), "checks": self.checks}
         print(json.dumps(report, indent=1), flush=True)
@@ -115,9 +124,12 @@ class SelfTest:
             if w.decoder_view.image is None:
                 return False, {"error": f"no decoded image after move {i}"}
             worst = max(worst, float(np.abs(w.decoder_view.image - expected).max()))
-        return worst < 2e-3, {"moves": n, "max_pixel_difference": round(worst, 6),
-                              "move_to_image_ms_median": round(1e3 * float(np.median(times)), 3),
-                              "move_to_image_ms_p99": round(1e3 * float(np.percentile(times, 99)), 3)}
+        return worst < 2e-3, {
+            "moves": n,
+            "max_pixel_difference": round(worst, 6),
+            "move_to_image_ms_median": round(1e3 * float(np.median(times)), 3),
+            "move_to_image_ms_p99": round(1e3 * float(np.percentile(times, 99)), 3),
+        }
 
     def check_click(self) -> tuple[bool, dict]:
         w = self.window
@@ -131,8 +143,10 @@ class SelfTest:
         QApplication.processEvents()
         expected = m.nearest_point(*viewport_to_latent(m, pos))
         return w.selected == expected and w.sel_image.image is not None, {
-            "clicked_index": w.selected, "nearest_index": expected,
-            "label": int(w.test.labels[expected]) if expected is not None else None}
+            "clicked_index": w.selected,
+            "nearest_index": expected,
+            "label": int(w.test.labels[expected]) if expected is not None else None,
+        }
 
     def check_drawing(self) -> tuple[bool, dict]:
         w = self.window
@@ -145,5 +159,8 @@ class SelfTest:
         mu, _ = w.model.encode(preprocess.to_mnist(w.pad.ink()))
         x, y = w.map.drawn.getData()
         ok = len(x) == 1 and np.allclose([x[0], y[0]], mu[0], atol=1e-5)
-        return ok, {"mean": [round(float(v), 3) for v in mu[0]], "trail_points": len(w.trail),
-                    "stroke_to_marker_ms": round(1e3 * elapsed, 1)}
+        return ok, {
+            "mean": [round(float(v), 3) for v in mu[0]],
+            "trail_points": len(w.trail),
+            "stroke_to_marker_ms": round(1e3 * elapsed, 1),
+        }

@@ -55,8 +55,14 @@ class RunOutcome:
     logvar: np.ndarray | None
 
 
-def training_job(config: VAEConfig, init_state: dict | None, images: np.ndarray, options: TrainOptions,
-                 test_images: np.ndarray | None, threads: int = 1):
+def training_job(
+    config: VAEConfig,
+    init_state: dict | None,
+    images: np.ndarray,
+    options: TrainOptions,
+    test_images: np.ndarray | None,
+    threads: int = 1,
+):
     """The work a training Worker does in its thread: the engine's Trainer, plus a re-encode
     of the test set after every epoch. Emits plain data only."""
 
@@ -97,7 +103,9 @@ def training_job(config: VAEConfig, init_state: dict | None, images: np.ndarray,
             card["test_metrics"] = {k: round(v, 4) for k, v in negative_elbo(vae, test_images).items()}
             card["test_metrics"]["n_test"] = len(test_images)
             mu, logvar = encode_means(vae, test_images)
-        return RunOutcome(trainer.stop_reason, config, trainer.best_state, trainer.best_epoch, card, mu, logvar)
+        return RunOutcome(
+            trainer.stop_reason, config, trainer.best_state, trainer.best_epoch, card, mu, logvar
+        )
 
     return job
 
@@ -112,16 +120,19 @@ class LossCurves(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.2)
         self.addLegend(offset=(-10, 10))
         self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
-        self.val = self.plot(pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=6,
-                             symbolBrush="#e15759", name="val loss")
-        self.recon = self.plot(pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine),
-                               name="val reconstruction")
+        self.val = self.plot(
+            pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=6, symbolBrush="#e15759", name="val loss"
+        )
+        self.recon = self.plot(
+            pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine), name="val reconstruction"
+        )
         self.kl = self.plot(pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine), name="val KL")
         self.reset()
 
     def reset(self) -> None:
-        self.points: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in
-                                                                     ("train", "val", "recon", "kl")}
+        self.points: dict[str, tuple[list[float], list[float]]] = {
+            k: ([], []) for k in ("train", "val", "recon", "kl")
+        }
         for curve in (self.train, self.val, self.recon, self.kl):
             curve.setData([], [])
 
@@ -173,9 +184,16 @@ class TrainingPanel(QDockWidget):
         self.limit = QSpinBox(minimum=200, maximum=60000, value=60000, singleStep=1000)
         self.from_current = QCheckBox("start from the current weights")
         self.from_current.toggled.connect(lambda on: self.arch.setEnabled(not on))
-        for label, w in (("architecture", self.arch), ("epochs", self.epochs), ("batch size", self.batch_size),
-                         ("learning rate", self.lr), ("\u03b2 (KL weight)", self.beta), ("seed", self.seed),
-                         ("training images", self.limit), ("", self.from_current)):
+        for label, w in (
+            ("architecture", self.arch),
+            ("epochs", self.epochs),
+            ("batch size", self.batch_size),
+            ("learning rate", self.lr),
+            ("\u03b2 (KL weight)", self.beta),
+            ("seed", self.seed),
+            ("training images", self.limit),
+            ("", self.from_current),
+        ):
             form.addRow(label, w)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -188,7 +206,9 @@ class TrainingPanel(QDockWidget):
 
         right = QVBoxLayout()
         self.progress = QProgressBar()
-        self.status = QLabel("Set the options and press Start. Training uses one core; the window stays live.")
+        self.status = QLabel(
+            "Set the options and press Start. Training uses one core; the window stays live."
+        )
         self.curves = LossCurves()
         self.curves.setMinimumHeight(180)
         result = QHBoxLayout()
@@ -220,9 +240,14 @@ class TrainingPanel(QDockWidget):
 
     def options(self) -> TrainOptions:
         n = self.limit.value()
-        return TrainOptions(epochs=self.epochs.value(), batch_size=self.batch_size.value(), lr=self.lr.value(),
-                            seed=self.seed.value(), val_size=min(5000, max(1, n // 10)),
-                            log_every=max(1, math.ceil(n * 0.9 / self.batch_size.value() / 20)))
+        return TrainOptions(
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            lr=self.lr.value(),
+            seed=self.seed.value(),
+            val_size=min(5000, max(1, n // 10)),
+            log_every=max(1, math.ceil(n * 0.9 / self.batch_size.value() / 20)),
+        )
 
     def start(self, images: np.ndarray | None = None) -> bool:
         """Start a run on the MNIST training set (or on `images`, for tests and the self-test)."""
@@ -255,8 +280,11 @@ class TrainingPanel(QDockWidget):
         self.model_before = self.window.model
         self.curves.reset()
         self.samples_per_s.clear()
-        self.progress.setRange(0, self.options().epochs * math.ceil((len(images) - self.options().val_size)
-                                                                     / self.batch_size.value()))
+        self.progress.setRange(
+            0,
+            self.options().epochs
+            * math.ceil((len(images) - self.options().val_size) / self.batch_size.value()),
+        )
         self.progress.setValue(0)
         self.status.setText(f"Training on {len(images)} images\u2026")
         self._set_running(True)
@@ -281,9 +309,11 @@ class TrainingPanel(QDockWidget):
             self.progress.setValue((event.epoch - 1) * event.batches + event.batch)
             self.curves.add_batch(event)
             self.status.setText(
-                f"epoch {event.epoch}/{self.epochs.value()} \u00b7 batch {event.batch}/{event.batches} \u00b7 "
+                f"epoch {event.epoch}/{self.epochs.value()} \u00b7 "
+                f"batch {event.batch}/{event.batches} \u00b7 "
                 f"loss {event.loss:.1f} \u00b7 {event.samples_per_s:,.0f} images/s \u00b7 "
-                f"ETA {int(event.eta) // 60}:{int(event.eta) % 60:02d}")
+                f"ETA {int(event.eta) // 60}:{int(event.eta) % 60:02d}"
+            )
             return
         r = event.result
         self.curves.add_epoch(r)
@@ -310,13 +340,16 @@ class TrainingPanel(QDockWidget):
         model = Model(vae, outcome.card, None)
         encoded = None
         if outcome.mu is not None and self.window.test is not None:
-            encoded = EncodedTestSet(self.window.test.images, self.window.test.labels, outcome.mu, outcome.logvar)
+            encoded = EncodedTestSet(
+                self.window.test.images, self.window.test.labels, outcome.mu, outcome.logvar
+            )
         self.window.set_model(model, encoded, label="new model (not kept yet)")
         score = model.test_neg_elbo
         self.result_label.setText(
             f"Run {outcome.reason}: best epoch {outcome.best_epoch}"
             + (f", test \u2212ELBO {score:.1f} nats" if score is not None else "")
-            + ". Keep it, save it, or discard it?")
+            + ". Keep it, save it, or discard it?"
+        )
         self.status.setText(f"Finished in {time.perf_counter() - self.started_at:.0f} s ({outcome.reason}).")
         self._show_result_buttons(True)
         self.run_finished.emit(outcome.reason)

@@ -32,7 +32,10 @@ class DigitView(QLabel):
     def set_image(self, image: np.ndarray) -> None:
         self.image = image
         scaled = gray_qimage(image).scaled(
-            self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            self.side,
+            self.side,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
         )
         self.setPixmap(QPixmap.fromImage(scaled))
 
@@ -75,8 +78,12 @@ class DrawingPad(QWidget):
     def set_picture(self, ink: np.ndarray) -> None:
         """Start from a picture (ink in [0, 1]), fitted into the pad; strokes draw over it."""
         self.strokes.clear()
-        scaled = gray_qimage(ink).scaled(self.side, self.side, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
+        scaled = gray_qimage(ink).scaled(
+            self.side,
+            self.side,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
         self._picture = scaled
         self._render()
         self.changed.emit()
@@ -104,8 +111,11 @@ class DrawingPad(QWidget):
         painter = QPainter(self._canvas)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._picture is not None:
-            painter.drawImage((self.side - self._picture.width()) // 2,
-                              (self.side - self._picture.height()) // 2, self._picture)
+            painter.drawImage(
+                (self.side - self._picture.width()) // 2,
+                (self.side - self._picture.height()) // 2,
+                self._picture,
+            )
         # Ink only adds: strokes over a picture lighten it, as a pen on paper darkens it.
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Lighten)
         for points in self.strokes:
@@ -116,8 +126,13 @@ class DrawingPad(QWidget):
                 path.lineTo(points[0] + QPointF(0.1, 0))
             # Soft edge: a wide faint stroke under a narrower full one.
             for width, gray in ((self.BRUSH * 1.35, 110), (self.BRUSH, 255)):
-                pen = QPen(QColor(gray, gray, gray), width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                           Qt.PenJoinStyle.RoundJoin)
+                pen = QPen(
+                    QColor(gray, gray, gray),
+                    width,
+                    Qt.PenStyle.SolidLine,
+                    Qt.PenCapStyle.RoundCap,
+                    Qt.PenJoinStyle.RoundJoin,
+                )
                 painter.strokePath(path, pen)
         painter.end()
         self.update()

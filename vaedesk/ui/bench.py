@@ -1,0 +1,193 @@
+"""The window's benchmarks: start-up to the first painted map, hover latency, memory under
+many hovers, and responsiveness while a training run shares the machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from vaedesk.bench import ms, percentile
+
+
+def _time_until(cmd: list[str], marker: str, env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(marker):
+            elapsed = time.perf_counter() - t
+            break
+    else:
+        elapsed = float("nan")
+    proc.wait(timeout=60)
+    return elapsed
+
+
+def bench_startup(args: argparse.Namespace, runs: int) -> None:
+    env = {**os.environ}
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app_cmd = [sys.executable, "-m", "vaedesk", "--exit-after-first-paint"]
+    if args.data:
+        app_cmd += ["--data", args.data]
+    if args.weights:
+        app_cmd += ["--weights", args.weights]
+    bare_cmd = [
+        sys.executable,
+        "-c",
+        "import torch, PySide6.QtWidgets, pyqtgraph; print('ready', flush=True)",
+    ]
+    _time_until(app_cmd, "first-paint", env)  # fills the latent cache and the OS file cache
+    app, bare = [], []
+    for _ in range(runs):  # interleaved, so load on the machine hits both alike
+        bare.append(_time_until(bare_cmd, "ready", env))
+        app.append(_time_until(app_cmd, "first-paint", env))
+    a, b = statistics.median(app), statistics.median(bare)
+    print(
+        f"launch to first painted map ({runs} runs): {a:.2f} s median; bare import of torch + Qt + "
+        f"pyqtgraph {b:.2f} s; ratio {a / b:.2f}"
+    )
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def make_window(args: argparse.Namespace):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from vaedesk.api import Model
+    from vaedesk.ui.app import configure
+    from vaedesk.ui.main_window import MainWindow
+
+    configure()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    window = MainWindow(Model.load(args.weights), args.data)
+    window.resize(1500, 880)
+    window.show()
+    QTest.qWaitForWindowExposed(window)
+    app.processEvents()
+    return app, window
+
+
+def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> list[float]:
+    """Time from a hover event to the decoded image being set (or to the repaint done)."""
+    out = []
+    done = []
+    window.hover_decoded.connect(lambda: done.append(1))
+    for x, y in points:
+        n = len(done)
+        t = time.perf_counter()
+        window.hover_at(float(x), float(y))
+        while len(done) == n:
+            app.processEvents()
+        if repaint:
+            window.map.viewport().repaint()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bench_hover(app, window, moves: int) -> None:
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-3, 3, size=(moves, 2))
+    hover_latencies(app, window, points[:50])
+    lat = hover_latencies(app, window, points)
+    print(f"hover event to image updated ({moves} moves): {ms(lat)}")
+    lat = hover_latencies(app, window, points[: moves // 4], repaint=True)
+    print(f"  ... including the map's repaint ({moves // 4} moves): {ms(lat)}")
+
+
+def bench_hover_memory(app, window, events: int) -> None:
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-3, 3, size=(events, 2))
+    hover_latencies(app, window, points[:2000])  # warm up allocators and caches
+    before = _rss_mb()
+    t = time.perf_counter()
+    for i in range(0, events, 1000):
+        for x, y in points[i : i + 1000]:
+            window.hover_at(float(x), float(y))
+            window._decode_hover()
+        app.processEvents()
+    after = _rss_mb()
+    print(
+        f"memory over {events:,} hover events: {before:.1f} MB -> {after:.1f} MB "
+        f"({after - before:+.1f} MB) in {time.perf_counter() - t:.0f} s"
+    )
+
+
+def bench_during_training(app, window, seconds: float) -> None:
+    """Event-loop stalls and hover latency while the window trains the default model."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from vaedesk import data
+
+    try:
+        images, _ = data.load("train", window.data_dir)
+    except data.DataError as e:
+        print(f"during training: skipped ({e})")
+        return
+    panel = window.training_panel
+    panel.arch.setCurrentText("conv")
+    panel.epochs.setValue(1)
+    panel.limit.setValue(60000)
+    window._train_images = images
+    panel.start()
+    while panel.last_progress is None and panel.is_running():  # wait for training to be under way
+        app.processEvents()
+        time.sleep(0.005)
+
+    gaps: list[float] = []
+    hovers: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e9)
+        last[0] = now
+
+    ticker = QTimer(interval=5)
+    ticker.timeout.connect(tick)
+    ticker.start()
+    rng = np.random.default_rng(2)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and panel.is_running():
+        x, y = rng.uniform(-3, 3, 2)
+        t = time.perf_counter()
+        window.hover_at(float(x), float(y))
+        app.processEvents()  # the coalescing timer fires here, and the repaint happens
+        hovers.append(time.perf_counter() - t)
+        deadline = time.perf_counter() + 0.016  # about one move per frame, as a hand makes
+        while time.perf_counter() < deadline:
+            app.processEvents()
+            time.sleep(0.001)
+    ticker.stop()
+    window_rate = panel.samples_per_second()
+    panel.cancel()
+    while panel.is_running():
+        app.processEvents()
+    stalls = [max(0.0, g - 0.005) for g in gaps]
+    print(f"during training ({seconds:.0f} s, window trains on 1 thread at {window_rate:,.0f} samples/s):")
+    print(
+        f"  event-loop stall: median {1e3 * statistics.median(stalls):.1f} ms, "
+        f"p99 {1e3 * percentile(stalls, 99):.1f} ms, max {1e3 * max(stalls):.1f} ms"
+    )
+    print(f"  hover event to image updated and repainted: {ms(hovers)}")
+
+
+def run_ui_bench(args: argparse.Namespace, quick: bool = False) -> None:
+    bench_startup(args, runs=2 if quick else 5)
+    app, window = make_window(args)
+    bench_hover(app, window, moves=200 if quick else 1000)
+    bench_hover_memory(app, window, events=10_000 if quick else 100_000)
+    bench_during_training(app, window, seconds=8 if quick else 30)
+    window.close()
