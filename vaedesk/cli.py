@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     t.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)")
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default: %(default)s)")
+    t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)")
     t.add_argument("--loss", choices=["bce", "mse"], default="bce")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(

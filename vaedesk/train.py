@@ -27,6 +27,9 @@ class TrainOptions:
     batch_size: int = 128
     lr: float = 1e-3
     lr_schedule: str = "cosine"  # cosine decays to 2% of lr over all epochs' batches
+    weight_decay: float = 0.0  # decoupled (AdamW, Loshchilov & Hutter 2019); 0 is plain Adam
+    kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
+    # (Bowman et al. 2016; Sonderby et al. 2016); validation always uses the full weight
     seed: int = 0
     val_size: int = 5000  # carved from the training images, never from the test set
     patience: int | None = None  # stop after this many epochs without a better val loss
@@ -38,6 +41,10 @@ class TrainOptions:
             raise ValueError("epochs and batch size must be at least 1")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError("the learning rate must be a positive number")
+        if self.kl_warmup < 0:
+            raise ValueError("KL warm-up must be zero or more epochs")
+        if not self.weight_decay >= 0:
+            raise ValueError("weight decay must be a non-negative number")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.lr_schedule!r}")
 
@@ -144,9 +151,14 @@ class Trainer:
         opts, model = self.options, self.model
         torch.manual_seed(opts.seed)
         shuffle = torch.Generator().manual_seed(opts.seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
         total_batches = opts.epochs * self.batches_per_epoch
         schedule = _schedule(opts, total_batches)
+        warmup_batches = opts.kl_warmup * self.batches_per_epoch
+
+        def beta(step: int) -> float:
+            return model.config.beta * (min(1.0, step / warmup_batches) if warmup_batches else 1.0)
+
         n = len(self.x_train)
         start = time.perf_counter()
         done_batches = 0
@@ -165,7 +177,7 @@ class Trainer:
                     group["lr"] = schedule(done_batches)
                 xb = self.x_train[order[first : first + opts.batch_size]]
                 logits, mu, logvar = model(xb)
-                loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, model.config.beta)
+                loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, beta(done_batches))
                 if not torch.isfinite(loss):
                     self.stop_reason = "diverged"
                     raise TrainingDiverged(

@@ -75,9 +75,6 @@ class LatentMap(pg.PlotWidget):
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
             item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(PALETTE[d]), name=str(d))
-            # Cache the rendered points: a crosshair move then repaints from a pixmap
-            # instead of redrawing 10,000 symbols.
-            item.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.addItem(item)
             self.digits.append(item)
 

@@ -1,0 +1,116 @@
+"""Make the README's screenshots from a real window under Xvfb, driven with xdotool.
+
+    apt-get install xvfb xdotool imagemagick libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
+    Xvfb :99 -screen 0 1600x1000x24 &
+    DISPLAY=:99 VAEDESK_DATA=../shared/mnist python assets/make_screenshots.py [--training]
+
+The mouse really moves (xdotool talks to the X server), so what is shown went through
+the same event path as a user's hand. Screenshots are taken with ImageMagick's `import`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtWidgets import QApplication
+
+HERE = Path(__file__).resolve().parent
+
+
+def xdo(*args: object) -> None:
+    subprocess.run(["xdotool", *map(str, args)], check=True)
+
+
+def pump(ms: int) -> None:
+    from PySide6.QtTest import QTest
+
+    QTest.qWait(ms)
+
+
+def global_point(widget, x: float, y: float) -> QPoint:
+    return widget.mapToGlobal(QPoint(int(x), int(y)))
+
+
+def draw(pad, points) -> None:
+    p = global_point(pad, *points[0])
+    xdo("mousemove", p.x(), p.y())
+    pump(50)
+    xdo("mousedown", 1)
+    for x, y in points[1:]:
+        p = global_point(pad, x, y)
+        xdo("mousemove", p.x(), p.y())
+        pump(15)
+    xdo("mouseup", 1)
+    pump(200)
+
+
+def hover(window, x: float, y: float) -> None:
+    from vaedesk.ui.selftest import map_to_viewport
+
+    m = window.map
+    pos = m.viewport().mapToGlobal(map_to_viewport(m, x, y))
+    xdo("mousemove", pos.x(), pos.y())
+    pump(300)
+
+
+def shoot(name: str) -> None:
+    subprocess.run(["import", "-window", "root", str(HERE / name)], check=True)
+    print(f"wrote {HERE / name}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--training", action="store_true", help="also a screenshot mid-training")
+    parser.add_argument("--data")
+    args = parser.parse_args()
+
+    from vaedesk.api import Model
+    from vaedesk.ui.app import configure
+    from vaedesk.ui.main_window import MainWindow
+    from vaedesk.ui.selftest import stroke_seven
+
+    configure()
+    app = QApplication([sys.argv[0]])
+    window = MainWindow(Model.load(None), args.data)
+    window.setGeometry(0, 0, 1600, 1000)
+    window.show()
+
+    def script() -> None:
+        pump(500)
+        window.circles_action.setChecked(True)
+        draw(window.pad, stroke_seven())
+        draw(window.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
+        window.select_index(int((window.test.labels == 3).argmax()) if window.test is not None else 0)
+        hover(window, 0.6, -0.4)
+        shoot("screenshot.png")
+        if args.training:
+            panel = window.training_panel
+            window.show_training()
+            panel.arch.setCurrentText("conv")
+            panel.epochs.setValue(3)
+            panel.limit.setValue(12000)
+            panel.start()
+            epochs = []
+            panel.epoch_finished.connect(epochs.append)
+            while len(epochs) < 2:
+                pump(200)
+            pump(1500)
+            hover(window, -1.0, 0.8)
+            shoot("screenshot-training.png")
+            panel.cancel()
+            while panel.is_running():
+                pump(100)
+        window.close()
+        app.quit()
+
+    QTimer.singleShot(0, script)
+    app.exec()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
