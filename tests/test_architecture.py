@@ -31,5 +31,7 @@ def test_core_modules_load_without_qt():
 def test_ruff_finds_nothing():
     exe = shutil.which("ruff")
     assert exe, "ruff is a test dependency"
-    r = subprocess.run([exe, "check", "vaedesk", "tests"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [exe, "check", "vaedesk", "tests"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stdout + r.stderr

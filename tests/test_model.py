@@ -177,4 +177,5 @@ def test_real_mnist_short_run_learns(mnist_dir):
     model = VAE(VAEConfig())
     trainer = Trainer(model, images[:6000], TrainOptions(epochs=2, val_size=1000, log_every=10))
     epochs = [e for e in trainer.run() if isinstance(e, EpochResult)]
-    assert epochs[-1].val_loss < 200 < epochs[0].train_loss  # from ~543 nats to well under 200
+    # 543.4 nats (784 ln 2) is a blank guess; two short epochs more than halve it.
+    assert epochs[-1].val_loss < epochs[0].val_loss < 543 and epochs[-1].val_loss < 0.5 * 543

@@ -63,10 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     t.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)")
+    t.add_argument(
+        "--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)"
+    )
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default: %(default)s)")
-    t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
-                   help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)")
+    t.add_argument(
+        "--kl-warmup",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)",
+    )
     t.add_argument("--loss", choices=["bce", "mse"], default="bce")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
@@ -327,8 +334,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     failures = 0
     for name in args.images:
         try:
-            picture = preprocess.load_picture(name)
-            mnist_like = preprocess.to_mnist(picture)
+            mnist_like = preprocess.picture_to_mnist(name)
         except preprocess.PictureError as e:
             print(f"vaedesk: {e}", file=sys.stderr)
             failures += 1

@@ -84,6 +84,15 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     return out
 
 
+def picture_to_mnist(path: str | Path) -> np.ndarray:
+    """A picture file -> MNIST-style (28, 28); every `PictureError` names the file."""
+    ink = load_picture(path)
+    try:
+        return to_mnist(ink)
+    except PictureError as e:
+        raise PictureError(f"{path}: {e}") from None
+
+
 def to_png_bytes(image: np.ndarray, size: int = 280) -> bytes:
     """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly so that its longer
     side is `size` pixels."""

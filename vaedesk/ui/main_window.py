@@ -642,8 +642,8 @@ class MainWindow(QMainWindow):
 
     def load_picture(self, name: str) -> bool:
         try:
+            preprocess.picture_to_mnist(name)  # refuse an empty picture before it replaces the drawing
             ink = preprocess.load_picture(name)
-            preprocess.to_mnist(ink)  # refuse an empty picture before it replaces the drawing
         except preprocess.PictureError as e:
             QMessageBox.warning(self, "vaedesk", str(e))
             return False
