@@ -57,8 +57,10 @@ def hover(window, x: float, y: float) -> None:
     pump(300)
 
 
-def shoot(name: str) -> None:
-    subprocess.run(["import", "-window", "root", str(HERE / name)], check=True)
+def shoot(name: str, window) -> None:
+    g = window.frameGeometry()
+    crop = f"{g.width()}x{g.height()}+{g.x()}+{g.y()}"
+    subprocess.run(["import", "-window", "root", "-crop", crop, str(HERE / name)], check=True)
     print(f"wrote {HERE / name}")
 
 
@@ -86,7 +88,7 @@ def main() -> int:
         draw(window.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
         window.select_index(int((window.test.labels == 3).argmax()) if window.test is not None else 0)
         hover(window, 0.6, -0.4)
-        shoot("screenshot.png")
+        shoot("screenshot.png", window)
         if args.training:
             panel = window.training_panel
             window.show_training()
@@ -100,7 +102,7 @@ def main() -> int:
                 pump(200)
             pump(1500)
             hover(window, -1.0, 0.8)
-            shoot("screenshot-training.png")
+            shoot("screenshot-training.png", window)
             panel.cancel()
             while panel.is_running():
                 pump(100)

@@ -29,6 +29,25 @@ def configure() -> None:
     pg.setConfigOptions(antialias=False, background="w", foreground="k", imageAxisOrder="row-major")
 
 
+def install_excepthook() -> None:
+    """A bug in a slot must not vanish into a terminal nobody watches: show it, keep going."""
+    import traceback
+
+    from PySide6.QtWidgets import QMessageBox
+
+    def hook(kind, value, tb) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        print(text, file=sys.stderr)
+        if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+            QMessageBox.critical(
+                None,
+                "vaedesk: unexpected error",
+                f"{kind.__name__}: {value}\n\nThe window stays open; details are on stderr.",
+            )
+
+    sys.excepthook = hook
+
+
 def run_app(args: argparse.Namespace) -> int:
     if not has_display():
         print(
@@ -59,6 +78,7 @@ def run_app(args: argparse.Namespace) -> int:
         QMessageBox.warning(None, "vaedesk", f"{e}\n\nOpening the bundled model instead.")
         model = Model.load(None)
 
+    install_excepthook()
     window = MainWindow(model, args.data)
     window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):

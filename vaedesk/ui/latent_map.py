@@ -85,9 +85,9 @@ class LatentMap(pg.PlotWidget):
             size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y")
         )
         self.trail = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 90, width=2))
-        self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 160, width=1.5, style=Qt.PenStyle.DashLine))
-        self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 230, width=2))
-        self.drawn = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(200, 0, 0, width=3))
+        self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 200, width=2, style=Qt.PenStyle.DashLine))
+        self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 255, width=2.5))
+        self.drawn = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(120, 0, 0, width=2))
         self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(0, 0, 0, 110))
         self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(0, 0, 0, 110))
         for item in (

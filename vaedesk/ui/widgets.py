@@ -124,8 +124,9 @@ class DrawingPad(QWidget):
                 path.lineTo(p)
             if len(points) == 1:  # a dot
                 path.lineTo(points[0] + QPointF(0.1, 0))
-            # Soft edge: a wide faint stroke under a narrower full one.
-            for width, gray in ((self.BRUSH * 1.35, 110), (self.BRUSH, 255)):
+            # A soft edge: wider, fainter strokes under the full one, like ink bleeding.
+            for width, gray in ((1.5, 50), (1.35, 100), (1.2, 170), (1.0, 255)):
+                width *= self.BRUSH
                 pen = QPen(
                     QColor(gray, gray, gray),
                     width,
