@@ -113,7 +113,6 @@ class LatentMap(pg.PlotWidget):
         self.view.sigRangeChanged.connect(
             lambda *_: self._field_timer.start() if self.field.isVisible() else None
         )
-        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     def paintEvent(self, event) -> None:  # noqa: N802
@@ -233,6 +232,14 @@ class LatentMap(pg.PlotWidget):
         if not self.view.sceneBoundingRect().contains(scene_pos):
             return False
         return not (self.legend.isVisible() and self.legend.sceneBoundingRect().contains(scene_pos))
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        # Every move, taken here rather than from the scene's sigMouseMoved: pyqtgraph's
+        # scene drops moves that come within 10 ms of the previous one, which can leave the
+        # cursor's resting position undecoded. Bursts are coalesced in MainWindow.hover_at,
+        # which never drops the latest position.
+        super().mouseMoveEvent(event)
+        self._on_mouse_moved(self.mapToScene(event.position().toPoint()))
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self.view.sceneBoundingRect().contains(scene_pos):
