@@ -26,10 +26,13 @@ class EncodedTestSet:
 
 
 def _cache_file(model: Model) -> Path | None:
-    """Cached means are keyed by the weights file's contents; unsaved models are not cached."""
+    """Cached means are keyed by the weights file's path, size and modification time (a
+    content hash would cost 20 ms of every start); unsaved models are not cached."""
     if model.path is None or not model.path.is_file():
         return None
-    digest = hashlib.sha256(model.path.read_bytes()).hexdigest()[:32]
+    st = model.path.stat()
+    key = f"{model.path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return paths.user_cache_dir() / "latents" / f"{digest}.npz"
 
 

@@ -48,6 +48,15 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def _load_test_set(folder: str | None):
+    from vaedesk import data
+
+    try:
+        return data.load("test", folder)
+    except data.DataError:
+        return None  # the window looks again, and says what is wrong
+
+
 def run_app(args: argparse.Namespace) -> int:
     if not has_display():
         print(
@@ -57,6 +66,12 @@ def run_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+
+    # Read and verify the MNIST test set in a thread while torch and Qt import: gzip and
+    # hashing release the GIL, so the map's data costs no start-up time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, args.data)
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -79,7 +94,7 @@ def run_app(args: argparse.Namespace) -> int:
         model = Model.load(None)
 
     install_excepthook()
-    window = MainWindow(model, args.data)
+    window = MainWindow(model, args.data, test_data=prefetch.result())
     window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):
 

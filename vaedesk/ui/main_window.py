@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QEvent, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,6 +34,7 @@ from vaedesk.ui.widgets import DigitView, DrawingPad
 from vaedesk.ui.workers import Task, Worker
 
 MORPH_STEPS = 48
+HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 STRIP_FRAMES = 12
 
 
@@ -74,7 +75,12 @@ class DataBanner(QWidget):
 class MainWindow(QMainWindow):
     hover_decoded = Signal()  # after the decoder view shows the latest hovered point
 
-    def __init__(self, model: Model, data_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        data_dir: str | None = None,
+        test_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.data_dir = data_dir
@@ -92,12 +98,10 @@ class MainWindow(QMainWindow):
 
         self._train_images: np.ndarray | None = None
         self._build()
-        self.training_panel = TrainingPanel(self)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_panel)
-        self.training_panel.hide()
+        self._training_panel: TrainingPanel | None = None  # built when first needed
         self._build_menus()
         self.show_model_status()
-        self.load_test_set()
+        self.load_test_set(test_data)
         self.map.fit()
 
     # -- layout ----------------------------------------------------------------------------
@@ -182,8 +186,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.coords_label, 1)
         self.statusBar().addPermanentWidget(self.model_label)
 
-        self._hover_timer = QTimer(self, singleShot=True, interval=0)
-        self._hover_timer.timeout.connect(self._decode_hover)
         self._draw_timer = QTimer(self, singleShot=True, interval=50)
         self._draw_timer.timeout.connect(self.encode_drawing)
         self._morph_timer = QTimer(self, interval=40)
@@ -281,10 +283,22 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {name} ({self.model.config.arch}, {score})")
         self.setWindowTitle(f"vaedesk \u2014 {name} ({score})")
 
-    def load_test_set(self) -> bool:
-        """Find, verify and encode the MNIST test set; show the banner if it is missing."""
+    @property
+    def training_panel(self) -> TrainingPanel:
+        if self._training_panel is None:
+            self._training_panel = TrainingPanel(self)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self._training_panel)
+            self._training_panel.hide()
+        return self._training_panel
+
+    def is_training(self) -> bool:
+        return self._training_panel is not None and self._training_panel.is_running()
+
+    def load_test_set(self, loaded: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
+        """Find, verify and encode the MNIST test set (unless `loaded` already, at start-up);
+        show the banner if it is missing."""
         try:
-            images, labels = data.load("test", self.data_dir)
+            images, labels = loaded if loaded is not None else data.load("test", self.data_dir)
         except data.DataError as e:
             self.test = None
             self.guesser = None
@@ -329,7 +343,7 @@ class MainWindow(QMainWindow):
 
     def open_weights(self, path: str | None = None) -> bool:
         """Load weights from a file; a bad file leaves the current model in place."""
-        if self.training_panel.is_running():
+        if self.is_training():
             self.warn("A training run is in progress: cancel it before opening other weights.")
             return False
         if path is None:
@@ -368,7 +382,7 @@ class MainWindow(QMainWindow):
         return True
 
     def reset_model(self) -> None:
-        if self.training_panel.is_running():
+        if self.is_training():
             self.warn("A training run is in progress: cancel it first.")
             return
         self.set_model(Model.load(None))
@@ -495,23 +509,30 @@ class MainWindow(QMainWindow):
     # -- hover -----------------------------------------------------------------------------
 
     def hover_at(self, x: float, y: float) -> None:
-        """What a mouse move over the map does. Bursts are coalesced: only the latest point
-        is decoded, on the next turn of the event loop."""
-        self.map.set_crosshair(x, y)
-        self.coords_label.setText(f"z = ({x:+.3f}, {y:+.3f})")
+        """What a mouse move over the map does. Bursts are coalesced: the position is only
+        recorded here, and one posted event decodes whatever is latest when its turn comes.
+        A posted event, not a zero timer: it runs in order with the repaint that the move
+        causes, ahead of it, so the decoded digit and the crosshair appear together."""
+        if self._pending_hover is None:
+            QCoreApplication.postEvent(self, QEvent(HOVER_EVENT))
         self._pending_hover = (x, y)
-        if not self._hover_timer.isActive():
-            self._hover_timer.start()
+
+    def customEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == HOVER_EVENT:
+            self._decode_hover()
 
     def _decode_hover(self) -> None:
         if self._pending_hover is None:
             return
-        self.hover_z = np.array(self._pending_hover, np.float32)
+        x, y = self._pending_hover
         self._pending_hover = None
+        self.hover_z = np.array((x, y), np.float32)
+        self.map.set_crosshair(x, y)
+        self.coords_label.setText(f"z = ({x:+.3f}, {y:+.3f})")
         if self._morph_timer.isActive():
             return  # the morph animation owns the decoder view while it runs
         self.decoder_view.set_image(self.model.decode(self.hover_z)[0])
-        self.decoder_caption.setText(f"decoded at z = ({self.hover_z[0]:+.2f}, {self.hover_z[1]:+.2f})")
+        self.decoder_caption.setText(f"decoded at z = ({x:+.2f}, {y:+.2f})")
         self.hover_decoded.emit()
 
     # -- click, selection ---------------------------------------------------------------------

@@ -134,9 +134,13 @@ class SelfTest:
             expected = w.model.decode(under_cursor)[0]
             worst_pixel = max(worst_pixel, float(np.abs(w.decoder_view.image - expected).max()))
         ok = worst_pixel < 2e-3 and worst_z < 1e-4
-        return ok, {"moves": n, "max_pixel_difference": round(worst_pixel, 6), "max_z_difference": worst_z,
-                    "move_to_image_ms_median": round(1e3 * float(np.median(times)), 3),
-                    "move_to_image_ms_p99": round(1e3 * float(np.percentile(times, 99)), 3)}
+        return ok, {
+            "moves": n,
+            "max_pixel_difference": round(worst_pixel, 6),
+            "max_z_difference": worst_z,
+            "move_to_image_ms_median": round(1e3 * float(np.median(times)), 3),
+            "move_to_image_ms_p99": round(1e3 * float(np.percentile(times, 99)), 3),
+        }
 
     def check_click(self) -> tuple[bool, dict]:
         w = self.window
