@@ -118,11 +118,20 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
         "2",
         "--eval-k",
         "2",
+        "--kl-warmup",
+        "1",
+        "--weight-decay",
+        "0.01",
+        "--beta",
+        "0.5",
         "-o",
         str(out),
     )
     assert r.returncode == 0, r.stderr
     card = json.loads(out.with_suffix(".card.json").read_text())
+    # every option reaches the run, and the card says so
+    assert card["options"]["kl_warmup"] == 1 and card["options"]["weight_decay"] == 0.01
+    assert card["config"]["beta"] == 0.5 and card["options"]["val_size"] == 300
     assert card["command"].startswith("vaedesk train --data") and card["epochs_run"] == 2
     assert card["test_metrics"]["n_test"] == 10000 and "knn5_accuracy" in card["test_metrics"]
     r = run("eval", "--data", str(mnist_dir), "--weights", str(out), "--json", "-k", "2")

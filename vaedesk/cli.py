@@ -185,6 +185,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             lr_schedule=args.lr_schedule,
+            weight_decay=args.weight_decay,
+            kl_warmup=args.kl_warmup,
             seed=args.seed,
             val_size=args.val_size,
             patience=args.patience,
