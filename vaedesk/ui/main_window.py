@@ -666,7 +666,7 @@ class MainWindow(QMainWindow):
             preprocess.picture_to_mnist(name)  # refuse an empty picture before it replaces the drawing
             ink = preprocess.load_picture(name)
         except preprocess.PictureError as e:
-            QMessageBox.warning(self, "vaedesk", str(e))
+            self.warn(str(e))
             return False
         self.trail.clear()
         self.pad.set_picture(ink)
