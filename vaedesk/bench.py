@@ -111,6 +111,11 @@ def run_bench(args: argparse.Namespace) -> int:
     from vaedesk import data
     from vaedesk.cli import CommandError, _load_model
 
+    if args.startup_only:
+        from vaedesk.ui.bench import bench_startup
+
+        bench_startup(args, runs=3 if args.quick else 7)
+        return 0
     t = time.perf_counter()
     model = _load_model(args.weights)
     print(f"model: {model.path} ({model.config.arch}); loaded in {time.perf_counter() - t:.2f} s")

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", parents=[common, weights_opt], help="measure decode, encode and training speed"
     )
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
+    b.add_argument("--packaged", metavar="EXE", help="also time the start-up of this packaged vaedesk")
+    b.add_argument("--startup-only", action="store_true", help="only the start-up figures")
     return parser
 
 

@@ -32,26 +32,32 @@ def _time_until(cmd: list[str], marker: str, env: dict[str, str]) -> float:
 def bench_startup(args: argparse.Namespace, runs: int) -> None:
     env = {**os.environ}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app_cmd = [sys.executable, "-m", "vaedesk", "--exit-after-first-paint"]
+    options = ["--exit-after-first-paint"]
     if args.data:
-        app_cmd += ["--data", args.data]
+        options += ["--data", args.data]
     if args.weights:
-        app_cmd += ["--weights", args.weights]
-    bare_cmd = [
-        sys.executable,
-        "-c",
-        "import torch, PySide6.QtWidgets, pyqtgraph; print('ready', flush=True)",
-    ]
-    _time_until(app_cmd, "first-paint", env)  # fills the latent cache and the OS file cache
-    app, bare = [], []
-    for _ in range(runs):  # interleaved, so load on the machine hits both alike
-        bare.append(_time_until(bare_cmd, "ready", env))
-        app.append(_time_until(app_cmd, "first-paint", env))
-    a, b = statistics.median(app), statistics.median(bare)
-    print(
-        f"launch to first painted map ({runs} runs): {a:.2f} s median; bare import of torch + Qt + "
-        f"pyqtgraph {b:.2f} s; ratio {a / b:.2f}"
-    )
+        options += ["--weights", args.weights]
+    commands = {
+        "bare import of torch + Qt + pyqtgraph": (
+            [sys.executable, "-c", "import torch, PySide6.QtWidgets, pyqtgraph; print('ready', flush=True)"],
+            "ready",
+        ),
+        "vaedesk from source": ([sys.executable, "-m", "vaedesk", *options], "first-paint"),
+    }
+    if getattr(args, "packaged", None):
+        commands["vaedesk packaged"] = ([args.packaged, *options], "first-paint")
+    for cmd, marker in commands.values():  # fill the latent cache and the OS file cache
+        _time_until(cmd, marker, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):  # interleaved, so load on the machine hits all alike
+        for name, (cmd, marker) in commands.items():
+            times[name].append(_time_until(cmd, marker, env))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    base = medians["bare import of torch + Qt + pyqtgraph"]
+    source = medians["vaedesk from source"]
+    print(f"launch to first painted map, median of {runs} interleaved runs:")
+    for name, m in medians.items():
+        print(f"  {name:40s} {m:.2f} s  ({m / base:.2f}x the bare import, {m / source:.2f}x source)")
 
 
 def _rss_mb() -> float:
