@@ -26,9 +26,13 @@ def xdo(*args: object) -> None:
 
 
 def pump(ms: int) -> None:
-    from PySide6.QtTest import QTest
+    """Run the event loop for `ms`. A QEventLoop, not QTest.qWait: qWait keeps the GIL, and
+    the training thread would starve."""
+    from PySide6.QtCore import QEventLoop
 
-    QTest.qWait(ms)
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
 
 
 def global_point(widget, x: float, y: float) -> QPoint:
@@ -94,7 +98,7 @@ def main() -> int:
             window.show_training()
             panel.arch.setCurrentText("conv")
             panel.epochs.setValue(3)
-            panel.limit.setValue(12000)
+            panel.limit.setValue(60000)
             panel.start()
             epochs = []
             panel.epoch_finished.connect(epochs.append)

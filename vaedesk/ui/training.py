@@ -130,6 +130,7 @@ class LossCurves(pg.PlotWidget):
         self.reset()
 
     def reset(self) -> None:
+        self._last: BatchProgress | None = None
         self.points: dict[str, tuple[list[float], list[float]]] = {
             k: ([], []) for k in ("train", "val", "recon", "kl")
         }
@@ -143,7 +144,13 @@ class LossCurves(pg.PlotWidget):
         curve.setData(xs, ys)
 
     def add_batch(self, p: BatchProgress) -> None:
-        self._add("train", self.train, p.epoch - 1 + p.batch / p.batches, p.loss)
+        """Plot the mean over the batches since the last report, not the epoch's running
+        mean, so the curve does not jump at every epoch boundary."""
+        loss = p.loss
+        if self._last is not None and self._last.epoch == p.epoch and p.batch > self._last.batch:
+            loss = (p.loss * p.batch - self._last.loss * self._last.batch) / (p.batch - self._last.batch)
+        self._last = p
+        self._add("train", self.train, p.epoch - 1 + p.batch / p.batches, loss)
 
     def add_epoch(self, r: EpochResult) -> None:
         self._add("val", self.val, r.epoch, r.val_loss)
