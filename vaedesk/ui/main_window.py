@@ -125,12 +125,7 @@ class MainWindow(QMainWindow):
             buttons.addWidget(b)
         lv.addLayout(buttons)
         grid = QGridLayout()
-        self.pad_input = DigitView(112)
-        self.pad_recon = DigitView(112)
-        grid.addWidget(QLabel("as the model sees it (28 \u00d7 28)"), 0, 0)
-        grid.addWidget(QLabel("reconstruction"), 0, 1)
-        grid.addWidget(self.pad_input, 1, 0)
-        grid.addWidget(self.pad_recon, 1, 1)
+        self.pad_input, self.pad_recon = digit_pair(grid, "as the model sees it (28 \u00d7 28)", 112)
         lv.addLayout(grid)
         self.pad_info = QLabel("Draw a digit: it is encoded as you draw.")
         self.pad_info.setWordWrap(True)
@@ -159,12 +154,7 @@ class MainWindow(QMainWindow):
         right.addWidget(dec_box)
         sel_box = QGroupBox("Test image")
         sv = QGridLayout(sel_box)
-        self.sel_image = DigitView(130)
-        self.sel_recon = DigitView(130)
-        sv.addWidget(QLabel("original"), 0, 0)
-        sv.addWidget(QLabel("reconstruction"), 0, 1)
-        sv.addWidget(self.sel_image, 1, 0)
-        sv.addWidget(self.sel_recon, 1, 1)
+        self.sel_image, self.sel_recon = digit_pair(sv, "original", 130)
         self.sel_info = QLabel("Click the map to pick the nearest test image.")
         sv.addWidget(self.sel_info, 2, 0, 1, 2)
         nav = QHBoxLayout()
@@ -718,6 +708,16 @@ class MainWindow(QMainWindow):
         for task in list(self.tasks):
             task.stop_and_wait()
         super().closeEvent(event)
+
+
+def digit_pair(grid: QGridLayout, caption: str, side: int) -> tuple[DigitView, DigitView]:
+    """An image and its reconstruction side by side, captioned, in rows 0-1 of `grid`."""
+    image, recon = DigitView(side), DigitView(side)
+    grid.addWidget(QLabel(caption), 0, 0)
+    grid.addWidget(QLabel("reconstruction"), 0, 1)
+    grid.addWidget(image, 1, 0)
+    grid.addWidget(recon, 1, 1)
+    return image, recon
 
 
 def widget_png(widget: QWidget) -> bytes:
