@@ -138,3 +138,21 @@ def test_a_corrupt_weights_file_is_refused(qtbot, window, model, tmp_path):  # n
     assert not window.open_weights(str(bad))
     assert window.model is model and "bad.safetensors" in window.warnings[0]
     assert "unchanged" in window.warnings[0]
+
+
+def test_start_button_click_runs_training(qtbot, model, mnist_dir):  # noqa: F811
+    """The user's path: Model > Train, then a real click on Start."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = make_window(qtbot, model, mnist_dir)
+    train_action = next(a for a in w.menuBar().actions() if a.text() == "&Model").menu().actions()[0]
+    train_action.trigger()
+    p = w.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    p.arch.setCurrentText("mlp")
+    p.epochs.setValue(1)
+    p.limit.setValue(400)
+    with qtbot.waitSignal(p.run_finished, timeout=60000) as blocker:
+        QTest.mouseClick(p.start_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == "completed"

@@ -234,7 +234,8 @@ class TrainingPanel(QDockWidget):
         row.addLayout(right, 1)
         self.setWidget(body)
 
-        self.start_button.clicked.connect(self.start)
+        # clicked(bool) would hand its `checked` flag to start(images): call it bare.
+        self.start_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
         self.keep_button.clicked.connect(self.keep)
         self.save_button.clicked.connect(self.save)
