@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--data")
     args = parser.parse_args()
 
-    from vaedesk.api import Model
+    from vaedesk.core.api import Model
     from vaedesk.ui.app import configure
     from vaedesk.ui.main_window import MainWindow
     from vaedesk.ui.selftest import stroke_seven

@@ -33,14 +33,14 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_test(mnist_dir):
-    from vaedesk import data
+    from vaedesk.core import data
 
     return data.load_split(mnist_dir, "test")
 
 
 @pytest.fixture(scope="session")
 def mnist_train_small(mnist_dir):
-    from vaedesk import data
+    from vaedesk.core import data
 
     images, labels = data.load_split(mnist_dir, "train")
     return images[:3000], labels[:3000]
@@ -61,8 +61,8 @@ def tiny_model():
     """A seeded, untrained default-architecture model wrapped in the public API."""
     import torch
 
-    from vaedesk.api import Model
-    from vaedesk.model import VAE, VAEConfig
+    from vaedesk.core.api import Model
+    from vaedesk.core.model import VAE, VAEConfig
 
     torch.manual_seed(0)
     return Model(VAE(VAEConfig()))

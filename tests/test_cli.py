@@ -60,7 +60,8 @@ def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, mnist_dir, ca
 
 
 def test_encode_matches_the_api(tmp_path, mnist_dir, capsys):
-    from vaedesk import load_model, preprocess
+    from vaedesk import load_model
+    from vaedesk.core import preprocess
 
     path = tmp_path / "digit.png"
     img = Image.new("L", (120, 160), 0)

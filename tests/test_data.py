@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_idx
-from vaedesk import data
+from vaedesk.core import data
 
 
 def test_real_test_split_loads_verified(mnist_dir):

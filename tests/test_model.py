@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vaedesk.evaluate import evaluate, iwae_bound, knn_predict, negative_elbo
-from vaedesk.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
-from vaedesk.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
+from vaedesk.core.evaluate import evaluate, iwae_bound, knn_predict, negative_elbo
+from vaedesk.core.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
+from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 
 @pytest.mark.parametrize("arch", ["conv", "seed", "mlp"])
@@ -131,7 +131,7 @@ def test_early_stopping_with_patience(mnist_train_small):
 
 
 def test_validation_split_is_never_trained_on():
-    from vaedesk.train import split_train_val
+    from vaedesk.core.train import split_train_val
 
     train, val = split_train_val(1000, 100, seed=1)
     assert len(set(train) | set(val)) == 1000 and not set(train) & set(val)
@@ -170,7 +170,7 @@ def test_evaluate_reports_every_metric(mnist_train_small, mnist_test):
 @pytest.mark.slow
 def test_real_mnist_short_run_learns(mnist_dir):
     """A short run of the default architecture on real MNIST: the loss really falls."""
-    from vaedesk import data
+    from vaedesk.core import data
 
     images, labels = data.load_split(mnist_dir, "train")
     torch.manual_seed(0)

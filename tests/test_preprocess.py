@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from vaedesk import preprocess
+from vaedesk.core import preprocess
 
 
 def seven(size=(300, 200), dark_on_light=True) -> Image.Image:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.test_window import make_window, model  # noqa: F401 (fixture)
-from vaedesk import paths
-from vaedesk.train import BatchProgress
+from vaedesk.core import paths
+from vaedesk.core.train import BatchProgress
 
 
 @pytest.fixture
@@ -82,9 +82,9 @@ def test_closing_the_window_mid_run_stops_the_thread(qtbot, window):
 
 
 def test_a_diverging_run_keeps_the_previous_model(qtbot, window, model, monkeypatch):  # noqa: F811
-    import vaedesk.train
+    import vaedesk.core.train
 
-    real_loss = vaedesk.train.vae_loss
+    real_loss = vaedesk.core.train.vae_loss
     calls = []
 
     def exploding(*args, **kwargs):
@@ -92,7 +92,7 @@ def test_a_diverging_run_keeps_the_previous_model(qtbot, window, model, monkeypa
         loss, recon, kl = real_loss(*args, **kwargs)
         return (loss * float("nan") if len(calls) > 15 else loss), recon, kl
 
-    monkeypatch.setattr(vaedesk.train, "vae_loss", exploding)
+    monkeypatch.setattr(vaedesk.core.train, "vae_loss", exploding)
     before = window.map.mu.copy()
     reason = run(qtbot, window)
     assert reason.startswith("diverged") and "lower learning rate" in reason

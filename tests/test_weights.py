@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaedesk import load_model, paths, weights
-from vaedesk.api import Model
-from vaedesk.model import VAE, VAEConfig
+from vaedesk import load_model
+from vaedesk.core import paths, weights
+from vaedesk.core.api import Model
+from vaedesk.core.model import VAE, VAEConfig
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_model):
@@ -95,7 +96,7 @@ def test_bundled_weights_load_with_their_card():
 
 def test_bundled_model_is_as_good_as_its_card_says(mnist_test):
     """Recomputed on 2,000 test images: close to the card's figure, and under 150 nats."""
-    from vaedesk.evaluate import negative_elbo
+    from vaedesk.core.evaluate import negative_elbo
 
     model = load_model()
     m = negative_elbo(model.vae, mnist_test[0][:2000])

@@ -9,7 +9,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from vaedesk import load_model, preprocess
+from vaedesk import load_model
+from vaedesk.core import preprocess
 from vaedesk.ui.app import configure
 from vaedesk.ui.main_window import MORPH_STEPS, MainWindow
 from vaedesk.ui.selftest import drag, map_to_viewport, stroke_seven, viewport_to_latent
@@ -149,7 +150,7 @@ def test_no_data_start_still_decodes_on_hover(qtbot, model, tmp_path):
 
 def test_download_from_the_window(qtbot, model, tmp_path, monkeypatch, mnist_dir):
     from tests.test_data import Server
-    from vaedesk import data
+    from vaedesk.core import data
 
     server = Server("ok", mnist_dir)
     try:

@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from vaedesk.api import Model
+    from vaedesk.core.api import Model
 
 
 def load_model(path: str | Path | None = None) -> Model:
     """Load VAE weights (None: the bundled model) as a numpy-in, numpy-out `Model`."""
-    from vaedesk.api import Model
+    from vaedesk.core.api import Model
 
     return Model.load(path)
 

@@ -1,4 +1,4 @@
 """Everything Qt: the window, the latent map, the drawing pad and the training worker.
 
-The core (`vaedesk.api`, `data`, `model`, ...) never imports this package.
+The core (`vaedesk.core.api`, `data`, `model`, ...) never imports this package.
 """

@@ -49,7 +49,7 @@ def install_excepthook() -> None:
 
 
 def _load_test_set(folder: str | None):
-    from vaedesk import data
+    from vaedesk.core import data
 
     try:
         return data.load("test", folder)
@@ -75,9 +75,9 @@ def run_app(args: argparse.Namespace) -> int:
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from vaedesk.api import Model
+    from vaedesk.core.api import Model
+    from vaedesk.core.weights import WeightsError
     from vaedesk.ui.main_window import MainWindow
-    from vaedesk.weights import WeightsError
 
     configure()
     app = QApplication.instance() or QApplication([sys.argv[0]])

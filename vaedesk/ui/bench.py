@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from vaedesk.bench import ms, percentile
+from vaedesk.core.timing import ms, percentile
 
 
 def _time_until(cmd: list[str], marker: str, env: dict[str, str]) -> float:
@@ -70,7 +70,7 @@ def make_window(args: argparse.Namespace):
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from vaedesk.api import Model
+    from vaedesk.core.api import Model
     from vaedesk.ui.app import configure
     from vaedesk.ui.main_window import MainWindow
 
@@ -138,7 +138,7 @@ def bench_during_training(app, window, seconds: float) -> None:
     """Event-loop stalls and hover latency while the window trains the default model."""
     from PySide6.QtCore import QElapsedTimer, QTimer
 
-    from vaedesk import data
+    from vaedesk.core import data
 
     try:
         images, _ = data.load("train", window.data_dir)

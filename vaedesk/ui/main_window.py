@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaedesk import data, paths, preprocess, weights
-from vaedesk.api import Model, morph_path, tile
-from vaedesk.atomic import atomic_write
-from vaedesk.digits import DigitGuesser, EncodedTestSet, encode_test_set
+from vaedesk.core import data, paths, preprocess, weights
+from vaedesk.core.api import Model, morph_path, tile
+from vaedesk.core.atomic import atomic_write
+from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.training import TrainingPanel
 from vaedesk.ui.widgets import DigitView, DrawingPad

@@ -17,7 +17,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
-from vaedesk import preprocess
+from vaedesk.core import preprocess
 
 
 def map_to_viewport(latent_map, x: float, y: float) -> QPoint:

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaedesk import data
-from vaedesk.api import Model
-from vaedesk.digits import EncodedTestSet
-from vaedesk.evaluate import encode_means, negative_elbo
-from vaedesk.model import ARCHS, VAE, VAEConfig
-from vaedesk.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
+from vaedesk.core import data
+from vaedesk.core.api import Model
+from vaedesk.core.digits import EncodedTestSet
+from vaedesk.core.evaluate import encode_means, negative_elbo
+from vaedesk.core.model import ARCHS, VAE, VAEConfig
+from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 
 @dataclass

@@ -16,8 +16,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from vaedesk.atomic import atomic_write
-from vaedesk.model import VAE, VAEConfig
+from vaedesk.core.atomic import atomic_write
+from vaedesk.core.model import VAE, VAEConfig
 
 FORMAT = "vaedesk-weights-1"
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedesk import paths, weights
-from vaedesk.model import VAE, VAEConfig
+from vaedesk.core import paths, weights
+from vaedesk.core.model import VAE, VAEConfig
 
 
 class Model:

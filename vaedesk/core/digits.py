@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedesk import data, paths
-from vaedesk.api import Model
-from vaedesk.atomic import atomic_write
-from vaedesk.evaluate import encode_means, knn_predict
+from vaedesk.core import data, paths
+from vaedesk.core.api import Model
+from vaedesk.core.atomic import atomic_write
+from vaedesk.core.evaluate import encode_means, knn_predict
 
 
 @dataclass

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import torch
 
-from vaedesk.model import VAE, kl_divergence, log_normal, reconstruction_loss
-from vaedesk.train import as_tensor
+from vaedesk.core.model import VAE, kl_divergence, log_normal, reconstruction_loss
+from vaedesk.core.train import as_tensor
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaedesk.model import VAE, vae_loss
+from vaedesk.core.model import VAE, vae_loss
 
 SCHEDULES = ("constant", "cosine")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaedesk import paths
+from vaedesk.core import paths
 
 
 @dataclass(frozen=True)

@@ -147,9 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load_model(path: str | None):  # -> vaedesk.api.Model
-    from vaedesk.api import Model
-    from vaedesk.weights import WeightsError
+def _load_model(path: str | None):  # -> vaedesk.core.api.Model
+    from vaedesk.core.api import Model
+    from vaedesk.core.weights import WeightsError
 
     try:
         return Model.load(path)
@@ -158,7 +158,7 @@ def _load_model(path: str | None):  # -> vaedesk.api.Model
 
 
 def _load_data(split: str, folder: str | None):
-    from vaedesk import data
+    from vaedesk.core import data
 
     try:
         return data.load(split, folder)
@@ -174,10 +174,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from vaedesk import data, weights
-    from vaedesk.evaluate import evaluate
-    from vaedesk.model import VAE, VAEConfig
-    from vaedesk.train import BatchProgress, Trainer, TrainingDiverged, TrainOptions
+    from vaedesk.core import data, weights
+    from vaedesk.core.evaluate import evaluate
+    from vaedesk.core.model import VAE, VAEConfig
+    from vaedesk.core.train import BatchProgress, Trainer, TrainingDiverged, TrainOptions
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -308,8 +308,8 @@ def _format_metrics(m: dict) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from vaedesk import data
-    from vaedesk.evaluate import evaluate
+    from vaedesk.core import data
+    from vaedesk.core.evaluate import evaluate
 
     model = _load_model(args.weights)
     test = _load_data("test", args.data)
@@ -330,8 +330,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vaedesk import preprocess
-    from vaedesk.digits import DigitGuesser
+    from vaedesk.core import preprocess
+    from vaedesk.core.digits import DigitGuesser
 
     model = _load_model(args.weights)
     guesser = DigitGuesser.for_model(model, args.data)
@@ -356,7 +356,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from vaedesk import preprocess
+    from vaedesk.core import preprocess
 
     if not 8 <= args.size <= 4096:
         raise CommandError("--size must be between 8 and 4096 pixels")
@@ -371,7 +371,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from vaedesk import data, paths
+    from vaedesk.core import data, paths
 
     if args.action == "download":
         from tqdm import tqdm
@@ -421,7 +421,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from vaedesk.bench import run_bench
+    from vaedesk.cli.bench import run_bench
 
     return run_bench(args)
 

@@ -4,30 +4,11 @@ measured in the same run, so a noisy shared machine shows up in both."""
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
 
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
-def timings(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
-
-
-def ms(values: list[float]) -> str:
-    return f"median {1e3 * statistics.median(values):.3f} ms, p99 {1e3 * percentile(values, 99):.3f} ms"
+from vaedesk.core.timing import ms, timings
 
 
 def bench_decode(model, repeat: int) -> None:
@@ -44,7 +25,7 @@ def bench_decode(model, repeat: int) -> None:
 
 
 def bench_encode(model, images: np.ndarray) -> None:
-    from vaedesk.evaluate import encode_means
+    from vaedesk.core.evaluate import encode_means
 
     t = time.perf_counter()
     encode_means(model.vae, images)
@@ -56,8 +37,8 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
     """The project's Trainer against a bare PyTorch loop on the same architecture and data."""
     import torch
 
-    from vaedesk.model import VAE, vae_loss
-    from vaedesk.train import Trainer, TrainOptions, as_tensor
+    from vaedesk.core.model import VAE, vae_loss
+    from vaedesk.core.train import Trainer, TrainOptions, as_tensor
 
     batch_size = 128
     n = batch_size * (batches + 5) + 1000
@@ -108,8 +89,8 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from vaedesk import data
     from vaedesk.cli import CommandError, _load_model
+    from vaedesk.core import data
 
     if args.startup_only:
         from vaedesk.ui.bench import bench_startup

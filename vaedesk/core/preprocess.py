@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vaedesk.atomic import atomic_write
+from vaedesk.core.atomic import atomic_write
 
 INK_THRESHOLD = 0.1  # of the picture's darkest-to-brightest range: fainter than this is paper
 
