@@ -34,7 +34,7 @@ def test_help_and_version_do_not_import_torch_or_qt():
     assert "usage: vaedesk" in out.stdout and "HEAVY []" in out.stdout
 
 
-def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, mnist_dir, capsys):
+def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, real_mnist_dir, capsys):
     good = tmp_path / "one.png"
     img = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=16)
@@ -45,7 +45,7 @@ def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, mnist_dir, ca
         [
             "encode",
             "--data",
-            str(mnist_dir),
+            str(real_mnist_dir),
             str(tmp_path / "empty.png"),
             str(tmp_path / "junk.jpg"),
             str(good),
@@ -98,21 +98,21 @@ def test_missing_weights_and_data_are_one_clear_line(tmp_path, capsys):
 def test_data_command_says_where_it_looks(tmp_path, mnist_dir, capsys):
     assert main(["data", "--data", str(mnist_dir)]) == 0
     out = capsys.readouterr().out
-    assert "test: 10000 images" in out and "train: 60000 images" in out
+    assert "test: 300 images" in out and "train: 1200 images" in out
     assert main(["data", "check", "--data", str(tmp_path)]) == 1
     assert "not found" in capsys.readouterr().out
 
 
-def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
+def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
     out = tmp_path / "tiny.safetensors"
-    r = run(
+    argv = [
         "train",
         "--data",
         str(mnist_dir),
         "--arch",
         "mlp",
         "--limit",
-        "1500",
+        "1000",
         "--val-size",
         "300",
         "--epochs",
@@ -127,17 +127,18 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir):
         "0.5",
         "-o",
         str(out),
-    )
-    assert r.returncode == 0, r.stderr
+    ]
+    assert main(argv) == 0, capsys.readouterr().err
     card = json.loads(out.with_suffix(".card.json").read_text())
     # every option reaches the run, and the card says so
     assert card["options"]["kl_warmup"] == 1 and card["options"]["weight_decay"] == 0.01
     assert card["config"]["beta"] == 0.5 and card["options"]["val_size"] == 300
     assert card["command"].startswith("vaedesk train --data") and card["epochs_run"] == 2
-    assert card["test_metrics"]["n_test"] == 10000 and "knn5_accuracy" in card["test_metrics"]
-    r = run("eval", "--data", str(mnist_dir), "--weights", str(out), "--json", "-k", "2")
-    assert r.returncode == 0, r.stderr
-    metrics = json.loads(r.stdout)
+    assert card["test_metrics"]["n_test"] == 300 and "knn5_accuracy" in card["test_metrics"]
+    assert len(card["history"]) == 2 and card["eval_iwae_k"] == 2
+    capsys.readouterr()
+    assert main(["eval", "--data", str(mnist_dir), "--weights", str(out), "--json", "-k", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
     assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(
         card["test_metrics"]["neg_elbo"], rel=1e-3
     )

@@ -15,15 +15,15 @@ from tests.conftest import write_idx
 from vaedesk.core import data
 
 
-def test_real_test_split_loads_verified(mnist_dir):
-    images, labels = data.load_split(mnist_dir, "test")
+def test_real_test_split_loads_verified(real_mnist_dir):
+    images, labels = data.load_split(real_mnist_dir, "test")
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and set(np.unique(labels)) == set(range(10))
     assert images.max() == 255 and images.min() == 0
 
 
-def test_real_train_split_loads_verified(mnist_dir):
-    images, labels = data.load_split(mnist_dir, "train")
+def test_real_train_split_loads_verified(real_mnist_dir):
+    images, labels = data.load_split(real_mnist_dir, "train")
     assert images.shape == (60000, 28, 28)
     assert np.bincount(labels).min() > 5000
 
@@ -144,7 +144,7 @@ def test_download_fetches_and_verifies_all_files(tmp_path, server):
         progress=lambda name, done, total: seen.append((name, done, total)),
     )
     assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in data.ALL_FILES)
-    assert data.load_split(folder, "test")[0].shape == (10000, 28, 28)
+    assert data.load_split(folder, "test")[0].shape == (data.SPLITS["test"][0].count, 28, 28)
     assert seen[-1][1] == seen[-1][2]  # progress reached the announced length
 
 
@@ -162,16 +162,18 @@ def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, server, mo
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file
 
 
-def test_cancelled_download_leaves_nothing(tmp_path, server):
+def test_cancelled_download_leaves_no_partial_file(tmp_path, server):
     calls = []
     with pytest.raises(data.DownloadCancelled):
         data.download(
             tmp_path,
             mirrors=[server("ok")],
-            should_stop=lambda: len(calls) > 3,
+            should_stop=lambda: len(calls) > 1,
             progress=lambda *a: calls.append(a),
         )
-    assert list(tmp_path.iterdir()) == []
+    left = {p.name: data.sha256_of(p) for p in tmp_path.iterdir()}
+    published = {spec.name: spec.sha256 for spec in data.ALL_FILES}
+    assert len(left) < 4 and all(published[name] == digest for name, digest in left.items())
 
 
 def test_unreachable_mirror_is_a_clear_error(tmp_path):

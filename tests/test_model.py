@@ -168,11 +168,11 @@ def test_evaluate_reports_every_metric(mnist_train_small, mnist_test):
 
 
 @pytest.mark.slow
-def test_real_mnist_short_run_learns(mnist_dir):
+def test_real_mnist_short_run_learns(real_mnist_dir):
     """A short run of the default architecture on real MNIST: the loss really falls."""
     from vaedesk.core import data
 
-    images, labels = data.load_split(mnist_dir, "train")
+    images, labels = data.load_split(real_mnist_dir, "train")
     torch.manual_seed(0)
     model = VAE(VAEConfig())
     trainer = Trainer(model, images[:6000], TrainOptions(epochs=2, val_size=1000, log_every=10))

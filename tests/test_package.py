@@ -18,9 +18,9 @@ EXPECTED_STDERR = ("This plugin does not support propagateSizeHints()",)
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory, mnist_dir) -> Path:
+def packaged(tmp_path_factory, real_mnist_dir) -> Path:
     work = tmp_path_factory.mktemp("pyinstaller")
-    env = {**os.environ, "VAEDESK_DATA": str(mnist_dir)}
+    env = {**os.environ, "VAEDESK_DATA": str(real_mnist_dir)}
     r = subprocess.run(
         [
             sys.executable,

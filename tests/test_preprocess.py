@@ -46,8 +46,8 @@ def test_transparent_background_is_paper(tmp_path):
     assert out[14, 14] < 0.2 and out.max() == pytest.approx(1)  # a ring, hollow in the middle
 
 
-def test_mnist_digits_survive_preprocessing(mnist_test):
-    images = mnist_test[0][:50].astype(np.float32) / 255
+def test_mnist_digits_survive_preprocessing(real_mnist_test):
+    images = real_mnist_test[0][:50].astype(np.float32) / 255
     corr = [np.corrcoef(preprocess.to_mnist(im).ravel(), im.ravel())[0, 1] for im in images]
     assert np.median(corr) > 0.9
 

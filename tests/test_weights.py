@@ -94,12 +94,12 @@ def test_bundled_weights_load_with_their_card():
     assert card["test_metrics"]["neg_elbo"] > 0
 
 
-def test_bundled_model_is_as_good_as_its_card_says(mnist_test):
+def test_bundled_model_is_as_good_as_its_card_says(real_mnist_test):
     """Recomputed on 2,000 test images: close to the card's figure, and under 150 nats."""
     from vaedesk.core.evaluate import negative_elbo
 
     model = load_model()
-    m = negative_elbo(model.vae, mnist_test[0][:2000])
+    m = negative_elbo(model.vae, real_mnist_test[0][:2000])
     assert m["neg_elbo"] < 150
     assert abs(m["neg_elbo"] - model.card["test_metrics"]["neg_elbo"]) < 8
 

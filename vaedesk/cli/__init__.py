@@ -169,15 +169,14 @@ def _load_data(split: str, folder: str | None):
 def cmd_train(args: argparse.Namespace) -> int:
     import shlex
     import signal
-    import time
 
     import torch
     from tqdm import tqdm
 
-    from vaedesk.core import data, weights
-    from vaedesk.core.evaluate import evaluate
+    from vaedesk.core import weights
     from vaedesk.core.model import VAE, VAEConfig
-    from vaedesk.core.train import BatchProgress, Trainer, TrainingDiverged, TrainOptions
+    from vaedesk.core.recipe import EpochUpdate, Evaluating, TrainingRun
+    from vaedesk.core.train import BatchProgress, TrainingDiverged, TrainOptions
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -200,14 +199,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     images, labels = _load_data("train", args.data)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
+    test = _load_data("test", args.data)
     torch.manual_seed(args.seed)
-    if args.init:
-        model = _load_model(args.init).vae
-        config = model.config
-    else:
-        model = VAE(config)
+    model = _load_model(args.init).vae if args.init else VAE(config)
     try:
-        trainer = Trainer(model, images, options)
+        run = TrainingRun(
+            model,
+            (images, labels),
+            options,
+            command=shlex.join(["vaedesk", *args.argv]),
+            init=args.init,
+            test=test,
+            eval_k=args.eval_k,
+        )
     except ValueError as e:
         raise CommandError(str(e)) from None
 
@@ -221,75 +225,44 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = tqdm(
-        total=options.epochs * trainer.batches_per_epoch,
+        total=options.epochs * run.batches_per_epoch,
         unit="batch",
         dynamic_ncols=True,
         file=sys.stderr,
         disable=None,
     )
-    started = time.time()
-    diverged = None
     try:
-        for event in trainer.run(should_stop=lambda: stop["requested"]):
+        for event in run.events(should_stop=lambda: stop["requested"]):
             if isinstance(event, BatchProgress):
                 bar.n = (event.epoch - 1) * event.batches + event.batch
                 bar.set_postfix_str(
                     f"epoch {event.epoch} loss {event.loss:.2f} eta {event.eta / 60:.1f} min", refresh=True
                 )
-            else:
+            elif isinstance(event, EpochUpdate):
+                r = event.result
                 tqdm.write(
-                    f"epoch {event.epoch:3d}  train {event.train_loss:.2f} (recon {event.train_recon:.2f}"
-                    f" kl {event.train_kl:.2f})  val {event.val_loss:.2f}  lr {event.lr:.2e}"
-                    f"  {event.seconds:.0f}s{'  *' if event.improved else ''}",
+                    f"epoch {r.epoch:3d}  train {r.train_loss:.2f} (recon {r.train_recon:.2f}"
+                    f" kl {r.train_kl:.2f})  val {r.val_loss:.2f}  lr {r.lr:.2e}"
+                    f"  {r.seconds:.0f}s{'  *' if r.improved else ''}",
+                    file=sys.stderr,
+                )
+            elif isinstance(event, Evaluating):
+                bar.close()
+                print(
+                    f"stopped: {event.stop_reason}; best epoch {event.best_epoch}"
+                    f" (val {run.trainer.best_val:.2f}); evaluating on the test set",
                     file=sys.stderr,
                 )
     except TrainingDiverged as e:
-        diverged = str(e)
         tqdm.write(f"training diverged: {e}", file=sys.stderr)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous)
-    seconds = time.time() - started
-    if trainer.best_state is None:
-        raise CommandError(f"no epoch finished ({trainer.stop_reason}); nothing saved")
-    trainer.restore_best()
-    print(
-        f"stopped: {trainer.stop_reason}; best epoch {trainer.best_epoch} (val {trainer.best_val:.2f});"
-        " evaluating on the test set",
-        file=sys.stderr,
-    )
-    test = _load_data("test", args.data)
-    metrics = evaluate(model, test, (images, labels), k_iwae=args.eval_k)
-    card = {
-        "vaedesk_version": __version__,
-        "command": shlex.join(["vaedesk", *args.argv]),
-        "seed": args.seed,
-        "options": {k: v for k, v in vars(options).items()},
-        "init": args.init,
-        "train_images": len(images),
-        "epochs_run": len(trainer.history),
-        "best_epoch": trainer.best_epoch,
-        "stop_reason": diverged and f"diverged: {diverged}" or trainer.stop_reason,
-        "training_seconds": round(seconds, 1),
-        "torch_version": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "data_sha256": {spec.name: spec.sha256 for spec in data.ALL_FILES},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "test_metrics": {k: round(v, 4) for k, v in metrics.items()},
-        "history": [
-            {
-                "epoch": h.epoch,
-                "train": round(h.train_loss, 3),
-                "val": round(h.val_loss, 3),
-                "val_recon": round(h.val_recon, 3),
-                "val_kl": round(h.val_kl, 3),
-                "seconds": round(h.seconds, 1),
-            }
-            for h in trainer.history
-        ],
-    }
-    weights.save(args.output, model, card)
-    print(_format_metrics(metrics))
+    if run.card is None:
+        raise CommandError(f"no epoch finished ({run.stop_reason}); nothing saved")
+    weights.save(args.output, model, run.card)
+    if run.metrics is not None:
+        print(_format_metrics(run.metrics))
     print(f"saved {args.output} and {weights.card_path(args.output)}")
     return 0
 

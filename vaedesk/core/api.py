@@ -26,6 +26,17 @@ class Model:
         vae, card = weights.load(path)
         return cls(vae, card, path)
 
+    @classmethod
+    def from_state(cls, config: VAEConfig, state: dict[str, torch.Tensor], card: dict[str, Any]) -> Model:
+        """An unsaved model from a config and a state dict (a training run's snapshot)."""
+        vae = VAE(config)
+        vae.load_state_dict(state)
+        return cls(vae, card, None)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """A copy of the weights, to start a training run from."""
+        return {k: v.detach().clone() for k, v in self.vae.state_dict().items()}
+
     @property
     def config(self) -> VAEConfig:
         return self.vae.config

@@ -18,7 +18,7 @@ def has_display() -> bool:
     return True
 
 
-def configure() -> None:
+def configure(dark: bool = False) -> None:
     """Process-wide settings the window relies on; the tests call this too."""
     import pyqtgraph as pg
     import torch
@@ -26,7 +26,19 @@ def configure() -> None:
     # One intra-op thread: a single decode is fastest that way, and a training run in the
     # background leaves the other core to the interface.
     torch.set_num_threads(1)
-    pg.setConfigOptions(antialias=False, background="w", foreground="k", imageAxisOrder="row-major")
+    pg.setConfigOptions(
+        antialias=False,
+        background="#202124" if dark else "w",
+        foreground="#e8e8e8" if dark else "k",
+        imageAxisOrder="row-major",
+    )
+
+
+def prefers_dark(app) -> bool:
+    """Whether the desktop asks for a dark colour scheme (Qt 6.5+ reads it from the system)."""
+    from PySide6.QtCore import Qt
+
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
 def install_excepthook() -> None:
@@ -71,22 +83,29 @@ def run_app(args: argparse.Namespace) -> int:
     # hashing release the GIL, so the map's data costs no start-up time.
     from concurrent.futures import ThreadPoolExecutor
 
-    prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, args.data)
-
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from vaedesk.ui.settings import Settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("vaedesk")
+    app.setOrganizationName("vaedesk")
+    # The self-test is the same on every machine: it ignores what a user's runs remembered.
+    settings = Settings()
+    data_dir = args.data or (None if args.self_test else settings.data_dir)
+    weights_file = args.weights or (None if args.self_test else settings.last_model)
+    prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, data_dir)
+
     from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
     from vaedesk.core.weights import WeightsError
     from vaedesk.ui.main_window import MainWindow
 
-    configure()
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("vaedesk")
-
+    configure(dark=prefers_dark(app))
     try:
-        model = Model.load(args.weights)
+        model = Model.load(weights_file)
     except WeightsError as e:
-        if args.weights is None:
+        if weights_file is None:
             QMessageBox.critical(None, "vaedesk", f"The bundled model cannot be loaded:\n{e}")
             print(f"vaedesk: {e}", file=sys.stderr)
             return 1
@@ -94,8 +113,13 @@ def run_app(args: argparse.Namespace) -> int:
         model = Model.load(None)
 
     install_excepthook()
-    window = MainWindow(model, args.data, test_data=prefetch.result())
-    window.resize(1560, 900)
+    session = Session(model, data_dir)
+    loaded = prefetch.result()
+    if loaded is not None:
+        session.load_test_set(loaded)
+    window = MainWindow(session, settings)
+    if args.self_test or not settings.restore_window(window):
+        window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):
 
         def on_first_paint() -> None:

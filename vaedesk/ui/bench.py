@@ -71,12 +71,13 @@ def make_window(args: argparse.Namespace):
     from PySide6.QtWidgets import QApplication
 
     from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
     from vaedesk.ui.app import configure
     from vaedesk.ui.main_window import MainWindow
 
     configure()
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    window = MainWindow(Model.load(args.weights), args.data)
+    window = MainWindow(Session(Model.load(args.weights), args.data))
     window.resize(1500, 880)
     window.show()
     QTest.qWaitForWindowExposed(window)
@@ -92,7 +93,7 @@ def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> l
     for x, y in points:
         n = len(done)
         t = time.perf_counter()
-        window.hover_at(float(x), float(y))
+        window.map.hover_at(float(x), float(y))
         while len(done) == n:
             app.processEvents()
         if repaint:
@@ -124,8 +125,8 @@ def bench_hover_memory(app, window, events: int) -> None:
     t = time.perf_counter()
     for i in range(0, events, 1000):
         for x, y in points[i : i + 1000]:
-            window.hover_at(float(x), float(y))
-            window._decode_hover()
+            window.map.hover_at(float(x), float(y))
+            app.sendPostedEvents(window.map)  # decode each one, no coalescing
         app.processEvents()
     after = _rss_mb()
     print(
@@ -141,7 +142,7 @@ def bench_during_training(app, window, seconds: float) -> None:
     from vaedesk.core import data
 
     try:
-        images, _ = data.load("train", window.data_dir)
+        window.session.training_set()
     except data.DataError as e:
         print(f"during training: skipped ({e})")
         return
@@ -149,8 +150,8 @@ def bench_during_training(app, window, seconds: float) -> None:
     panel.arch.setCurrentText("conv")
     panel.epochs.setValue(1)
     panel.limit.setValue(60000)
-    window._train_images = images
-    panel.start()
+    panel.eval_k.setValue(0)
+    panel.start_button.click()
     while panel.last_progress is None and panel.is_running():  # wait for training to be under way
         app.processEvents()
         time.sleep(0.005)
@@ -174,7 +175,7 @@ def bench_during_training(app, window, seconds: float) -> None:
     while time.perf_counter() < end and panel.is_running():
         x, y = rng.uniform(-3, 3, 2)
         t = time.perf_counter()
-        window.hover_at(float(x), float(y))
+        window.map.hover_at(float(x), float(y))
         app.processEvents()  # the coalescing timer fires here, and the repaint happens
         hovers.append(time.perf_counter() - t)
         deadline = time.perf_counter() + 0.016  # about one move per frame, as a hand makes

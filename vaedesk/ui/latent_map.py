@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, QTimer, Signal
 
 # A clear, colour-blind-aware 10-colour palette (Tableau 10).
 PALETTE = [
@@ -26,6 +26,7 @@ PALETTE = [
     "#bab0ac",
 ]
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
+HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 
 
 def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -34,10 +35,14 @@ def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndar
 
 
 class LatentMap(pg.PlotWidget):
-    """Signals carry latent coordinates: `hovered(x, y)`, `clicked(x, y, shift)`."""
+    """Signals carry latent coordinates: `hovered(x, y)`, `clicked(x, y, shift)`.
+
+    `hovered` is coalesced: a burst of mouse moves emits once, with the latest position.
+    """
 
     hovered = Signal(float, float)
     clicked = Signal(float, float, bool)
+    digit_toggled = Signal(int, bool)  # a legend click: digit, now visible
     first_painted = Signal()  # once, when the map has been drawn on screen for the first time
 
     def __init__(self, parent=None) -> None:
@@ -69,27 +74,35 @@ class LatentMap(pg.PlotWidget):
             plot.addItem(c)
             self.circles.append(c)
 
+        back = pg.mkColor(pg.getConfigOption("background"))
         self.legend = plot.addLegend(
-            offset=(-10, 10), labelTextSize="10pt", brush=pg.mkBrush(255, 255, 255, 210)
+            offset=(-10, 10),
+            labelTextSize="10pt",
+            brush=pg.mkBrush(back.red(), back.green(), back.blue(), 230),
         )
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
             item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(PALETTE[d]), name=str(d))
             plot.addItem(item)
+            item.visibleChanged.connect(lambda d=d, item=item: self.digit_toggled.emit(d, item.isVisible()))
             self.digits.append(item)
+        self.legend.setZValue(100)  # above the decoded-digit field, whatever the view shows
 
-        self.selection = pg.ScatterPlotItem(size=16, pen=pg.mkPen("k", width=2.5), brush=None)
+        fg = pg.mkColor(pg.getConfigOption("foreground"))  # black, or white in a dark scheme
+        self.selection = pg.ScatterPlotItem(size=16, pen=pg.mkPen(fg, width=2.5), brush=None)
         self.samples = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush("w"))
-        self.morph_path = pg.PlotCurveItem(pen=pg.mkPen("k", width=2))
+        self.morph_path = pg.PlotCurveItem(pen=pg.mkPen(fg, width=2))
         self.morph_ends = pg.ScatterPlotItem(
             size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y")
         )
         self.trail = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 90, width=2))
         self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 200, width=2, style=Qt.PenStyle.DashLine))
         self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 255, width=2.5))
-        self.drawn = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(120, 0, 0, width=2))
-        self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(0, 0, 0, 110))
-        self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(0, 0, 0, 110))
+        # A dot smaller than a typical drawing's 1 sigma ellipse, so the uncertainty shows.
+        self.drawn = pg.ScatterPlotItem(size=5, symbol="o", pen=None, brush=pg.mkBrush(160, 0, 0))
+        cross = pg.mkPen(fg.red(), fg.green(), fg.blue(), 110)
+        self.cross_v = pg.InfiniteLine(angle=90, movable=False, pen=cross)
+        self.cross_h = pg.InfiniteLine(angle=0, movable=False, pen=cross)
         for item in (
             self.selection,
             self.samples,
@@ -106,6 +119,7 @@ class LatentMap(pg.PlotWidget):
             plot.addItem(line, ignoreBounds=True)
 
         self._painted = False
+        self._pending_hover: tuple[float, float] | None = None
         self.mu = np.zeros((0, 2), np.float32)
         self.labels = np.zeros(0, np.uint8)
         self._field_timer = QTimer(self, singleShot=True, interval=60)
@@ -132,23 +146,6 @@ class LatentMap(pg.PlotWidget):
 
     def has_points(self) -> bool:
         return len(self.mu) > 0
-
-    def visible_digits(self) -> np.ndarray:
-        return np.array([item.isVisible() for item in self.digits])
-
-    def set_digit_visible(self, digit: int, visible: bool) -> None:
-        self.digits[digit].setVisible(visible)
-
-    def nearest_point(self, x: float, y: float) -> int | None:
-        """Index of the nearest test point among the digits that are shown."""
-        if not self.has_points():
-            return None
-        shown = self.visible_digits()[self.labels]
-        if not shown.any():
-            return None
-        d2 = ((self.mu - np.float32([x, y])) ** 2).sum(axis=1)
-        d2[~shown] = np.inf
-        return int(np.argmin(d2))
 
     def fit(self) -> None:
         if self.has_points():
@@ -244,7 +241,25 @@ class LatentMap(pg.PlotWidget):
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self.view.sceneBoundingRect().contains(scene_pos):
             p = self.view.mapSceneToView(scene_pos)
-            self.hovered.emit(p.x(), p.y())
+            self.hover_at(p.x(), p.y())
+
+    def hover_at(self, x: float, y: float) -> None:
+        """Record the cursor's latent position; one posted event emits whatever is latest
+        when its turn comes. A posted event, not a zero timer: it runs in order with the
+        repaint the move causes, ahead of it, so the decoded digit and the crosshair
+        appear together."""
+        if self._pending_hover is None:
+            QCoreApplication.postEvent(self, QEvent(HOVER_EVENT))
+        self._pending_hover = (x, y)
+
+    def hover_pending(self) -> bool:
+        return self._pending_hover is not None
+
+    def customEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == HOVER_EVENT and self._pending_hover is not None:
+            (x, y), self._pending_hover = self._pending_hover, None
+            self.set_crosshair(x, y)
+            self.hovered.emit(x, y)
 
     def _on_mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or not self._in_plot(event.scenePos()):

@@ -61,6 +61,37 @@ def stroke_seven(side: int = 280) -> list[tuple[float, float]]:
     return [(x * s, y * s) for x, y in top + down]
 
 
+def menu_action(window, path: str):
+    """The QAction at "Menu > Item" in the window's menu bar (accelerator ampersands and
+    trailing dots ignored), as a user finds it."""
+
+    def plain(text: str) -> str:
+        return text.replace("&", "").rstrip("\u2026").strip()
+
+    menu_name, item = (plain(part) for part in path.split(">"))
+    for top in window.menuBar().actions():
+        if plain(top.text()) == menu_name:
+            for action in top.menu().actions():
+                if plain(action.text()) == item:
+                    return action
+    raise LookupError(f"no menu item {path!r}")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    """Run the event loop until `condition` holds. A QEventLoop slice at a time, not
+    QTest.qWait: qWait keeps the GIL, and a training thread would starve."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            return False
+        loop = QEventLoop()
+        QTimer.singleShot(10, loop.quit)
+        loop.exec()
+    return True
+
+
 class SelfTest:
     def __init__(self, window, training_batches: int = 6) -> None:
         self.window = window
@@ -91,12 +122,9 @@ class SelfTest:
         self.check("hover sweep decodes every point", self.check_hover)
         self.check("click selects the nearest test image", self.check_click)
         self.check("drawing is encoded where encode() puts it", self.check_drawing)
-        if hasattr(w, "training_self_test"):
-            self.check(
-                "short training run in the background", lambda: w.training_self_test(self.training_batches)
-            )
+        self.check("Model > Train, Start pressed: a short run in the background", self.check_training)
         ok = all(c["ok"] for c in self.checks)
-        report = {"ok": ok, "model": str(w.model.path), "checks": self.checks}
+        report = {"ok": ok, "model": str(w.session.model.path), "checks": self.checks}
         print(json.dumps(report, indent=1), flush=True)
         self.exit_code = 0 if ok else 1
         w.close()
@@ -127,12 +155,12 @@ class SelfTest:
             while len(decoded) == before and time.perf_counter() < deadline:
                 QApplication.processEvents()
             times.append(time.perf_counter() - t)
-            if len(decoded) == before or w.decoder_view.image is None:
+            if len(decoded) == before or w.decoder.image is None:
                 return False, {"error": f"move {i} was not decoded within 2 s"}
             under_cursor = np.array(viewport_to_latent(m, pos), np.float32)
             worst_z = max(worst_z, float(np.abs(w.hover_z - under_cursor).max()))
-            expected = w.model.decode(under_cursor)[0]
-            worst_pixel = max(worst_pixel, float(np.abs(w.decoder_view.image - expected).max()))
+            expected = w.session.model.decode(under_cursor)[0]
+            worst_pixel = max(worst_pixel, float(np.abs(w.decoder.image - expected).max()))
         ok = worst_pixel < 2e-3 and worst_z < 1e-4
         return ok, {
             "moves": n,
@@ -147,31 +175,68 @@ class SelfTest:
         if not w.map.has_points():
             return True, {"skipped": "no MNIST test set"}
         m = w.map
-        (x0, x1), (y0, y1) = m.view.viewRange()
-        target = w.map.nearest_point((x0 + x1) / 2, (y0 + y1) / 2)
-        pos = map_to_viewport(m, *m.mu[target])
+        rect = m.viewport().rect()
+        pos = QPoint(rect.width() // 2 + 3, rect.height() // 2 - 2)
         QTest.mouseClick(m.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
         QApplication.processEvents()
-        expected = m.nearest_point(*viewport_to_latent(m, pos))
-        return w.selected == expected and w.sel_image.image is not None, {
-            "clicked_index": w.selected,
+        # Brute force over every point shown, independently of the session's own search.
+        z = np.array(viewport_to_latent(m, pos))
+        expected = int(np.argmin(((m.mu.astype(np.float64) - z) ** 2).sum(axis=1)))
+        selected = w.session.selected
+        return selected == expected and w.selection.image.image is not None, {
+            "clicked_index": selected,
             "nearest_index": expected,
-            "label": int(w.test.labels[expected]) if expected is not None else None,
+            "label": int(m.labels[expected]),
         }
 
     def check_drawing(self) -> tuple[bool, dict]:
         w = self.window
-        w.clear_drawing()
+        w.drawing.clear_button.click()
+        wait_for(lambda: w.session.drawing is None, 2.0)
         t = time.perf_counter()
-        drag(w.pad, stroke_seven(w.pad.side))
-        QTest.qWait(120)  # the throttle timer
-        w.encode_drawing()
+        drag(w.drawing.pad, stroke_seven(w.drawing.pad.side))
+        shown = wait_for(lambda: len(w.map.drawn.getData()[0] or []) == 1, 2.0)
         elapsed = time.perf_counter() - t
-        mu, _ = w.model.encode(preprocess.to_mnist(w.pad.ink()))
+        mu, _ = w.session.model.encode(preprocess.to_mnist(w.drawing.pad.ink()))
         x, y = w.map.drawn.getData()
-        ok = len(x) == 1 and np.allclose([x[0], y[0]], mu[0], atol=1e-5)
+        ok = shown and np.allclose([x[0], y[0]], mu[0, :2], atol=1e-5)
         return ok, {
             "mean": [round(float(v), 3) for v in mu[0]],
-            "trail_points": len(w.trail),
             "stroke_to_marker_ms": round(1e3 * elapsed, 1),
+        }
+
+    def check_training(self) -> tuple[bool, dict]:
+        """The user's path: Model > Train, set the options, click Start, watch it run."""
+        from vaedesk.core import data
+
+        w = self.window
+        if data.find_data_dir("train", w.session.data_dir) is None:
+            return True, {"skipped": "no MNIST training set"}
+        menu_action(w, "Model > Train").trigger()
+        panel = w.training_panel
+        panel.arch.setCurrentText("mlp")  # small, so that the evaluation after it is quick
+        panel.epochs.setValue(1)
+        panel.batch_size.setValue(64)
+        panel.limit.setValue(int(64 * self.training_batches / 0.9) + 1)
+        before = w.map.mu.copy()
+        outcome: list[str] = []
+        panel.run_finished.connect(outcome.append)
+        t = time.perf_counter()
+        QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        started = panel.is_running()
+        wait_for(lambda: bool(outcome), 300.0)
+        seconds = time.perf_counter() - t
+        moved = len(before) == 0 or not np.allclose(before, w.map.mu)
+        progressed = panel.progress.value() == panel.progress.maximum() > 0
+        samples = panel.samples_per_second()
+        QTest.mouseClick(panel.discard_button, Qt.MouseButton.LeftButton)
+        reason = outcome[0] if outcome else "timed out"
+        ok = started and reason == "completed" and moved and progressed and not panel.is_running()
+        return ok, {
+            "started_by_click": started,
+            "stop_reason": reason,
+            "progress_full": progressed,
+            "map_moved": bool(moved),
+            "seconds": round(seconds, 2),
+            "samples_per_s": round(samples, 1),
         }

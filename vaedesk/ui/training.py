@@ -1,17 +1,17 @@
 """Retraining inside the window: options, a background run of the engine's own training
-generator, live curves, a map that moves as it learns, and keep / save / discard."""
+recipe, live curves, a map that moves as it learns, and keep / save / discard.
+
+The panel reads what it needs from the session and reports through signals; the run
+itself is `vaedesk.core.recipe.TrainingRun`, the same as `vaedesk train`.
+"""
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -31,83 +32,25 @@ from PySide6.QtWidgets import (
 from vaedesk.core import data
 from vaedesk.core.api import Model
 from vaedesk.core.digits import EncodedTestSet
-from vaedesk.core.evaluate import encode_means, negative_elbo
-from vaedesk.core.model import ARCHS, VAE, VAEConfig
-from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
+from vaedesk.core.model import ARCHS, VAEConfig
+from vaedesk.core.recipe import (
+    WINDOW_EVAL_K,
+    EpochUpdate,
+    Evaluating,
+    RunSpec,
+    TrainingRun,
+    equivalent_command,
+    run_spec,
+)
+from vaedesk.core.session import Session
+from vaedesk.core.train import BatchProgress, EpochResult, TrainingDiverged, TrainOptions
+from vaedesk.ui import files
+from vaedesk.ui.workers import Task, Worker
 
 
-@dataclass
-class EpochUpdate:
-    result: EpochResult
-    state: dict[str, torch.Tensor]  # a snapshot of the weights after this epoch
-    mu: np.ndarray | None  # the test set re-encoded with them
-    logvar: np.ndarray | None
-
-
-@dataclass
-class RunOutcome:
-    reason: str
-    config: VAEConfig
-    best_state: dict[str, torch.Tensor] | None
-    best_epoch: int
-    card: dict[str, Any]
-    mu: np.ndarray | None
-    logvar: np.ndarray | None
-
-
-def training_job(
-    config: VAEConfig,
-    init_state: dict | None,
-    images: np.ndarray,
-    options: TrainOptions,
-    test_images: np.ndarray | None,
-    threads: int = 1,
-):
-    """The work a training Worker does in its thread: the engine's Trainer, plus a re-encode
-    of the test set after every epoch. Emits plain data only."""
-
-    def job(emit, should_stop) -> RunOutcome:
-        torch.set_num_threads(threads)  # per thread under OpenMP: set it here, in the worker
-        torch.manual_seed(options.seed)
-        vae = VAE(config)
-        if init_state is not None:
-            vae.load_state_dict(init_state)
-        trainer = Trainer(vae, images, options)
-        started = time.time()
-        for event in trainer.run(should_stop=should_stop):
-            if isinstance(event, BatchProgress):
-                emit(event)
-                continue
-            mu = logvar = None
-            if test_images is not None:
-                mu, logvar = encode_means(vae, test_images)
-                vae.train()
-            emit(EpochUpdate(event, copy.deepcopy(vae.state_dict()), mu, logvar))
-        trainer.restore_best()
-        card: dict[str, Any] = {
-            "command": "trained in the vaedesk window",
-            "seed": options.seed,
-            "options": vars(options),
-            "init": "current model" if init_state is not None else None,
-            "train_images": len(images),
-            "epochs_run": len(trainer.history),
-            "best_epoch": trainer.best_epoch,
-            "stop_reason": trainer.stop_reason,
-            "training_seconds": round(time.time() - started, 1),
-            "torch_version": torch.__version__,
-            "data_sha256": {spec.name: spec.sha256 for spec in data.ALL_FILES},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        mu = logvar = None
-        if trainer.best_state is not None and test_images is not None:
-            card["test_metrics"] = {k: round(v, 4) for k, v in negative_elbo(vae, test_images).items()}
-            card["test_metrics"]["n_test"] = len(test_images)
-            mu, logvar = encode_means(vae, test_images)
-        return RunOutcome(
-            trainer.stop_reason, config, trainer.best_state, trainer.best_epoch, card, mu, logvar
-        )
-
-    return job
+def training_job(spec: RunSpec):
+    """The worker's job: the recipe's events, emitted as they come; the run returned."""
+    return lambda emit, should_stop: run_spec(spec, emit, should_stop, threads=1)
 
 
 class LossCurves(pg.PlotWidget):
@@ -159,17 +102,23 @@ class LossCurves(pg.PlotWidget):
 
 
 class TrainingPanel(QDockWidget):
-    """The Model > Train panel. It owns one run at a time and reports to the window."""
+    """The Model > Train panel: one run at a time."""
 
     run_started = Signal()
     epoch_finished = Signal(int)
     run_finished = Signal(str)  # the stop reason, "diverged: ..." or "failed: ..."
+    # The window shows this model (and these test-set means, or None to re-encode), under
+    # this label (None: the model's own name).
+    model_offered = Signal(object, object, object)
+    model_saved = Signal(str)
+    download_requested = Signal()
+    choose_data_requested = Signal()
 
-    def __init__(self, window) -> None:
-        super().__init__("Train", window)
-        self.window = window
-        self.task = None
-        self.outcome: RunOutcome | None = None
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__("Train", parent)
+        self.session = session
+        self.task: Task | None = None
+        self.result: Model | None = None  # a finished run's model, not yet kept or discarded
         self.model_before: Model | None = None
         self.run_config = VAEConfig()
         self.started_at = 0.0
@@ -189,6 +138,11 @@ class TrainingPanel(QDockWidget):
         self.beta = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=100.0, singleStep=0.1, value=1.0)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.limit = QSpinBox(minimum=200, maximum=60000, value=60000, singleStep=1000)
+        self.eval_k = QSpinBox(minimum=0, maximum=64, value=WINDOW_EVAL_K)
+        self.eval_k.setToolTip(
+            "Importance samples for the IWAE bound on the card (0: none). On one core the\n"
+            "default conv model takes about 3 s per sample on the 10,000 test images."
+        )
         self.from_current = QCheckBox("start from the current weights")
         self.from_current.toggled.connect(lambda on: self.arch.setEnabled(not on))
         for label, w in (
@@ -199,6 +153,7 @@ class TrainingPanel(QDockWidget):
             ("\u03b2 (KL weight)", self.beta),
             ("seed", self.seed),
             ("training images", self.limit),
+            ("IWAE samples", self.eval_k),
             ("", self.from_current),
         ):
             form.addRow(label, w)
@@ -216,6 +171,7 @@ class TrainingPanel(QDockWidget):
         self.status = QLabel(
             "Set the options and press Start. Training uses one core; the window stays live."
         )
+        self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(180)
         result = QHBoxLayout()
@@ -234,81 +190,125 @@ class TrainingPanel(QDockWidget):
         row.addLayout(right, 1)
         self.setWidget(body)
 
-        # clicked(bool) would hand its `checked` flag to start(images): call it bare.
+        # clicked(bool) passes its `checked` flag: connect to slots that take none.
         self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button.clicked.connect(self.cancel)
-        self.keep_button.clicked.connect(self.keep)
-        self.save_button.clicked.connect(self.save)
-        self.discard_button.clicked.connect(self.discard)
+        self.cancel_button.clicked.connect(lambda: self.cancel())
+        self.keep_button.clicked.connect(lambda: self.keep())
+        self.save_button.clicked.connect(lambda: self.save())
+        self.discard_button.clicked.connect(lambda: self.discard())
 
     # -- running ------------------------------------------------------------------------------
 
     def is_running(self) -> bool:
         return self.task is not None and self.task.is_running()
 
-    def options(self) -> TrainOptions:
-        n = self.limit.value()
+    def options(self, n_images: int) -> TrainOptions:
         return TrainOptions(
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             lr=self.lr.value(),
             seed=self.seed.value(),
-            val_size=min(5000, max(1, n // 10)),
-            log_every=max(1, math.ceil(n * 0.9 / self.batch_size.value() / 20)),
+            val_size=min(5000, max(1, n_images // 10)),
+            log_every=max(1, math.ceil(n_images * 0.9 / self.batch_size.value() / 20)),
         )
 
-    def start(self, images: np.ndarray | None = None) -> bool:
-        """Start a run on the MNIST training set (or on `images`, for tests and the self-test)."""
-        from vaedesk.ui.workers import Worker
-
+    def start(self) -> bool:
+        """Start a run with the options shown, on the session's MNIST training set."""
         if self.is_running():
             return False
-        if self.outcome is not None:
+        if self.result is not None:
             self.discard()
-        if images is None:
-            images = self.window.training_images()
-            if images is None:
-                return False
-        images = images[: self.limit.value()]
+        try:
+            images, labels = self.session.training_set()
+        except data.DataError as e:
+            self._offer_data(str(e))
+            return False
+        n = min(self.limit.value(), len(images))
+        images, labels = images[:n], labels[:n]
+        model = self.session.model
         if self.from_current.isChecked():
-            config = self.window.model.config
-            init = copy.deepcopy(self.window.model.vae.state_dict())
+            config = VAEConfig(**{**model.config.to_dict(), "beta": self.beta.value()})
+            init_state = model.state()
+            init = str(model.path) if model.path is not None else "the current model"
         else:
             config = VAEConfig(arch=self.arch.currentText(), beta=self.beta.value())
-            init = None
-        if self.beta.value() != config.beta:
-            config = VAEConfig(**{**config.to_dict(), "beta": self.beta.value()})
-        self.run_config = config
-        test_images = self.window.test.images if self.window.test is not None else None
-        job = training_job(config, init, images, self.options(), test_images)
-        worker = Worker(job, expected_errors=(TrainingDiverged, ValueError))
+            init_state = init = None
+        try:
+            options = self.options(n)
+        except ValueError as e:
+            files.warn(self, f"Cannot train with these options: {e}")
+            return False
+        limit = n if n < len(self.session.training_set()[0]) else None
+        test = self.session.test
+        spec = RunSpec(
+            config,
+            init_state,
+            init,
+            (images, labels),
+            (test.images, test.labels) if test is not None else None,
+            options,
+            self.eval_k.value(),
+            "in the vaedesk window; the same run from the command line: "
+            + equivalent_command(config.to_dict(), options, limit, init),
+        )
+        worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError))
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        self.model_before = self.window.model
+        self.run_config = config
+        self.model_before = model
         self.curves.reset()
         self.samples_per_s.clear()
-        self.progress.setRange(
-            0,
-            self.options().epochs
-            * math.ceil((len(images) - self.options().val_size) / self.batch_size.value()),
-        )
+        self.last_progress = None
+        batches = math.ceil((n - options.val_size) / options.batch_size)
+        self.progress.setRange(0, options.epochs * batches)
         self.progress.setValue(0)
-        self.status.setText(f"Training on {len(images)} images\u2026")
+        self.status.setText(f"Training on {n:,} images\u2026")
         self._set_running(True)
         self.started_at = time.perf_counter()
-        self.task = self.window._start(worker)
+        self.task = Task(worker, self)
+        self.task.start()
         self.run_started.emit()
         return True
+
+    def _offer_data(self, reason: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "vaedesk",
+            f"Training needs the MNIST training set.\n\n{reason}",
+            parent=self,
+        )
+        download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is download:
+            self.status.setText("Downloading MNIST: press Start again when it has finished.")
+            self.download_requested.emit()
+        elif box.clickedButton() is choose:
+            self.choose_data_requested.emit()
 
     def cancel(self) -> None:
         if self.is_running():
             self.task.worker.request_stop()
             self.status.setText("Cancelling after this batch\u2026")
 
+    def stop_and_wait(self) -> None:
+        if self.task is not None:
+            self.task.stop_and_wait()
+
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
+
+    def _model(self, state: dict, card: dict) -> Model:
+        return Model.from_state(self.run_config, state, card)
+
+    def _encoded(self, mu: np.ndarray | None, logvar: np.ndarray | None) -> EncodedTestSet | None:
+        test = self.session.test
+        if mu is None or test is None:
+            return None
+        return EncodedTestSet(test.images, test.labels, mu, logvar)
 
     def _on_progress(self, event) -> None:
         if isinstance(event, BatchProgress):
@@ -322,57 +322,58 @@ class TrainingPanel(QDockWidget):
                 f"loss {event.loss:.1f} \u00b7 {event.samples_per_s:,.0f} images/s \u00b7 "
                 f"ETA {int(event.eta) // 60}:{int(event.eta) % 60:02d}"
             )
-            return
-        r = event.result
-        self.curves.add_epoch(r)
-        vae = VAE(self.run_config)
-        vae.load_state_dict(event.state)
-        preview = Model(vae, {"test_metrics": {}}, None)
-        encoded = None
-        if event.mu is not None and self.window.test is not None:
-            encoded = EncodedTestSet(self.window.test.images, self.window.test.labels, event.mu, event.logvar)
-        self.window.set_model(preview, encoded, label=f"training, epoch {r.epoch}")
-        self.epoch_finished.emit(r.epoch)
+        elif isinstance(event, EpochUpdate):
+            r = event.result
+            self.curves.add_epoch(r)
+            preview = self._model(event.state, {})
+            self.model_offered.emit(
+                preview, self._encoded(event.mu, event.logvar), f"training, epoch {r.epoch}"
+            )
+            self.epoch_finished.emit(r.epoch)
+        elif isinstance(event, Evaluating):
+            self.progress.setRange(0, 0)  # busy: the evaluation has no batches to count
+            self.status.setText(
+                f"Stopped ({event.stop_reason}); evaluating the best epoch, {event.best_epoch}, "
+                "on the test set\u2026"
+            )
 
-    def _on_succeeded(self, outcome: RunOutcome) -> None:
+    def _on_succeeded(self, run: TrainingRun) -> None:
         self._set_running(False)
         self.task = None
-        if outcome.best_state is None:
-            self.status.setText(f"Stopped ({outcome.reason}) before the first epoch ended; nothing to keep.")
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setValue(self.progress.maximum())
+        if run.card is None:
+            self.status.setText(f"Stopped ({run.stop_reason}) before the first epoch ended; nothing to keep.")
             self._restore_previous()
-            self.run_finished.emit(outcome.reason)
+            self.run_finished.emit(run.stop_reason)
             return
-        self.outcome = outcome
-        vae = VAE(outcome.config)
-        vae.load_state_dict(outcome.best_state)
-        model = Model(vae, outcome.card, None)
-        encoded = None
-        if outcome.mu is not None and self.window.test is not None:
-            encoded = EncodedTestSet(
-                self.window.test.images, self.window.test.labels, outcome.mu, outcome.logvar
-            )
-        self.window.set_model(model, encoded, label="new model (not kept yet)")
+        model = self._model(run.model.state_dict(), run.card)
+        self.result = model
+        self.model_offered.emit(
+            model, self._encoded(run.test_mu, run.test_logvar), "new model (not kept yet)"
+        )
         score = model.test_neg_elbo
         self.result_label.setText(
-            f"Run {outcome.reason}: best epoch {outcome.best_epoch}"
+            f"Run {run.stop_reason}: best epoch {run.best_epoch}"
             + (f", test \u2212ELBO {score:.1f} nats" if score is not None else "")
             + ". Keep it, save it, or discard it?"
         )
-        self.status.setText(f"Finished in {time.perf_counter() - self.started_at:.0f} s ({outcome.reason}).")
+        self.status.setText(f"Finished in {time.perf_counter() - self.started_at:.0f} s ({run.stop_reason}).")
         self._show_result_buttons(True)
-        self.run_finished.emit(outcome.reason)
+        self.run_finished.emit(run.stop_reason)
 
     def _on_failed(self, kind: str, message: str) -> None:
         self._set_running(False)
         self.task = None
+        self.progress.setRange(0, 1)
         self._restore_previous()
         self.status.setText(f"Training stopped: {message}. The previous model is kept.")
-        self.window.warn(f"Training stopped: {message}.\n\nThe previous model is kept.")
+        files.warn(self, f"Training stopped: {message}.\n\nThe previous model is kept.")
         self.run_finished.emit(("diverged: " if kind == "TrainingDiverged" else "failed: ") + message)
 
     def _restore_previous(self) -> None:
         if self.model_before is not None:
-            self.window.set_model(self.model_before)
+            self.model_offered.emit(self.model_before, None, None)
         self.model_before = None
 
     # -- the result ------------------------------------------------------------------------------
@@ -382,28 +383,28 @@ class TrainingPanel(QDockWidget):
             w.setVisible(visible)
 
     def keep(self) -> None:
-        if self.outcome is None:
+        if self.result is None:
             return
-        self.outcome = None
-        self.model_before = None
-        self.window.show_model_status()  # the current model, no longer "not kept yet"
+        model, self.result, self.model_before = self.result, None, None
         self._show_result_buttons(False)
+        self.model_offered.emit(model, self.session.test, None)
         self.status.setText("Kept the new model. Save it from Model \u203a Save current model.")
 
     def save(self, path: str | None = None) -> bool:
-        if self.outcome is None:
+        if self.result is None:
             return False
-        if not self.window.save_model(path):
+        target = files.save_model_or_warn(self, self.result, path)
+        if target is None:
             return False
-        self.outcome = None
-        self.model_before = None
-        self._show_result_buttons(False)
+        self.keep()
+        self.status.setText(f"Saved {target}.")
+        self.model_saved.emit(str(target))
         return True
 
     def discard(self) -> None:
-        if self.outcome is None:
+        if self.result is None:
             return
-        self.outcome = None
+        self.result = None
         self._restore_previous()
         self._show_result_buttons(False)
         self.status.setText("Discarded the new model.")

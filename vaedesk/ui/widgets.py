@@ -1,11 +1,11 @@
-"""Small widgets: a digit shown large, and the drawing pad."""
+"""Small widgets: a digit shown large, an image beside its reconstruction, and the drawing pad."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 
 def gray_qimage(image: np.ndarray) -> QImage:
@@ -47,6 +47,16 @@ class DigitView(QLabel):
         return QSize(self.side, self.side)
 
 
+def digit_pair(grid: QGridLayout, caption: str, side: int) -> tuple[DigitView, DigitView]:
+    """An image and its reconstruction side by side, captioned, in rows 0-1 of `grid`."""
+    image, recon = DigitView(side), DigitView(side)
+    grid.addWidget(QLabel(caption), 0, 0)
+    grid.addWidget(QLabel("reconstruction"), 0, 1)
+    grid.addWidget(image, 1, 0)
+    grid.addWidget(recon, 1, 1)
+    return image, recon
+
+
 class DrawingPad(QWidget):
     """Draw a digit with the mouse: a round, soft brush, undo of the last stroke, clear.
 
@@ -54,8 +64,7 @@ class DrawingPad(QWidget):
     its encoding. Strokes are kept as point lists so undo can redraw the rest exactly.
     """
 
-    changed = Signal()
-    stroke_finished = Signal()
+    changed = Signal(bool)  # True when a stroke has just ended (or the pad was replaced)
 
     BRUSH = 22.0  # px on the 280 px pad: about 2.2 MNIST pixels, like a pen stroke in MNIST
 
@@ -86,7 +95,7 @@ class DrawingPad(QWidget):
         )
         self._picture = scaled
         self._render()
-        self.changed.emit()
+        self.changed.emit(True)
 
     def ink(self) -> np.ndarray:
         """The canvas as float32 (side, side) ink in [0, 1]."""
@@ -98,13 +107,13 @@ class DrawingPad(QWidget):
         self.strokes.clear()
         self._picture = None
         self._render()
-        self.changed.emit()
+        self.changed.emit(True)
 
     def undo(self) -> None:
         if self.strokes:
             self.strokes.pop()
             self._render()
-            self.changed.emit()
+            self.changed.emit(True)
 
     def _render(self) -> None:
         self._canvas.fill(0)
@@ -143,18 +152,18 @@ class DrawingPad(QWidget):
             self._drawing = True
             self.strokes.append([event.position()])
             self._render()
-            self.changed.emit()
+            self.changed.emit(False)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drawing and event.buttons() & Qt.MouseButton.LeftButton:
             self.strokes[-1].append(event.position())
             self._render()
-            self.changed.emit()
+            self.changed.emit(False)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drawing and event.button() == Qt.MouseButton.LeftButton:
             self._drawing = False
-            self.stroke_finished.emit()
+            self.changed.emit(True)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)

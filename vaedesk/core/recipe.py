@@ -1,0 +1,258 @@
+"""One training recipe for the command line and the window, and one model-card format.
+
+`vaedesk train` and Model > Train both run a `TrainingRun`: the engine's `Trainer`, the
+test set optionally re-encoded after every epoch (the window's moving map), the best
+epoch's weights restored, the same test metrics, and the same card, down to an
+equivalent command line that reproduces the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaedesk import __version__
+from vaedesk.core import data
+from vaedesk.core.evaluate import encode_means, evaluate
+from vaedesk.core.model import VAE, VAEConfig
+from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
+
+Split = tuple[np.ndarray, np.ndarray]  # images (N, 28, 28) uint8, labels (N,)
+
+
+@dataclass(frozen=True)
+class EpochUpdate:
+    result: EpochResult
+    state: dict[str, torch.Tensor]  # a snapshot of the weights after this epoch
+    mu: np.ndarray | None  # the test set re-encoded with them, when asked for
+    logvar: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Evaluating:
+    """Yielded once, after training, before the (slow) test-set evaluation."""
+
+    best_epoch: int
+    stop_reason: str
+
+
+def equivalent_command(config: dict, options: TrainOptions, limit: int | None, init: str | None) -> str:
+    """The `vaedesk train` line that reproduces a run with these settings."""
+    defaults = TrainOptions()
+    argv = ["vaedesk", "train"]
+    if init is None:
+        argv += ["--arch", config["arch"]]
+    else:
+        argv += ["--from", init]
+    if config.get("beta", 1.0) != 1.0:
+        argv += ["--beta", f"{config['beta']:g}"]
+    if config.get("loss", "bce") != "bce":
+        argv += ["--loss", config["loss"]]
+    flags = {
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "lr": "--lr",
+        "lr_schedule": "--lr-schedule",
+        "weight_decay": "--weight-decay",
+        "kl_warmup": "--kl-warmup",
+        "seed": "--seed",
+        "val_size": "--val-size",
+        "patience": "--patience",
+    }
+    for name, flag in flags.items():
+        value = getattr(options, name)
+        if value != getattr(defaults, name) or name in ("epochs", "seed"):
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if options.time_limit is not None:
+        argv += ["--time-limit", f"{options.time_limit / 60:g}"]
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    return shlex.join(argv)
+
+
+def make_card(
+    *,
+    command: str,
+    options: TrainOptions,
+    trainer: Trainer,
+    init: str | None,
+    train_images: int,
+    seconds: float,
+    metrics: dict[str, float] | None,
+    eval_k: int,
+    stop_reason: str,
+) -> dict[str, Any]:
+    """The model card: everything needed to reproduce and judge a run. `weights.save`
+    adds the model config."""
+    return {
+        "vaedesk_version": __version__,
+        "command": command,
+        "seed": options.seed,
+        "options": {f.name: getattr(options, f.name) for f in fields(options)},
+        "init": init,
+        "train_images": train_images,
+        "epochs_run": len(trainer.history),
+        "best_epoch": trainer.best_epoch,
+        "stop_reason": stop_reason,
+        "training_seconds": round(seconds, 1),
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "data_sha256": {spec.name: spec.sha256 for spec in data.ALL_FILES},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "eval_iwae_k": eval_k,
+        "test_metrics": {k: round(v, 4) for k, v in metrics.items()} if metrics is not None else None,
+        "history": [
+            {
+                "epoch": h.epoch,
+                "train": round(h.train_loss, 3),
+                "val": round(h.val_loss, 3),
+                "val_recon": round(h.val_recon, 3),
+                "val_kl": round(h.val_kl, 3),
+                "seconds": round(h.seconds, 1),
+            }
+            for h in trainer.history
+        ],
+    }
+
+
+# Importance samples for the IWAE bound on the card of a run made in the window: fewer
+# than the command line's 64, so that the evaluation after a run takes seconds.
+WINDOW_EVAL_K = 8
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs, gathered where the user asked for it (the window's thread)
+    and handed to wherever it runs (a worker thread)."""
+
+    config: VAEConfig
+    init_state: dict[str, torch.Tensor] | None
+    init: str | None
+    train: Split
+    test: Split | None
+    options: TrainOptions
+    eval_k: int  # importance samples for the IWAE bound on the card; 0 for none
+    command: str
+
+
+def run_spec(
+    spec: RunSpec,
+    emit: Callable[[object], None],
+    should_stop: Callable[[], bool],
+    threads: int = 1,
+) -> TrainingRun:
+    """Run `spec` to the end in the calling thread, passing every event to `emit`, the
+    test set re-encoded after each epoch. Sets torch's thread count for this thread
+    (under OpenMP it is per thread): one, so that the other core stays with the window."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(spec.options.seed)
+    vae = VAE(spec.config)
+    if spec.init_state is not None:
+        vae.load_state_dict(spec.init_state)
+    run = TrainingRun(
+        vae,
+        spec.train,
+        spec.options,
+        command=spec.command,
+        init=spec.init,
+        test=spec.test,
+        eval_k=spec.eval_k,
+        reencode_test=spec.test is not None,
+    )
+    for event in run.events(should_stop):
+        emit(event)
+    return run
+
+
+class TrainingRun:
+    """Train `model` in place on `train`, then evaluate the best epoch on `test`.
+
+    Drive `events()` to the end (it yields `BatchProgress`, `EpochUpdate` and one
+    `Evaluating`), then read `card`, `stop_reason`, `test_mu` / `test_logvar`. A run
+    whose loss diverges raises `TrainingDiverged` from `events()`; `card` then still
+    describes the best epoch so far, if there was one.
+    """
+
+    def __init__(
+        self,
+        model: VAE,
+        train: Split,
+        options: TrainOptions,
+        *,
+        command: str,
+        init: str | None = None,
+        test: Split | None = None,
+        eval_k: int = 64,
+        reencode_test: bool = False,
+    ) -> None:
+        self.model = model
+        self.train = train
+        self.options = options
+        self.command = command
+        self.init = init
+        self.test = test
+        self.eval_k = eval_k
+        self.reencode_test = reencode_test
+        self.trainer = Trainer(model, train[0], options)
+        self.card: dict[str, Any] | None = None
+        self.metrics: dict[str, float] | None = None
+        self.stop_reason = "not started"
+        self.test_mu: np.ndarray | None = None
+        self.test_logvar: np.ndarray | None = None
+
+    @property
+    def best_epoch(self) -> int:
+        return self.trainer.best_epoch
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.trainer.batches_per_epoch
+
+    def events(
+        self, should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[BatchProgress | EpochUpdate | Evaluating]:
+        started = time.perf_counter()
+        try:
+            for event in self.trainer.run(should_stop=should_stop):
+                if isinstance(event, BatchProgress):
+                    yield event
+                    continue
+                mu = logvar = None
+                if self.reencode_test and self.test is not None:
+                    mu, logvar = encode_means(self.model, self.test[0])
+                    self.model.train()
+                yield EpochUpdate(event, copy.deepcopy(self.model.state_dict()), mu, logvar)
+            self.stop_reason = self.trainer.stop_reason
+        except TrainingDiverged as e:
+            self.stop_reason = f"diverged: {e}"
+            self._finish(time.perf_counter() - started, evaluate_test=False)
+            raise
+        yield Evaluating(self.trainer.best_epoch, self.stop_reason)
+        self._finish(time.perf_counter() - started, evaluate_test=True)
+
+    def _finish(self, seconds: float, evaluate_test: bool) -> None:
+        if self.trainer.best_state is None:
+            return  # no epoch finished: nothing to describe
+        self.trainer.restore_best()
+        self.model.eval()
+        if evaluate_test and self.test is not None:
+            self.metrics = evaluate(self.model, self.test, self.train, k_iwae=self.eval_k)
+            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
+        self.card = make_card(
+            command=self.command,
+            options=self.options,
+            trainer=self.trainer,
+            init=self.init,
+            train_images=len(self.train[0]),
+            seconds=seconds,
+            metrics=self.metrics,
+            eval_k=self.eval_k,
+            stop_reason=self.stop_reason,
+        )

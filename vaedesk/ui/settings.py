@@ -1,0 +1,62 @@
+"""What the window remembers between runs (QSettings): the data folder, the window's
+layout, the last model and the recently used ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow
+
+RECENT = 8
+
+
+class Settings:
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store or QSettings("vaedesk", "vaedesk")
+
+    def _get(self, key: str) -> str | None:
+        value = self.store.value(key)
+        return str(value) if value else None
+
+    @property
+    def data_dir(self) -> str | None:
+        """The last MNIST folder that worked, if it still exists."""
+        folder = self._get("data_dir")
+        return folder if folder and Path(folder).is_dir() else None
+
+    @data_dir.setter
+    def data_dir(self, folder: str | None) -> None:
+        self.store.setValue("data_dir", folder or "")
+
+    @property
+    def last_model(self) -> str | None:
+        path = self._get("last_model")
+        return path if path and Path(path).is_file() else None
+
+    @last_model.setter
+    def last_model(self, path: str | None) -> None:
+        self.store.setValue("last_model", path or "")
+
+    def recent_models(self) -> list[str]:
+        value = self.store.value("recent_models") or []
+        names = [value] if isinstance(value, str) else list(value)
+        return [n for n in names if Path(n).is_file()]
+
+    def add_recent(self, path: str) -> None:
+        names = [path, *(n for n in self.recent_models() if n != path)][:RECENT]
+        self.store.setValue("recent_models", names)
+
+    def save_window(self, window: QMainWindow) -> None:
+        self.store.setValue("geometry", window.saveGeometry())
+        self.store.setValue("window_state", window.saveState())
+        self.store.sync()
+
+    def restore_window(self, window: QMainWindow) -> bool:
+        geometry = self.store.value("geometry")
+        if not isinstance(geometry, QByteArray) or not window.restoreGeometry(geometry):
+            return False
+        state = self.store.value("window_state")
+        if isinstance(state, QByteArray):
+            window.restoreState(state)
+        return True
