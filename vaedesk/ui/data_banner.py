@@ -51,7 +51,7 @@ class DataBanner(QWidget):
         self.setVisible(True)
 
     def is_downloading(self) -> bool:
-        return self.task is not None and self.task.is_running()
+        return self.cancel.isVisibleTo(self)  # busy from the click until it ends
 
     def start_download(self, target: Path | None = None) -> None:
         if self.is_downloading():

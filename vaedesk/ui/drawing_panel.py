@@ -91,6 +91,9 @@ class DrawingPanel(QGroupBox):
         if dropped_picture(event.mimeData()):
             event.acceptProposedAction()
 
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
     def dropEvent(self, event) -> None:  # noqa: N802
         name = dropped_picture(event.mimeData())
         if name:

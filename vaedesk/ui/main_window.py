@@ -350,6 +350,9 @@ class MainWindow(QMainWindow):
         if dropped_picture(event.mimeData()):
             event.acceptProposedAction()
 
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
     def dropEvent(self, event) -> None:  # noqa: N802
         if name := dropped_picture(event.mimeData()):
             event.acceptProposedAction()

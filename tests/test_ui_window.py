@@ -1,0 +1,405 @@
+"""The README's "Using the window" table, one test per row, each taking the user's path:
+real mouse and key events, menu actions triggered from their menus, real button clicks.
+Expected values are computed here, independently of the code under test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from tests.ui_helpers import click, dialogs, hover, key, make_window, model, press, window
+from vaedesk.core import paths, preprocess
+from vaedesk.core.session import MORPH_STEPS
+from vaedesk.ui.selftest import drag, map_to_viewport, stroke_seven, viewport_to_latent
+
+
+def brute_force_nearest(points: np.ndarray, labels: np.ndarray, z, hidden=()) -> int:
+    d2 = ((points.astype(np.float64) - np.asarray(z, np.float64)) ** 2).sum(axis=1)
+    d2[np.isin(labels, list(hidden))] = np.inf
+    return int(np.argmin(d2))
+
+
+def test_row_move_over_the_map(qtbot, window, model):
+    vp = window.map.viewport().rect()
+    shown = []
+    for pos in (QPoint(vp.width() // 3, vp.height() // 3), QPoint(2 * vp.width() // 3, vp.height() // 2)):
+        hover(qtbot, window, pos)
+        z = np.array(viewport_to_latent(window.map, pos), np.float32)
+        np.testing.assert_allclose(window.decoder.image, model.decode(z)[0], atol=1e-5)
+        assert window.decoder.view.pixmap().width() == 280
+        assert f"{z[0]:+.3f}" in window.statusBar().currentMessage()
+        shown.append(window.decoder.image)
+    assert np.abs(shown[0] - shown[1]).mean() > 0.01  # the digit changed
+
+
+def test_row_move_over_the_map_rapid_moves_end_on_the_resting_position(qtbot, window, model):
+    """pyqtgraph's scene drops moves closer than 10 ms apart; the map must not."""
+    vp = window.map.viewport()
+    for i in range(30):  # far faster than 100 moves per second
+        QTest.mouseMove(vp, QPoint(200 + 7 * i, 150 + 5 * i))
+    rest = QPoint(200 + 7 * 29, 150 + 5 * 29)
+    qtbot.waitUntil(lambda: not window.map.hover_pending(), timeout=2000)
+    z = np.array(viewport_to_latent(window.map, rest), np.float32)
+    np.testing.assert_allclose(window.hover_z, z, atol=1e-5)
+    np.testing.assert_allclose(window.decoder.image, model.decode(z)[0], atol=1e-5)
+
+
+def test_row_click(qtbot, window):
+    m, test = window.map, window.session.test
+    rect = m.viewport().rect()
+    pos = QPoint(rect.width() // 2 + 5, rect.height() // 2 - 3)
+    click(qtbot, m.viewport(), pos)
+    expected = brute_force_nearest(test.mu, test.labels, viewport_to_latent(m, pos))
+    assert window.session.selected == expected
+    np.testing.assert_array_equal(window.selection.image.image, test.images[expected] / np.float32(255))
+    np.testing.assert_allclose(
+        window.selection.recon.image, window.session.model.decode(test.mu[expected])[0], atol=1e-6
+    )
+    assert f"digit {test.labels[expected]}" in window.selection.info.text()
+    sx, sy = m.selection.getData()
+    np.testing.assert_allclose([sx[0], sy[0]], test.mu[expected])
+    key(window, Qt.Key.Key_Right)
+    assert window.session.selected == expected + 1
+    click(qtbot, window.selection.prev_button)
+    assert window.session.selected == expected
+    box = window.selection.index_box
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box, "123")
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    assert window.session.selected == 123 and "test image 123" in window.selection.info.text()
+
+
+def test_row_click_with_no_test_set_says_so(qtbot, model, tmp_path, dialogs):  # noqa: F811
+    w = make_window(qtbot, model, tmp_path)
+    click(qtbot, w.map.viewport(), QPoint(200, 200))
+    assert "No test set loaded" in w.statusBar().currentMessage()
+    assert w.session.selected is None
+
+
+def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  # noqa: F811
+    m = window.map
+    a, b = QPoint(150, 200), QPoint(500, 400)
+    click(qtbot, m.viewport(), a, Qt.KeyboardModifier.ShiftModifier)
+    assert "shift-click a second point" in window.statusBar().currentMessage()
+    click(qtbot, m.viewport(), b, Qt.KeyboardModifier.ShiftModifier)
+    assert "second point" not in window.statusBar().currentMessage()
+    assert window.session.selected is None  # shift-click morphs, it does not select
+    px, py = m.morph_path.getData()
+    assert len(px) == MORPH_STEPS
+    za, zb = np.array(viewport_to_latent(m, a)), np.array(viewport_to_latent(m, b))
+    np.testing.assert_allclose([px[0], py[0]], za, atol=1e-4)
+    np.testing.assert_allclose([px[-1], py[-1]], zb, atol=1e-4)
+    np.testing.assert_allclose(px, np.linspace(za[0], zb[0], MORPH_STEPS), atol=1e-4)  # a straight line
+    qtbot.waitUntil(lambda: not window.decoder.is_playing(), timeout=5000)
+    np.testing.assert_allclose(window.decoder.image, model.decode(zb)[0], atol=1e-5)
+    dialogs.save_file = str(tmp_path / "strip.png")
+    press(window, "File > Export morph strip as PNG")
+    with Image.open(tmp_path / "strip.png") as im:
+        assert im.size == (3 * 28 * 12, 3 * 28)
+
+    press(window, "Explore > Morph along the great circle")
+    for z in ((2, 0), (0, 2)):
+        click(qtbot, m.viewport(), map_to_viewport(m, *z), Qt.KeyboardModifier.ShiftModifier)
+    px, py = m.morph_path.getData()
+    radius = np.hypot(px, py)
+    assert np.ptp(radius) < 0.02 * radius.mean()  # slerp keeps the norm between equal-norm ends
+
+
+def test_row_click_a_digit_in_the_legend(qtbot, window):
+    m, s = window.map, window.session
+    sample, label = m.legend.items[3]
+    assert label.text == "3"
+    pos = m.mapFromScene(sample.sceneBoundingRect().center())
+    click(qtbot, m.viewport(), pos)
+    assert not m.digits[3].isVisible() and all(m.digits[d].isVisible() for d in range(10) if d != 3)
+    assert s.selected is None  # a legend click is not a map click
+    threes = np.flatnonzero(s.test.labels == 3)
+    click(qtbot, m.viewport(), map_to_viewport(m, *s.test.mu[threes[0]]))
+    assert s.selected is not None and s.test.labels[s.selected] != 3  # hidden points cannot be picked
+    click(qtbot, m.viewport(), pos)
+    assert m.digits[3].isVisible() and 3 not in s.hidden_digits
+
+
+def test_row_drag_and_wheel(qtbot, window):
+    view, vp = window.map.view, window.map.viewport()
+    (x0, x1), _ = view.viewRange()
+    center = QPoint(vp.width() // 2, vp.height() // 2)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, pos=center)
+    for i in range(1, 11):
+        QTest.mouseMove(vp, center + QPoint(10 * i, 0))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=center + QPoint(100, 0))
+    (p0, p1), _ = view.viewRange()
+    assert p0 < x0 and p1 - p0 == pytest.approx(x1 - x0, rel=1e-3)  # panned left, same zoom
+    from PySide6.QtGui import QWheelEvent
+
+    wheel = QWheelEvent(
+        QPointF(center),
+        QPointF(vp.mapToGlobal(center)),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(vp, wheel)
+    (z0, z1), _ = view.viewRange()
+    assert z1 - z0 < 0.9 * (p1 - p0)  # zoomed in
+    key(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    (f0, f1), _ = view.viewRange()
+    assert f1 - f0 > z1 - z0  # fitted back out to the points
+
+
+def test_row_decoded_digit_field(qtbot, window, model):
+    key(window, Qt.Key.Key_F)
+    m = window.map
+    assert m.field.isVisible()
+    img = m.field.image
+    assert img is not None and img.shape[0] % 28 == 0 and img.shape[1] % 28 == 0
+    # the bottom-left tile is the decoder's digit at the centre of that tile, upright
+    (x0, x1), (y0, y1) = m.view.viewRange()
+    ny, nx = img.shape[0] // 28, img.shape[1] // 28
+    z = [x0 + 0.5 * (x1 - x0) / nx, y0 + 0.5 * (y1 - y0) / ny]
+    np.testing.assert_allclose(1.0 - img[:28, :28][::-1], model.decode(z)[0], atol=1e-5)
+    before = img.copy()
+    m.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    qtbot.waitUntil(
+        lambda: m.field.image.shape != before.shape or not np.array_equal(m.field.image, before),
+        timeout=2000,
+    )
+    rect = m.field.mapRectToParent(m.field.boundingRect())
+    assert rect.left() == pytest.approx(m.view.viewRange()[0][0], abs=1e-6)
+    assert m.legend.zValue() > m.field.zValue()  # the field never covers the legend
+    key(window, Qt.Key.Key_F)
+    assert not m.field.isVisible()
+
+
+def test_row_prior_circles(qtbot, window):
+    key(window, Qt.Key.Key_C)
+    assert all(c.isVisible() for c in window.map.circles)
+    x, y = window.map.circles[1].getData()
+    np.testing.assert_allclose(np.hypot(x, y), 2.0, atol=1e-6)  # the 2 sigma circle
+    press(window, "View > Prior 1, 2, 3 \u03c3 circles")
+    assert not any(c.isVisible() for c in window.map.circles)
+
+
+def test_row_sample(qtbot, window, model):
+    width = window.decoder.width()
+    key(window, Qt.Key.Key_S)
+    sx, sy = window.map.samples.getData()
+    assert len(sx) == 16
+    img = window.decoder.image
+    assert img.shape == (112, 112)
+    np.testing.assert_allclose(img[:28, 28:56], model.decode([sx[1], sy[1]])[0], atol=1e-5)
+    assert window.decoder.width() == width  # no layout jump
+    key(window, Qt.Key.Key_Escape)
+    assert len(window.map.samples.getData()[0]) == 0
+
+
+def test_row_draw_on_the_pad(qtbot, window, model):
+    pad = window.drawing.pad
+    drag(pad, stroke_seven())
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+    mu, logvar = model.encode(preprocess.to_mnist(pad.ink()))
+    x, y = window.map.drawn.getData()
+    np.testing.assert_allclose([x[0], y[0]], mu[0], atol=1e-5)
+    sigma = np.exp(0.5 * logvar[0])
+    ex, ey = window.map.sigma1.getData()
+    np.testing.assert_allclose([ex.max() - mu[0, 0], ey.max() - mu[0, 1]], sigma, rtol=0.01)
+    ex2, _ = window.map.sigma2.getData()
+    assert ex2.max() - mu[0, 0] == pytest.approx(2 * sigma[0], rel=0.01)
+    # the marker is drawn smaller than the 1 sigma ellipse, so the uncertainty shows
+    marker_px = window.map.drawn.opts["size"]
+    ellipse_px = abs(
+        map_to_viewport(window.map, mu[0, 0] + sigma[0], 0).x() - map_to_viewport(window.map, mu[0, 0], 0).x()
+    )
+    assert marker_px / 2 < max(ellipse_px, 3)
+    np.testing.assert_allclose(window.drawing.recon_view.image, model.decode(mu)[0], atol=1e-5)
+    assert window.drawing.input_view.image.shape == (28, 28)
+    assert f"{mu[0, 0]:+.2f}" in window.drawing.info.text()
+
+    drag(pad, [(100, 200), (200, 200)])  # a second stroke moves the encoding and grows the trail
+    qtbot.waitUntil(lambda: len(window.session.drawing.trail) == 2, timeout=2000)
+    tx, _ = window.map.trail.getData()
+    assert len(tx) == 2  # one point per finished stroke, none from half-drawn ones
+    click(qtbot, window.drawing.undo_button)
+    qtbot.waitUntil(lambda: len(pad.strokes) == 1, timeout=1000)
+    click(qtbot, window.drawing.clear_button)
+    qtbot.waitUntil(lambda: window.session.drawing is None, timeout=1000)
+    assert len(window.map.drawn.getData()[0]) == 0  # the marker is gone
+    assert window.drawing.recon_view.image is None and "Draw a digit" in window.drawing.info.text()
+
+
+def test_row_draw_on_the_pad_an_empty_pad_encodes_to_nothing(qtbot, window):
+    click(qtbot, window.drawing.clear_button)  # clear an empty pad: it is encoded as empty
+    qtbot.wait(50)
+    assert window.session.drawing is None and window.drawing.recon_view.image is None
+    assert "Draw a digit" in window.drawing.info.text()
+    assert len(window.map.drawn.getData()[0]) == 0
+
+
+def picture(path, empty: bool = False):
+    img = Image.new("L", (100, 140), 255)
+    if not empty:
+        ImageDraw.Draw(img).ellipse([20, 20, 80, 120], outline=0, width=10)
+    img.save(path)
+    return path
+
+
+def drag_and_drop(widget, path) -> None:
+    """A file dragged from a file manager onto `widget`: enter, move, drop."""
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    for kind in (QDragEnterEvent, QDragMoveEvent):
+        event = kind(QPoint(50, 50), *args)
+        QApplication.sendEvent(widget, event)
+        assert event.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
+
+
+def test_row_drop_or_open_a_picture(qtbot, window, model, dialogs, tmp_path):  # noqa: F811
+    zero = picture(tmp_path / "zero.png")
+    drag_and_drop(window.drawing, zero)
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+    expected, _ = model.encode(preprocess.picture_to_mnist(zero))
+    np.testing.assert_allclose(window.session.drawing.mu, expected[0], atol=0.05)
+
+    dialogs.open_file = str(picture(tmp_path / "blank.png", empty=True))
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert "blank.png" in dialogs.messages[-1] and "empty" in dialogs.messages[-1]
+    assert window.session.drawing is not None  # the old drawing stays
+    dialogs.open_file = str(zero)
+    click(qtbot, window.drawing.open_button)
+    assert not window.drawing.pad.is_empty()
+
+
+def test_row_copy(qtbot, window, model):
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 2, vp.height() // 2))
+    key(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    image = QGuiApplication.clipboard().image()
+    assert (image.width(), image.height()) == (280, 280)
+    centre = image.pixelColor(145, 145).value() / 255  # the middle of pixel (14, 14)
+    assert centre == pytest.approx(window.decoder.image[14, 14], abs=0.15)
+    key(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    image = QGuiApplication.clipboard().image()
+    assert image.width() == window.map.width()
+
+
+def test_row_export(qtbot, window, dialogs, tmp_path):
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    dialogs.save_file = str(tmp_path / "digit.png")
+    key(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialogs.save_file = str(tmp_path / "map.png")
+    key(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    with Image.open(tmp_path / "digit.png") as im:
+        assert im.size == (280, 280)
+    with Image.open(tmp_path / "map.png") as im:
+        assert im.size[0] > 300 and im.size[1] > 300
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit.png", "map.png"]  # no temp files
+    dialogs.save_file = str(tmp_path / "no-such-folder" / "x" / "digit.png")
+    (tmp_path / "no-such-folder").write_text("a file, not a folder")
+    key(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert "Could not write" in dialogs.messages[-1]
+
+
+def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: F811
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    dialogs.open_file = str(bad)
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert "bad.safetensors" in dialogs.messages[-1] and "unchanged" in dialogs.messages[-1]
+    assert window.session.model is model
+
+    dialogs.save_file = str(tmp_path / "copy")
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    saved = tmp_path / "copy.safetensors"
+    assert saved.is_file() and saved.with_suffix(".card.json").is_file()
+    assert "copy.safetensors" in window.windowTitle()
+
+    press(window, "Model > Reset to the bundled model")
+    assert window.session.model.path == paths.bundled_weights()
+    recent = menu_item_texts(window, "Model", "Recent models")
+    assert str(saved) in recent
+    dialogs.save_file = str(paths.bundled_weights())
+    before = paths.bundled_weights().read_bytes()
+    press(window, "Model > Save current model")
+    assert "cannot be overwritten" in dialogs.messages[-1]
+    assert paths.bundled_weights().read_bytes() == before
+    recent_action = next(a for a in recent_menu(window).actions() if a.text() == str(saved))
+    recent_action.trigger()
+    assert window.session.model.path == saved
+
+
+def recent_menu(window):
+    menu = next(a for a in window.menuBar().actions() if a.text() == "&Model").menu()
+    sub = next(a for a in menu.actions() if a.text() == "Recent models").menu()
+    sub.aboutToShow.emit()  # as when the user opens it
+    return sub
+
+
+def menu_item_texts(window, *_path) -> list[str]:
+    return [a.text() for a in recent_menu(window).actions()]
+
+
+def test_row_data_banner(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
+    w = make_window(qtbot, model, tmp_path)
+    assert w.banner.isVisible() and "MNIST test set" in w.banner.message.text()
+    assert not w.map.has_points()
+    hover(qtbot, w, QPoint(w.map.viewport().width() // 2, w.map.viewport().height() // 2))
+    assert w.decoder.image is not None  # hovering works without data
+    dialogs.folder = str(tmp_path)  # still empty: refused, with a message
+    click(qtbot, w.banner.choose)
+    assert "cannot be used" in dialogs.messages[-1] and w.banner.isVisible()
+    dialogs.folder = str(mnist_dir)
+    click(qtbot, w.banner.choose)
+    assert not w.banner.isVisible() and len(w.map.mu) == 300
+    assert w.settings.data_dir == str(mnist_dir)  # remembered for the next start
+
+
+def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):  # noqa: F811
+    from tests.test_data import Server
+    from vaedesk.core import data
+
+    server = Server("ok", mnist_dir)
+    try:
+        monkeypatch.setattr(data, "MIRRORS", (server.url,))
+        w = make_window(qtbot, model, tmp_path / "mnist")
+        click(qtbot, w.banner.download)
+        qtbot.waitUntil(lambda: w.map.has_points(), timeout=60000)
+        assert not w.banner.isVisible() and len(w.map.mu) == 300
+    finally:
+        server.close()
+
+
+def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
+    press(window, "Help > Keyboard shortcuts")
+    text = dialogs.messages[-1]
+    for line in ("Train\u2026: Ctrl+T", "Copy decoded digit: Ctrl+C", "Decoded-digit field: F"):
+        assert line in text
+    key(window, Qt.Key.Key_F1)
+    assert "Hover over the map" in dialogs.messages[-1]
+
+
+def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
+    w = make_window(qtbot, model, tmp_path)
+    dialogs.folder = str(mnist_dir)
+    press(w, "File > Choose MNIST folder")
+    dialogs.save_file = str(tmp_path / "mine.safetensors")
+    press(w, "Model > Save current model")
+    w.close()
+    geometry = bytes(w.saveGeometry())
+    settings = type(w.settings)()
+    assert settings.data_dir == str(mnist_dir) and settings.last_model == str(tmp_path / "mine.safetensors")
+    w2 = make_window(qtbot, model, mnist_dir)
+    # The offscreen platform does not place windows, so compare what was stored.
+    assert bytes(settings.store.value("geometry")) == geometry and settings.restore_window(w2)
