@@ -142,12 +142,25 @@ class RunSpec:
     command: str
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run as plain data, safe to hand from a worker thread to the GUI thread
+    (no optimizer, no autograd state, no reference to the trainer)."""
+
+    stop_reason: str
+    best_epoch: int
+    card: dict[str, Any] | None  # None when no epoch finished
+    state: dict[str, torch.Tensor] | None  # the best epoch's weights
+    test_mu: np.ndarray | None
+    test_logvar: np.ndarray | None
+
+
 def run_spec(
     spec: RunSpec,
     emit: Callable[[object], None],
     should_stop: Callable[[], bool],
     threads: int = 1,
-) -> TrainingRun:
+) -> RunOutcome:
     """Run `spec` to the end in the calling thread, passing every event to `emit`, the
     test set re-encoded after each epoch. Sets torch's thread count for this thread
     (under OpenMP it is per thread): one, so that the other core stays with the window."""
@@ -168,7 +181,8 @@ def run_spec(
     )
     for event in run.events(should_stop):
         emit(event)
-    return run
+    state = {k: v.detach().clone() for k, v in vae.state_dict().items()} if run.card else None
+    return RunOutcome(run.stop_reason, run.best_epoch, run.card, state, run.test_mu, run.test_logvar)
 
 
 class TrainingRun:

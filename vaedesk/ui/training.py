@@ -37,8 +37,8 @@ from vaedesk.core.recipe import (
     WINDOW_EVAL_K,
     EpochUpdate,
     Evaluating,
+    RunOutcome,
     RunSpec,
-    TrainingRun,
     equivalent_command,
     run_spec,
 )
@@ -337,7 +337,7 @@ class TrainingPanel(QDockWidget):
                 "on the test set\u2026"
             )
 
-    def _on_succeeded(self, run: TrainingRun) -> None:
+    def _on_succeeded(self, run: RunOutcome) -> None:
         self._set_running(False)
         self.task = None
         self.progress.setRange(0, max(1, self.progress.maximum()))
@@ -347,7 +347,7 @@ class TrainingPanel(QDockWidget):
             self._restore_previous()
             self.run_finished.emit(run.stop_reason)
             return
-        model = self._model(run.model.state_dict(), run.card)
+        model = self._model(run.state, run.card)
         self.result = model
         self.model_offered.emit(
             model, self._encoded(run.test_mu, run.test_logvar), "new model (not kept yet)"

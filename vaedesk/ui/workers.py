@@ -1,12 +1,18 @@
 """Run long work (training, downloads) off the GUI thread.
 
-The wiring is superqt's ``new_worker_qthread``: a QObject worker moved to a QThread,
-``thread.started -> worker.run``, ``worker.finished -> thread.quit``, ``deleteLater`` on
-both. The worker only emits plain Python values; it never touches a widget.
+The wiring is superqt's ``new_worker_qthread``: a QObject runner moved to a QThread,
+``thread.started -> runner.run``, ``runner.done -> thread.quit``, ``deleteLater`` on
+both. One difference: no Python object crosses threads inside a queued signal. The
+runner puts what it has to say on a queue (under the GIL) and emits a signal with no
+arguments; the `Worker`, which lives in the GUI thread, drains the queue there and emits
+`progress`, `succeeded` and `failed` with their values. Queued `Signal(object)` payloads
+from a worker thread corrupted the interpreter's GC lists now and then (a segfault in
+the GUI thread after a run finished), which this design rules out.
 """
 
 from __future__ import annotations
 
+import queue
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +23,39 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 Job = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
 
 
+class _Runner(QObject):
+    ready = Signal()  # something is on the queue
+    done = Signal()
+
+    def __init__(self, job: Job, expected: tuple[type[BaseException], ...], out: queue.SimpleQueue) -> None:
+        super().__init__()
+        self._job, self._expected, self._out = job, expected, out
+        self.stop_requested = False
+
+    def _emit(self, value: Any) -> None:
+        self._out.put(("progress", value))
+        self.ready.emit()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._job(self._emit, lambda: self.stop_requested)
+        except self._expected as e:
+            self._out.put(("failed", (type(e).__name__, str(e))))
+        except Exception as e:  # an unexpected bug: keep the window alive and show what happened
+            self._out.put(
+                ("failed", (type(e).__name__, "unexpected error:\n" + traceback.format_exc(limit=6)))
+            )
+        else:
+            self._out.put(("succeeded", result))
+        finally:
+            self.ready.emit()
+            self.done.emit()
+
+
 class Worker(QObject):
+    """The GUI thread's side of a job: its signals are emitted in the GUI thread."""
+
     progress = Signal(object)
     succeeded = Signal(object)
     failed = Signal(str, str)  # the error's class name, its message
@@ -25,29 +63,27 @@ class Worker(QObject):
 
     def __init__(self, job: Job, expected_errors: tuple[type[BaseException], ...] = ()) -> None:
         super().__init__()
-        self._job = job
-        self._expected = expected_errors
-        self._stop_requested = False
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.runner = _Runner(job, expected_errors, self._queue)
+        self.runner.ready.connect(self.drain, Qt.ConnectionType.QueuedConnection)
 
     def request_stop(self) -> None:
-        """Called from the GUI thread; the job sees it at its next check (one batch, one block)."""
-        self._stop_requested = True
-
-    def stop_requested(self) -> bool:
-        return self._stop_requested
+        """The job sees it at its next check (one batch, one block)."""
+        self.runner.stop_requested = True
 
     @Slot()
-    def run(self) -> None:
-        try:
-            result = self._job(self.progress.emit, self.stop_requested)
-        except self._expected as e:
-            self.failed.emit(type(e).__name__, str(e))
-        except Exception as e:  # an unexpected bug: keep the window alive and show what happened
-            self.failed.emit(type(e).__name__, "unexpected error:\n" + traceback.format_exc(limit=6))
-        else:
-            self.succeeded.emit(result)
-        finally:
-            self.finished.emit()
+    def drain(self) -> None:
+        while True:
+            try:
+                kind, value = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "progress":
+                self.progress.emit(value)
+            elif kind == "succeeded":
+                self.succeeded.emit(value)
+            else:
+                self.failed.emit(*value)
 
 
 class Task:
@@ -55,13 +91,15 @@ class Task:
 
     def __init__(self, worker: Worker, parent: QObject) -> None:
         self.worker = worker
+        worker.setParent(parent)  # lives in the GUI thread, as long as its owner
         self.thread = QThread(parent)
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
+        runner = worker.runner
+        runner.moveToThread(self.thread)
+        self.thread.started.connect(runner.run)
         # Direct: QThread.quit is thread-safe, and a queued call would never run while the
         # GUI thread is blocked in stop_and_wait() (closing the window mid-run).
-        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        worker.finished.connect(worker.deleteLater)
+        runner.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        runner.done.connect(runner.deleteLater)
         self.thread.finished.connect(self.thread.deleteLater)
         self._running = True
         self.thread.finished.connect(self._on_thread_finished)
@@ -71,6 +109,8 @@ class Task:
 
     def _on_thread_finished(self) -> None:
         self._running = False
+        self.worker.drain()  # whatever is left, in order, then
+        self.worker.finished.emit()
 
     def is_running(self) -> bool:
         return self._running

@@ -1,0 +1,136 @@
+"""Model > Train (Ctrl+T): a real QThread running the engine's recipe on synthetic
+digits, started, cancelled, kept, saved and discarded by clicking the panel's buttons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.ui_helpers import click, dialogs, key, make_window, model, press, window
+from vaedesk.core import paths
+from vaedesk.core.train import BatchProgress
+
+
+@pytest.fixture
+def panel(qtbot, window):
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    p.arch.setCurrentText("mlp")
+    p.epochs.setValue(2)
+    p.batch_size.setValue(32)
+    p.limit.setValue(400)
+    p.eval_k.setValue(2)
+    return p
+
+
+def run(qtbot, p, timeout=60000) -> str:
+    with qtbot.waitSignal(p.run_finished, timeout=timeout) as blocker:
+        click(qtbot, p.start_button)
+        assert p.is_running() and not p.start_button.isEnabled()
+    return blocker.args[0]
+
+
+def test_row_train(qtbot, window, panel, model):
+    before = window.map.mu.copy()
+    epochs = []
+    panel.epoch_finished.connect(epochs.append)
+    assert run(qtbot, panel) == "completed"
+    assert epochs == [1, 2]
+    assert len(panel.curves.points["train"][0]) >= 2 and len(panel.curves.points["val"][0]) == 2
+    assert panel.progress.value() == panel.progress.maximum() > 0
+    assert not np.allclose(before, window.map.mu)  # the points moved to their new places
+    assert window.session.model is not model and window.session.model.config.arch == "mlp"
+    assert "not kept yet" in window.model_label.text() and panel.keep_button.isVisible()
+    card = window.session.model.card
+    # the same card as `vaedesk train` writes: history, IWAE and kNN, and a command to rerun it
+    assert len(card["history"]) == 2 and card["eval_iwae_k"] == 2
+    assert {"neg_elbo", "iwae_k2", "knn5_accuracy"} <= set(card["test_metrics"])
+    assert "vaedesk train --arch mlp --epochs 2 --batch-size 32" in card["command"]
+    assert "--limit 400" in card["command"]
+
+
+def test_cancel_stops_within_one_batch(qtbot, window, panel):
+    panel.epochs.setValue(50)
+    seen: list[BatchProgress] = []
+    cancelled_after: list[int] = []
+
+    def on_progress(event):
+        if isinstance(event, BatchProgress):
+            seen.append(event)
+            if len(seen) == 3:
+                cancelled_after.append(len(seen))
+                click(qtbot, panel.cancel_button)
+
+    with qtbot.waitSignal(panel.run_finished, timeout=30000) as blocker:
+        click(qtbot, panel.start_button)
+        panel.task.worker.progress.connect(on_progress)
+    assert blocker.args[0] == "cancelled"
+    assert len(seen) <= cancelled_after[0] + 2  # at most the batch in flight and one queued report
+    assert not panel.is_running() and panel.start_button.isEnabled()
+
+
+def test_closing_the_window_mid_run_stops_the_thread(qtbot, window, panel):
+    panel.epochs.setValue(50)
+    click(qtbot, panel.start_button)
+    thread = panel.task.thread
+    qtbot.waitUntil(lambda: panel.last_progress is not None, timeout=20000)
+    window.close()
+    assert thread.isFinished() and not thread.isRunning()
+
+
+def test_a_diverging_run_keeps_the_previous_model(qtbot, window, panel, model, dialogs, monkeypatch):
+    import vaedesk.core.train
+
+    real_loss = vaedesk.core.train.vae_loss
+    calls = []
+
+    def exploding(*args, **kwargs):
+        calls.append(1)
+        loss, recon, kl = real_loss(*args, **kwargs)
+        return (loss * float("nan") if len(calls) > 15 else loss), recon, kl
+
+    monkeypatch.setattr(vaedesk.core.train, "vae_loss", exploding)
+    before = window.map.mu.copy()
+    reason = run(qtbot, panel)
+    assert reason.startswith("diverged") and "lower learning rate" in reason
+    assert window.session.model is model and np.array_equal(window.map.mu, before)
+    assert "previous model is kept" in dialogs.messages[-1]
+
+
+def test_discard_keep_save(qtbot, window, panel, model, dialogs, tmp_path):
+    run(qtbot, panel)
+    click(qtbot, panel.discard_button)
+    assert window.session.model is model and not panel.keep_button.isVisible()
+
+    run(qtbot, panel)
+    trained = window.session.model
+    click(qtbot, panel.keep_button)
+    assert window.session.model is trained and "not kept" not in window.model_label.text()
+
+    run(qtbot, panel)
+    newer = window.session.model
+    dialogs.save_file = str(tmp_path / "mine.safetensors")
+    click(qtbot, panel.save_button)
+    target = tmp_path / "mine.safetensors"
+    assert window.session.model is newer and window.session.model.path == target
+    card = json.loads(target.with_suffix(".card.json").read_text())
+    assert card["config"]["arch"] == "mlp" and card["test_metrics"]["n_test"] == 300
+    assert "mine.safetensors" in window.windowTitle()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["mine.card.json", "mine.safetensors"]
+    press(window, "Model > Reset to the bundled model")
+    assert window.session.model.path == paths.bundled_weights()
+
+
+def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp_path, mnist_dir):
+    w = make_window(qtbot, model, tmp_path)
+    press(w, "Model > Train")
+    dialogs.button_text = "Choose folder\u2026"
+    dialogs.folder = str(mnist_dir)
+    click(qtbot, w.training_panel.start_button)
+    assert "needs the MNIST training set" in dialogs.messages[-1]
+    assert not w.training_panel.is_running() and w.session.data_dir == str(mnist_dir)
+    assert len(w.map.mu) == 300  # the chosen folder's test set is on the map
