@@ -86,10 +86,12 @@ class Worker(QObject):
                 self.failed.emit(*value)
 
 
-class Task:
-    """A worker and its thread, started together and cleaned up together."""
+class Task(QObject):
+    """A worker and its thread, started together and cleaned up together. A QObject in
+    the GUI thread, so that its slot for the thread's end runs there too."""
 
     def __init__(self, worker: Worker, parent: QObject) -> None:
+        super().__init__(parent)
         self.worker = worker
         worker.setParent(parent)  # lives in the GUI thread, as long as its owner
         self.thread = QThread(parent)
@@ -107,6 +109,7 @@ class Task:
     def start(self) -> None:
         self.thread.start()
 
+    @Slot()
     def _on_thread_finished(self) -> None:
         self._running = False
         self.worker.drain()  # whatever is left, in order, then
