@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         "training, print a JSON report, exit 0 only if every check held",
     )
     parser.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="append what the window shows to FILE as JSON lines (for scripted tests)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", parents=[common], help="train a VAE on the MNIST training set")

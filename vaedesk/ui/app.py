@@ -117,7 +117,9 @@ def run_app(args: argparse.Namespace) -> int:
     loaded = prefetch.result()
     if loaded is not None:
         session.load_test_set(loaded)
-    window = MainWindow(session, settings)
+    from vaedesk.ui.trace import Trace
+
+    window = MainWindow(session, settings, Trace(getattr(args, "trace", None)))
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
@@ -21,6 +21,7 @@ from vaedesk.ui.drawing_panel import DrawingPanel, dropped_picture
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
+from vaedesk.ui.trace import Trace, geometry
 from vaedesk.ui.training import TrainingPanel
 
 HELP = (
@@ -36,9 +37,12 @@ HELP = (
 class MainWindow(QMainWindow):
     hover_decoded = Signal()  # the decoder view shows the latest hovered point
 
-    def __init__(self, session: Session, settings: Settings | None = None) -> None:
+    def __init__(
+        self, session: Session, settings: Settings | None = None, trace: Trace | None = None
+    ) -> None:
         super().__init__()
         self.session = session
+        self.trace = trace or Trace()
         self.settings = settings or Settings()
         self.hover_z = np.zeros(2, np.float32)
         self.drawing, self.banner, self.map = DrawingPanel(), DataBanner(), LatentMap()
@@ -132,6 +136,15 @@ class MainWindow(QMainWindow):
         self.drawing.picture_dropped.connect(self.load_picture)
         self.banner.downloaded.connect(self._use_data_dir)
         self.banner.choose_requested.connect(self.choose_data_folder)
+        if self.trace:
+            self.map.first_painted.connect(
+                lambda: self.trace(
+                    "ready",
+                    map=geometry(self.map.viewport()),
+                    pad=geometry(self.drawing.pad),
+                    points=len(self.session.points),
+                )
+            )
 
     @property
     def training_panel(self) -> TrainingPanel:
@@ -142,7 +155,18 @@ class MainWindow(QMainWindow):
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(lambda: self.banner.start_download(self._download_target()))
             p.choose_data_requested.connect(self.choose_data_folder)
+            if self.trace:
+                p.visibilityChanged.connect(lambda shown: shown and QTimer.singleShot(300, self._trace_panel))
+                p.run_started.connect(lambda: self.trace("run_started"))
+                p.epoch_finished.connect(lambda e: self.trace("epoch", epoch=e, progress=p.progress.value()))
+                p.run_finished.connect(lambda reason: self.trace("run_finished", reason=reason))
+                p.run_finished.connect(lambda _: QTimer.singleShot(300, self._trace_panel))
         return self._training
+
+    def _trace_panel(self) -> None:
+        p = self.training_panel
+        widgets = ("arch", "epochs", "limit", "eval_k", "start_button", "cancel_button", "keep_button")
+        self.trace("training_panel", **{name: geometry(getattr(p, name)) for name in widgets})
 
     def show_training(self) -> None:
         self.training_panel.show()
@@ -158,6 +182,7 @@ class MainWindow(QMainWindow):
         score = f"test \u2212ELBO {model.test_neg_elbo:.1f} nats" if model.test_neg_elbo else "not evaluated"
         name = label or model.name
         self.model_label.setText(f"model: {name} ({model.config.arch}, {score})")
+        self.trace("model", label=name)
         self.setWindowTitle(f"vaedesk \u2014 {name} ({score})")
 
     def _load_test_set(self) -> None:
@@ -177,6 +202,7 @@ class MainWindow(QMainWindow):
             self.banner.setVisible(self.banner.is_downloading())
 
     def _show_selection(self, s: Selection | None) -> None:
+        self.trace("selected", index=None if s is None else s.index)
         self.selection.show_selection(s)
         self.map.select(s.index if s is not None else None)
 
@@ -184,6 +210,7 @@ class MainWindow(QMainWindow):
         self.hover_z = np.array((x, y), np.float32)
         self.statusBar().showMessage(f"z = ({x:+.3f}, {y:+.3f})")
         self.decoder.show_digit(self.session.decode(self.hover_z), f"decoded at z = ({x:+.2f}, {y:+.2f})")
+        self.trace("hover", z=[x, y])
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:
@@ -208,6 +235,7 @@ class MainWindow(QMainWindow):
 
     def _on_ink(self, ink: np.ndarray | None, stroke_done: bool) -> None:
         enc = self.session.encode_drawing(ink, stroke_done)
+        self.trace("drawing", mu=None if enc is None else enc.mu.tolist())
         self.drawing.show_encoding(enc)
         if enc is None:
             self.map.show_encoding(None, None, np.zeros((0, 2)))
