@@ -75,31 +75,41 @@ def main() -> int:
     args = parser.parse_args()
 
     from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
     from vaedesk.ui.app import configure
     from vaedesk.ui.main_window import MainWindow
-    from vaedesk.ui.selftest import stroke_seven
+    from vaedesk.ui.selftest import menu_action, stroke_seven
 
     configure()
     app = QApplication([sys.argv[0]])
-    window = MainWindow(Model.load(None), args.data)
+    window = MainWindow(Session(Model.load(None), args.data))
     window.setGeometry(0, 0, 1600, 1000)
     window.show()
 
     def script() -> None:
         pump(500)
-        window.circles_action.setChecked(True)
-        draw(window.pad, stroke_seven())
-        draw(window.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
-        window.select_index(int((window.test.labels == 3).argmax()) if window.test is not None else 0)
+        xdo("key", "c")  # View > Prior circles
+        draw(window.drawing.pad, stroke_seven())
+        draw(window.drawing.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
+        test = window.session.test
+        if test is not None:
+            threes = test.mu[test.labels == 3]
+            hover(window, *threes[0])
+            xdo("click", 1)
         hover(window, 0.6, -0.4)
         shoot("screenshot.png", window)
         if args.training:
+            menu_action(window, "Model > Train").trigger()
             panel = window.training_panel
-            window.show_training()
             panel.arch.setCurrentText("conv")
             panel.epochs.setValue(3)
             panel.limit.setValue(60000)
-            panel.start()
+            panel.eval_k.setValue(0)
+            pump(300)
+            start = panel.start_button
+            p = start.mapToGlobal(start.rect().center())
+            xdo("mousemove", p.x(), p.y())
+            xdo("click", 1)
             epochs = []
             panel.epoch_finished.connect(epochs.append)
             while len(epochs) < 2:
@@ -107,7 +117,7 @@ def main() -> int:
             pump(1500)
             hover(window, -1.0, 0.8)
             shoot("screenshot-training.png", window)
-            panel.cancel()
+            panel.cancel_button.click()
             while panel.is_running():
                 pump(100)
         window.close()

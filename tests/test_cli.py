@@ -101,6 +101,14 @@ def test_data_command_says_where_it_looks(tmp_path, mnist_dir, capsys):
     assert "test: 300 images" in out and "train: 1200 images" in out
     assert main(["data", "check", "--data", str(tmp_path)]) == 1
     assert "not found" in capsys.readouterr().out
+    assert main(["data", "--data", str(tmp_path)]) == 1  # no data is not a success
+
+
+def test_train_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: 30)" in out and "(default: 128)" in out and "(default: 0.001)" in out
 
 
 def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):

@@ -19,6 +19,16 @@ class CommandError(Exception):
     """A problem the user can fix: printed as one line, exit status 1."""
 
 
+class DefaultsHelp(argparse.HelpFormatter):
+    """Help that shows each option's default, unless it has none or already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -52,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", parents=[common], help="train a VAE on the MNIST training set")
+    t = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a VAE on the MNIST training set",
+        formatter_class=DefaultsHelp,
+    )
     t.add_argument(
         "-o",
         "--output",
@@ -64,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"
     )
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--epochs", type=int, default=30, help="passes over the training images")
+    t.add_argument("--batch-size", type=int, default=128, help="images per optimiser step")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    t.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine")
+    t.add_argument(
+        "--lr-schedule", choices=["cosine", "constant"], default="cosine", help="learning-rate schedule"
+    )
     t.add_argument(
         "--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)"
     )
@@ -79,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EPOCHS",
         help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)",
     )
-    t.add_argument("--loss", choices=["bce", "mse"], default="bce")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--loss", choices=["bce", "mse"], default="bce", help="reconstruction term")
+    t.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
     t.add_argument(
         "--val-size", type=int, default=5000, help="validation images carved from the training set"
     )
@@ -395,7 +412,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             "run `vaedesk data download`, or "
             + data.HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
         )
-    return 0 if ok or args.action is None else 1
+    return 0 if ok else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

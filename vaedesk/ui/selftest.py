@@ -61,6 +61,11 @@ def stroke_seven(side: int = 280) -> list[tuple[float, float]]:
     return [(x * s, y * s) for x, y in top + down]
 
 
+def marker_count(latent_map) -> int:
+    x = latent_map.drawn.getData()[0]
+    return 0 if x is None else len(x)
+
+
 def menu_action(window, path: str):
     """The QAction at "Menu > Item" in the window's menu bar (accelerator ampersands and
     trailing dots ignored), as a user finds it."""
@@ -195,7 +200,7 @@ class SelfTest:
         wait_for(lambda: w.session.drawing is None, 2.0)
         t = time.perf_counter()
         drag(w.drawing.pad, stroke_seven(w.drawing.pad.side))
-        shown = wait_for(lambda: len(w.map.drawn.getData()[0] or []) == 1, 2.0)
+        shown = wait_for(lambda: marker_count(w.map) == 1, 2.0)
         elapsed = time.perf_counter() - t
         mu, _ = w.session.model.encode(preprocess.to_mnist(w.drawing.pad.ink()))
         x, y = w.map.drawn.getData()
