@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from vaedesk.core import data, paths, preprocess
 from vaedesk.core.api import Model
 from vaedesk.core.digits import EncodedTestSet
 from vaedesk.core.session import Selection, Session
-from vaedesk.ui import files
+from vaedesk.ui import files, menus
 from vaedesk.ui.data_banner import DataBanner
 from vaedesk.ui.decoder_panel import DecoderPanel
 from vaedesk.ui.drawing_panel import DrawingPanel, dropped_picture
@@ -64,65 +63,18 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.model_label = QLabel()
         self.statusBar().addPermanentWidget(self.model_label)
-        self._build_menus()
+        self.menu_items = menus.build(self)
+        self.field_action = self.menu_items["Decoded-digit field"]
+        self.great_circle_action = self.menu_items["Morph along the great circle"]
+        self.export_strip_action = self.menu_items["Export morph strip as PNG\u2026"]
+        self.export_strip_action.setEnabled(False)
+        self.recent_menu = self.menu_items["Recent models"]
         self._wire()
         self._load_test_set()
         self._show_model_name()
         self.map.fit()
 
     # -- assembly ----------------------------------------------------------------------------
-
-    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        (action.toggled if checkable else action.triggered).connect(
-            slot if checkable else (lambda checked=False: slot())
-        )
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        a, bar, K = self._action, self.menuBar(), QKeySequence.StandardKey
-        f = bar.addMenu("&File")
-        a(f, "Open image of a digit\u2026", self.open_image, K.Open)
-        a(f, "Choose MNIST folder\u2026", self.choose_data_folder)
-        a(f, "Download MNIST", lambda: self.banner.start_download(self._download_target()))
-        f.addSeparator()
-        a(f, "Export decoded digit as PNG\u2026", self.export_digit, "Ctrl+E")
-        a(f, "Export map as PNG\u2026", self.export_map, "Ctrl+Shift+E")
-        self.export_strip_action = a(f, "Export morph strip as PNG\u2026", self.export_morph_strip)
-        self.export_strip_action.setEnabled(False)
-        f.addSeparator()
-        a(f, "Quit", self.close, K.Quit)
-        e = bar.addMenu("&Edit")
-        a(e, "Copy decoded digit", self.copy_digit, K.Copy)
-        a(e, "Copy map", lambda: files.copy_image(self.map.grab().toImage()), "Ctrl+Shift+C")
-        v = bar.addMenu("&View")
-        a(v, "Fit map to the points", self.map.fit, "Ctrl+0")
-        self.field_action = a(v, "Decoded-digit field", self.map.set_field_visible, "F", checkable=True)
-        self.circles_action = a(
-            v, "Prior 1, 2, 3 \u03c3 circles", self.map.set_circles_visible, "C", checkable=True
-        )
-        v.addSeparator()
-        a(v, "Next test image", lambda: self._show_selection(self.session.step(1)), Qt.Key.Key_Right)
-        a(v, "Previous test image", lambda: self._show_selection(self.session.step(-1)), Qt.Key.Key_Left)
-        x = bar.addMenu("&Explore")
-        a(x, "Sample 16 points from the prior", self.sample_prior, "S")
-        self.great_circle_action = a(x, "Morph along the great circle", lambda on: None, checkable=True)
-        a(x, "Clear morph and samples", self.clear_overlays, "Escape")
-        m = bar.addMenu("&Model")
-        a(m, "Train\u2026", self.show_training, "Ctrl+T")
-        m.addSeparator()
-        a(m, "Open weights\u2026", self.open_weights, "Ctrl+Shift+O")
-        self.recent_menu = m.addMenu("Recent models")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        a(m, "Save current model\u2026", self.save_model, K.Save)
-        a(m, "Reset to the bundled model", lambda: self.set_model(Model.load(None)))
-        h = bar.addMenu("&Help")
-        a(h, "How to use vaedesk", lambda: QMessageBox.information(self, "vaedesk", HELP), K.HelpContents)
-        a(h, "Keyboard shortcuts", self.show_shortcuts)
 
     def _wire(self) -> None:
         self.map.hovered.connect(self._on_hover)
@@ -153,7 +105,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, p)
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
-            p.download_requested.connect(lambda: self.banner.start_download(self._download_target()))
+            p.download_requested.connect(self.download_data)
             p.choose_data_requested.connect(self.choose_data_folder)
             if self.trace:
                 p.visibilityChanged.connect(lambda shown: shown and QTimer.singleShot(300, self._trace_panel))
@@ -280,11 +232,12 @@ class MainWindow(QMainWindow):
         self._remember_model(str(model.path))
         return True
 
-    def _fill_recent(self) -> None:
+    def fill_recent(self) -> None:
         self.recent_menu.clear()
         for name in self.settings.recent_models():
             self.recent_menu.addAction(name, lambda name=name: self.open_weights(name))
-        self.recent_menu.addAction("(none)").setEnabled(False) if self.recent_menu.isEmpty() else None
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
 
     def _remember_model(self, path: str) -> None:
         self.settings.last_model = path
@@ -363,14 +316,25 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Saved {path}", 4000)
 
     def show_shortcuts(self) -> None:
-        native = QKeySequence.SequenceFormat.NativeText
-        rows = [
-            f"{act.text().replace('&', '')}: {act.shortcut().toString(native)}"
-            for menu in self.menuBar().findChildren(type(self.recent_menu))
-            for act in menu.actions()
-            if not act.shortcut().isEmpty()
-        ]
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(dict.fromkeys(rows)))
+        QMessageBox.information(self, "Keyboard shortcuts", menus.shortcuts(self))
+
+    def show_help(self) -> None:
+        QMessageBox.information(self, "vaedesk", HELP)
+
+    def next_image(self) -> None:
+        self._show_selection(self.session.step(1))
+
+    def previous_image(self) -> None:
+        self._show_selection(self.session.step(-1))
+
+    def download_data(self) -> None:
+        self.banner.start_download(self._download_target())
+
+    def reset_model(self) -> None:
+        self.set_model(Model.load(None))
+
+    def copy_map(self) -> None:
+        files.copy_image(self.map.grab().toImage())
 
     # -- Qt events ---------------------------------------------------------------------------------
 
