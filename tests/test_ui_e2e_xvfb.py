@@ -27,14 +27,17 @@ def display():
         if os.environ.get("CI"):
             pytest.fail(f"{', '.join(missing)} not installed (.ci/run installs them)")
         pytest.skip(f"needs {', '.join(missing)}: apt-get install xvfb xdotool")
-    number = 90 + os.getpid() % 9
-    server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+    read, write = os.pipe()
+    server = subprocess.Popen(  # -displayfd: Xvfb picks a free display and writes its number
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write,),
     )
-    time.sleep(1.0)
-    assert server.poll() is None, "Xvfb did not start"
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    assert number and server.poll() is None, "Xvfb did not start"
     yield f":{number}"
     server.terminate()
     server.wait(10)
@@ -56,7 +59,8 @@ class App:
             found = [e for e in self.events(kind) if where(e)]
             if len(found) >= count:
                 return found[-1]
-            assert self.proc.poll() is None, f"the program exited ({self.proc.returncode}) waiting for {kind}"
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the program exited ({self.proc.returncode}) waiting for {kind}")
             time.sleep(0.1)
         raise AssertionError(
             f"no {kind!r} event within {timeout} s; saw {[e['event'] for e in self.events()][-15:]}"
@@ -99,6 +103,7 @@ def test_a_user_session_in_a_real_x_server(display, real_mnist_dir, tmp_path):
         text=True,
     )
     app = App(display, trace, proc)
+    ok = False
     try:
         ready = app.wait("ready", timeout=60)
         assert ready["points"] == 10000
@@ -146,10 +151,13 @@ def test_a_user_session_in_a_real_x_server(display, real_mnist_dir, tmp_path):
 
         app.xdo("key", "ctrl+q")
         proc.wait(30)
+        ok = True
     finally:
         if proc.poll() is None:
             proc.kill()
         out, err = proc.communicate(timeout=30)
+        if not ok:
+            print(f"the program's stderr:\n{err[-3000:]}")
     print(f"end-to-end session: {time.monotonic() - started:.1f} s")
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err and "Error" not in err, err[-3000:]

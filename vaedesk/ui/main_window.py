@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from vaedesk.core import data, paths, preprocess
@@ -20,7 +20,7 @@ from vaedesk.ui.drawing_panel import DrawingPanel, dropped_picture
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
-from vaedesk.ui.trace import Trace, geometry
+from vaedesk.ui.trace import Trace
 from vaedesk.ui.training import TrainingPanel
 
 HELP = (
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._load_test_set()
         self._show_model_name()
         self.map.fit()
+        self.trace.watch_window(self)
 
     # -- assembly ----------------------------------------------------------------------------
 
@@ -88,15 +89,6 @@ class MainWindow(QMainWindow):
         self.drawing.picture_dropped.connect(self.load_picture)
         self.banner.downloaded.connect(self._use_data_dir)
         self.banner.choose_requested.connect(self.choose_data_folder)
-        if self.trace:
-            self.map.first_painted.connect(
-                lambda: self.trace(
-                    "ready",
-                    map=geometry(self.map.viewport()),
-                    pad=geometry(self.drawing.pad),
-                    points=len(self.session.points),
-                )
-            )
 
     @property
     def training_panel(self) -> TrainingPanel:
@@ -107,18 +99,8 @@ class MainWindow(QMainWindow):
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(self.download_data)
             p.choose_data_requested.connect(self.choose_data_folder)
-            if self.trace:
-                p.visibilityChanged.connect(lambda shown: shown and QTimer.singleShot(300, self._trace_panel))
-                p.run_started.connect(lambda: self.trace("run_started"))
-                p.epoch_finished.connect(lambda e: self.trace("epoch", epoch=e, progress=p.progress.value()))
-                p.run_finished.connect(lambda reason: self.trace("run_finished", reason=reason))
-                p.run_finished.connect(lambda _: QTimer.singleShot(300, self._trace_panel))
+            self.trace.watch_training(p)
         return self._training
-
-    def _trace_panel(self) -> None:
-        p = self.training_panel
-        widgets = ("arch", "epochs", "limit", "eval_k", "start_button", "cancel_button", "keep_button")
-        self.trace("training_panel", **{name: geometry(getattr(p, name)) for name in widgets})
 
     def show_training(self) -> None:
         self.training_panel.show()

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
 
@@ -29,3 +30,30 @@ class Trace:
         if self._file is not None:
             record = {"t": round(time.perf_counter() - self._start, 3), "event": event, **data}
             self._file.write(json.dumps(record, default=float) + "\n")
+
+    def watch_window(self, window) -> None:
+        """Report where the map and the pad are once the map is on screen."""
+        if self:
+            window.map.first_painted.connect(
+                lambda: self(
+                    "ready",
+                    map=geometry(window.map.viewport()),
+                    pad=geometry(window.drawing.pad),
+                    points=len(window.session.points),
+                )
+            )
+
+    def watch_training(self, panel) -> None:
+        """Report a run's events, and where the panel's controls are whenever it shows
+        or a run ends (the Keep button appears then)."""
+        if not self:
+            return
+        later = lambda: QTimer.singleShot(300, lambda: self._panel(panel))  # after the layout settles
+        panel.visibilityChanged.connect(lambda shown: shown and later())
+        panel.run_started.connect(lambda: self("run_started"))
+        panel.epoch_finished.connect(lambda e: self("epoch", epoch=e, progress=panel.progress.value()))
+        panel.run_finished.connect(lambda reason: (self("run_finished", reason=reason), later()))
+
+    def _panel(self, panel) -> None:
+        names = ("arch", "epochs", "limit", "eval_k", "start_button", "cancel_button", "keep_button")
+        self("training_panel", **{name: geometry(getattr(panel, name)) for name in names})
