@@ -155,3 +155,13 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
 def test_bad_training_options_are_refused(capsys):
     assert main(["train", "--lr", "-1"]) == 1
     assert "learning rate" in capsys.readouterr().err
+
+
+def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    pytest.importorskip("PySide6")
+    assert main(["--trace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"vaedesk: --trace {tmp_path}: cannot write (Is a directory)"

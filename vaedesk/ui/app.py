@@ -83,6 +83,14 @@ def run_app(args: argparse.Namespace) -> int:
     # hashing release the GIL, so the map's data costs no start-up time.
     from concurrent.futures import ThreadPoolExecutor
 
+    from vaedesk.ui.trace import Trace
+
+    try:
+        trace = Trace(getattr(args, "trace", None))
+    except OSError as e:
+        print(f"vaedesk: --trace {args.trace}: cannot write ({e.strerror or e})", file=sys.stderr)
+        return 2
+
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from vaedesk.ui.settings import Settings
@@ -117,9 +125,7 @@ def run_app(args: argparse.Namespace) -> int:
     loaded = prefetch.result()
     if loaded is not None:
         session.load_test_set(loaded)
-    from vaedesk.ui.trace import Trace
-
-    window = MainWindow(session, settings, Trace(getattr(args, "trace", None)))
+    window = MainWindow(session, settings, trace)
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     if getattr(args, "exit_after_first_paint", False):
