@@ -280,6 +280,11 @@ def test_row_drop_or_open_a_picture(qtbot, window, model, dialogs, tmp_path):  #
     click(qtbot, window.drawing.open_button)
     assert not window.drawing.pad.is_empty()
 
+    click(qtbot, window.drawing.clear_button)
+    qtbot.waitUntil(lambda: window.session.drawing is None, timeout=2000)
+    drag_and_drop(window.selection, zero)  # anywhere on the window: it reaches the window
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+
 
 def test_row_copy(qtbot, window, model):
     vp = window.map.viewport().rect()

@@ -24,7 +24,27 @@ def dropped_picture(mime) -> str | None:
     return None
 
 
-class DrawingPanel(QGroupBox):
+class PictureDrops:
+    """Accepts local picture files dragged onto a widget (a mixin before the Qt class);
+    calls `picture_dropped_here(path)`."""
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if dropped_picture(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        if name := dropped_picture(event.mimeData()):
+            event.acceptProposedAction()
+            self.picture_dropped_here(name)
+
+    def picture_dropped_here(self, path: str) -> None:
+        raise NotImplementedError
+
+
+class DrawingPanel(PictureDrops, QGroupBox):
     # The pad's ink (None when empty) and whether a stroke just ended. Bursts of moves
     # are coalesced: only the latest ink is sent, once per turn of the event loop.
     ink_changed = Signal(object, bool)
@@ -87,15 +107,5 @@ class DrawingPanel(QGroupBox):
             f"\u03c3 ({enc.sigma[0]:.3f}, {enc.sigma[1]:.3f}){guess}"
         )
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if dropped_picture(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        name = dropped_picture(event.mimeData())
-        if name:
-            event.acceptProposedAction()
-            self.picture_dropped.emit(name)
+    def picture_dropped_here(self, path: str) -> None:
+        self.picture_dropped.emit(path)

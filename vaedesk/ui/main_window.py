@@ -16,7 +16,7 @@ from vaedesk.core.session import Selection, Session
 from vaedesk.ui import files, menus
 from vaedesk.ui.data_banner import DataBanner
 from vaedesk.ui.decoder_panel import DecoderPanel
-from vaedesk.ui.drawing_panel import DrawingPanel, dropped_picture
+from vaedesk.ui.drawing_panel import DrawingPanel, PictureDrops
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
@@ -33,7 +33,7 @@ HELP = (
 )
 
 
-class MainWindow(QMainWindow):
+class MainWindow(PictureDrops, QMainWindow):
     hover_decoded = Signal()  # the decoder view shows the latest hovered point
 
     def __init__(
@@ -320,17 +320,8 @@ class MainWindow(QMainWindow):
 
     # -- Qt events ---------------------------------------------------------------------------------
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if dropped_picture(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        if name := dropped_picture(event.mimeData()):
-            event.acceptProposedAction()
-            self.load_picture(name)
+    def picture_dropped_here(self, path: str) -> None:  # a picture dropped on the window
+        self.load_picture(path)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Stop background work first: a training run ends within one batch, a download
