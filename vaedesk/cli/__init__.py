@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,21 +31,68 @@ class DefaultsHelp(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)".strip()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text}: must be a positive number")
+    return value
+
+
+# Options given before the command (`vaedesk --data M train`) count as if given after it;
+# the commands they cannot apply to refuse them.
+SHARED_OPTIONS = {
+    "train": {"data"},
+    "eval": {"data", "weights"},
+    "encode": {"data", "weights"},
+    "decode": {"weights"},
+    "data": {"data"},
+    "bench": {"data", "weights"},
+}
+# A latent coordinate such as -1e-3 is a number, not an option.
+NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
+
+
+def shared_options(default) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """--data and --weights, for the top level (default None) and for each command
+    (default SUPPRESS, so that a command's parser never undoes what came before it)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data",
         metavar="DIR",
+        default=default,
         help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)",
     )
     weights_opt = argparse.ArgumentParser(add_help=False)
     weights_opt.add_argument(
-        "--weights", metavar="FILE", help="a .safetensors weights file (default: the bundled model)"
+        "--weights",
+        metavar="FILE",
+        default=default,
+        help="a .safetensors weights file (default: the bundled model)",
     )
+    return common, weights_opt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_weights = shared_options(None)
+    common, weights_opt = shared_options(argparse.SUPPRESS)
 
     parser = argparse.ArgumentParser(
         prog="vaedesk",
-        parents=[common, weights_opt],
+        parents=[top_common, top_weights],
         description="Explore a variational autoencoder of handwritten digits. "
         "With no command, opens the window.",
     )
@@ -79,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"
     )
-    t.add_argument("--epochs", type=int, default=30, help="passes over the training images")
+    t.add_argument("--epochs", type=positive_int, default=30, help="passes over the training images")
     t.add_argument("--batch-size", type=int, default=128, help="images per optimiser step")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     t.add_argument(
@@ -104,13 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=None, help="early stopping: epochs without improvement")
     t.add_argument(
         "--time-limit",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="MINUTES",
         help="stop after the epoch that crosses this many minutes",
     )
-    t.add_argument("--limit", type=int, default=None, metavar="N", help="train on the first N images only")
-    t.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    t.add_argument(
+        "--limit", type=positive_int, default=None, metavar="N", help="train on the first N images only"
+    )
+    t.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
     t.add_argument("--eval-k", type=int, default=64, help="importance samples for the IWAE bound in the card")
 
     e = sub.add_parser("eval", parents=[common, weights_opt], help="test-set metrics of a weights file")
@@ -123,9 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("images", nargs="+", metavar="IMAGE")
 
     dec = sub.add_parser("decode", parents=[weights_opt], help="decode a latent point to a PNG")
-    dec.add_argument("x", type=float)
-    dec.add_argument("y", type=float)
-    dec.add_argument("-o", "--output", default="digit.png")
+    dec._negative_number_matcher = NEGATIVE_NUMBER  # argparse's own misses 1e-3 forms
+    dec.add_argument("x", type=finite_float)
+    dec.add_argument("y", type=finite_float)
+    dec.add_argument("-o", "--output", required=True, metavar="FILE", help="the PNG to write")
     dec.add_argument("--size", type=int, default=280, help="output side in pixels (default: %(default)s)")
 
     d = sub.add_parser("data", parents=[common], help="where MNIST is, and download it")
@@ -145,8 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = argv
+    if args.command is not None:
+        for option in ("data", "weights"):
+            if getattr(args, option) is not None and option not in SHARED_OPTIONS[args.command]:
+                parser.error(f"--{option} does not apply to `vaedesk {args.command}`")
     try:
         if args.command is None:
             from vaedesk.ui.app import run_app
@@ -167,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaedesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vaedesk encode *.png | head -1`: the reader has gone
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _load_model(path: str | None):  # -> vaedesk.core.api.Model
@@ -315,7 +377,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         train = None
     metrics = evaluate(model.vae, test, train, k_iwae=args.k)
     if args.json:
-        print(json.dumps({"weights": str(model.path), "arch": model.config.arch, **metrics}))
+        finite = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in metrics.items()}
+        # JSON has no NaN: a metric that is not a number is null.
+        print(json.dumps({"weights": str(model.path), "arch": model.config.arch, **finite}, allow_nan=False))
     else:
         print(f"weights             {model.path} ({model.config.arch})")
         print(_format_metrics(metrics))

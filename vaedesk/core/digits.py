@@ -42,12 +42,13 @@ def encode_test_set(
     cache = _cache_file(model) if use_cache else None
     if cache is not None and cache.is_file():
         try:
-            with np.load(cache) as f:
+            with np.load(io.BytesIO(cache.read_bytes())) as f:  # no handle left open on a bad file
                 mu, logvar = f["mu"], f["logvar"]
-            if mu.shape == (len(images), model.config.latent_dim):
+            shape = (len(images), model.config.latent_dim)
+            if mu.shape == shape == logvar.shape and np.isfinite(mu).all() and np.isfinite(logvar).all():
                 return EncodedTestSet(images, labels, mu, logvar)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
+        except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild it
+            pass  # truncated or empty (EOFError, BadZipFile), unreadable, or implausible
     mu, logvar = encode_means(model.vae, images)
     if cache is not None:
         buf = io.BytesIO()

@@ -25,11 +25,13 @@ class PictureError(ValueError):
 
 def load_picture(path: str | Path) -> np.ndarray:
     """Read a PNG / JPEG (any size, either polarity) as float32 ink in [0, 1], paper = 0."""
+    if Path(path).is_dir():
+        raise PictureError(f"{path}: is a folder, not a picture")
     try:
         with Image.open(path) as img:
             img.load()
             return ink_from_image(img)
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         raise PictureError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise PictureError(f"{path}: not a readable picture ({e.__class__.__name__})") from None

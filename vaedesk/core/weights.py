@@ -27,7 +27,10 @@ class WeightsError(Exception):
 
 
 def card_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".card.json")
+    """`name.safetensors` -> `name.card.json`; any other name keeps its suffixes, so that
+    `run.1` and `run.2` get cards of their own."""
+    weights = Path(weights)
+    return weights.with_name(weights.name.removesuffix(".safetensors") + ".card.json")
 
 
 def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:

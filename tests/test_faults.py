@@ -1,0 +1,142 @@
+"""Faults found by attacking vaedesk with bad input (issue 12), one test per case fixed
+so far; each failed before its fix. Numbers refer to the issue's list."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vaedesk.cli import main
+
+# -- 1. options before the command ---------------------------------------------------------
+
+
+def test_1_weights_before_the_command_is_honoured(tmp_path, mnist_dir, capsys):
+    missing = tmp_path / "other.safetensors"
+    assert main(["--weights", str(missing), "eval", "--data", str(mnist_dir), "-k", "0"]) == 1
+    assert f"{missing}: no such weights file" in capsys.readouterr().err  # not the bundled model
+
+
+def test_1_data_before_the_command_is_honoured(tmp_path, capsys):
+    assert main(["--data", str(tmp_path), "eval", "-k", "0"]) == 1
+    assert str(tmp_path) in capsys.readouterr().err  # it looked there, and only there
+
+
+def test_1_an_option_that_cannot_apply_is_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--weights", "x.safetensors", "train"])
+    assert info.value.code == 2
+    assert "--weights does not apply to `vaedesk train`" in capsys.readouterr().err
+
+
+# -- 3. a damaged latent cache is rebuilt ----------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "nan", "wrong shape"])
+def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
+    from vaedesk import load_model
+    from vaedesk.core.digits import _cache_file, encode_test_set
+
+    model = load_model()
+    images, labels = mnist_test
+    good = encode_test_set(model, images, labels)
+    cache = _cache_file(model)
+    assert cache is not None and cache.is_file()
+    if damage == "empty":
+        cache.write_bytes(b"")
+    elif damage == "truncated":
+        cache.write_bytes(cache.read_bytes()[:100])
+    else:
+        bad = np.full_like(good.mu, np.nan) if damage == "nan" else good.mu[:10]
+        with open(cache, "wb") as f:
+            np.savez(f, mu=bad, logvar=bad)
+    again = encode_test_set(model, images, labels)
+    np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
+
+
+# -- 8. decode ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_8_decode_refuses_non_finite_coordinates(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["decode", value, "0", "-o", str(tmp_path / "d.png")])
+    assert info.value.code == 2 and "not a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "d.png").exists()
+
+
+def test_8_decode_takes_negative_numbers_in_e_notation(tmp_path, capsys):
+    assert main(["decode", "0", "-1e-3", "-o", str(tmp_path / "d.png")]) == 0
+    assert "z = (0.0, -0.001)" in capsys.readouterr().out
+
+
+def test_8_decode_needs_an_output_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digit.png").write_bytes(b"precious")
+    with pytest.raises(SystemExit):
+        main(["decode", "0", "0"])
+    assert "-o" in capsys.readouterr().err
+    assert (tmp_path / "digit.png").read_bytes() == b"precious"
+
+
+# -- 10. smaller ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--threads", "-1"], ["--limit", "0"], ["--limit", "-5"], ["--time-limit", "0"], ["--epochs", "0"]],
+)
+def test_10_training_limits_must_be_positive(capsys, option):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *option])
+    assert info.value.code == 2 and option[0] in capsys.readouterr().err
+
+
+def test_10_each_weights_name_gets_its_own_card():
+    from vaedesk.core.weights import card_path
+
+    assert card_path("run.1") != card_path("run.2")
+    assert card_path("a/vaedesk.safetensors").name == "vaedesk.card.json"
+
+
+def test_10_a_folder_given_as_a_picture_says_so(tmp_path, capsys):
+    assert main(["encode", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"vaedesk: {tmp_path}: is a folder, not a picture"
+
+
+def test_10_encode_into_a_closed_pipe_ends_quietly(tmp_path):
+    from PIL import Image, ImageDraw
+
+    names = []
+    for i in range(40):
+        img = Image.new("L", (60, 60), 255)
+        ImageDraw.Draw(img).line([(30, 5), (30, 55)], fill=0, width=6)
+        img.save(tmp_path / f"{i}.png")
+        names.append(str(tmp_path / f"{i}.png"))
+    code = f"import sys; from vaedesk.cli import main; sys.exit(main({['encode', *names]!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.wait(60)
+    assert json.loads(first)["file"] == names[0]
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_10_eval_json_has_no_nan(monkeypatch, mnist_dir, capsys):
+    import vaedesk.core.evaluate
+
+    def nan_metrics(*args, **kwargs):
+        return {"n_test": 300, "neg_elbo": float("nan"), "recon": 1.0, "kl": float("inf")}
+
+    monkeypatch.setattr(vaedesk.core.evaluate, "evaluate", nan_metrics)
+    assert main(["eval", "--data", str(mnist_dir), "--json", "-k", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "Infinity" not in out  # not JSON, though Python would read them
+    record = json.loads(out)
+    assert record["neg_elbo"] is None and record["kl"] is None and record["recon"] == 1.0
