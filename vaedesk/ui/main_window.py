@@ -179,7 +179,7 @@ class MainWindow(PictureDrops, QMainWindow):
     def set_model(
         self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None
     ) -> None:
-        """Switch every view to another model: whole, or (if it fails) not at all."""
+        """Switch every view to another model (the session re-encodes what it holds)."""
         self.session.set_model(model, encoded)
         self._show_test_set()
         self._show_model_name(label)
