@@ -33,6 +33,53 @@ def test_1_an_option_that_cannot_apply_is_refused(capsys):
     assert "--weights does not apply to `vaedesk train`" in capsys.readouterr().err
 
 
+# -- 2. a finished training run is never thrown away ---------------------------------------
+
+TINY = ["train", "--arch", "mlp", "--limit", "600", "--val-size", "100", "--epochs", "1", "--eval-k", "1"]
+
+
+def test_2_an_output_that_is_a_folder_is_refused_before_training(tmp_path, mnist_dir, capsys):
+    assert main([*TINY, "--data", str(mnist_dir), "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "epoch" not in err  # refused at once, nothing trained
+
+
+def test_2_an_unwritable_output_is_refused_before_training(tmp_path, mnist_dir, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main([*TINY, "--data", str(mnist_dir), "-o", str(blocker / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "epoch" not in err
+
+
+def test_2_missing_test_files_are_found_before_training(tmp_path, mnist_dir, capsys):
+    import shutil
+
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        shutil.copy(mnist_dir / name, tmp_path)
+    assert main([*TINY, "--data", str(tmp_path), "-o", str(tmp_path / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "MNIST test files not found" in err and "epoch" not in err
+
+
+def test_2_a_failed_evaluation_keeps_the_trained_weights(tmp_path, mnist_dir, capsys, monkeypatch):
+    import vaedesk.core.recipe
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("cannot allocate 40 GB")
+
+    monkeypatch.setattr(vaedesk.core.recipe, "evaluate", out_of_memory)
+    out = tmp_path / "m.safetensors"
+    assert main([*TINY, "--data", str(mnist_dir), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "evaluation failed (MemoryError" in err and f"saved in {out}" in err
+    from vaedesk import load_model
+
+    model = load_model(out)  # the trained weights, loadable
+    assert model.card["test_metrics"] is None and "MemoryError" in model.card["evaluation_error"]
+    assert model.test_neg_elbo is None and len(model.card["history"]) == 1
+
+
 # -- 3. a damaged latent cache is rebuilt ----------------------------------------------------
 
 
@@ -56,6 +103,61 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
             np.savez(f, mu=bad, logvar=bad)
     again = encode_test_set(model, images, labels)
     np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
+
+
+# -- 7. very large pictures ---------------------------------------------------------------
+
+
+def png_claiming(path, width: int, height: int):
+    """A small PNG whose header claims width x height (as a hostile or huge file would)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])) & 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [20000, 10000])
+def test_7_a_huge_picture_is_one_line_and_the_next_file_still_encodes(tmp_path, capsys, side):
+    from PIL import Image, ImageDraw
+
+    huge = png_claiming(tmp_path / "huge.png", side, side)
+    one = tmp_path / "one.png"
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=16)
+    img.save(one)
+    assert main(["encode", str(huge), str(one)]) == 1
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [err.strip()]  # one line
+    assert f"{huge}: too large" in err and json.loads(out)["file"] == str(one)
+
+
+def test_7_a_large_picture_is_shrunk_on_load_and_encodes_as_at_full_size(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from vaedesk import load_model
+    from vaedesk.core import preprocess
+
+    big = Image.new("L", (4000, 3000), 255)
+    ImageDraw.Draw(big).ellipse([1500, 600, 2500, 2400], outline=0, width=160)
+    big.save(tmp_path / "big.jpg", quality=90)
+    assert max(preprocess.load_picture(tmp_path / "big.jpg").shape) <= preprocess.WORK_SIDE
+    with Image.open(tmp_path / "big.jpg") as img:  # the same file decoded at full size
+        img.load()
+        full = preprocess.to_mnist(preprocess.ink_from_image(img))
+    model = load_model()
+    mu_full, _ = model.encode(full)
+    mu_shrunk, _ = model.encode(preprocess.picture_to_mnist(tmp_path / "big.jpg"))
+    # A half-pixel tie in centring may move it by a pixel; on the map that is a few hundredths.
+    assert np.abs(mu_full - mu_shrunk).max() < 0.1
 
 
 # -- 8. decode ---------------------------------------------------------------------------------

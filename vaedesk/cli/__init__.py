@@ -280,6 +280,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = VAEConfig(arch=args.arch, loss=args.loss, beta=args.beta)
     except ValueError as e:
         raise CommandError(str(e)) from None
+    output = _check_output(args.output)  # before hours of training, not after
     images, labels = _load_data("train", args.data)
     if args.limit:
         images, labels = images[: args.limit], labels[: args.limit]
@@ -332,23 +333,68 @@ def cmd_train(args: argparse.Namespace) -> int:
                 )
             elif isinstance(event, Evaluating):
                 bar.close()
+                _save_trained(output, model, run.card)
                 print(
                     f"stopped: {event.stop_reason}; best epoch {event.best_epoch}"
-                    f" (val {run.trainer.best_val:.2f}); evaluating on the test set",
+                    f" (val {run.trainer.best_val:.2f}); saved {output}; evaluating on the test set",
                     file=sys.stderr,
                 )
     except TrainingDiverged as e:
         tqdm.write(f"training diverged: {e}", file=sys.stderr)
+    except (KeyboardInterrupt, CommandError):
+        raise
+    except Exception as e:  # the evaluation failed (memory, a bug): the weights are saved already
+        if run.card is None:
+            raise
+        card = {**run.card, "test_metrics": None, "evaluation_error": f"{type(e).__name__}: {e}"}
+        _save_trained(output, model, card)
+        raise CommandError(
+            f"the test-set evaluation failed ({type(e).__name__}: {e}); the trained weights are saved"
+            f" in {output}, and its card says the metrics are missing"
+        ) from None
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous)
     if run.card is None:
         raise CommandError(f"no epoch finished ({run.stop_reason}); nothing saved")
-    weights.save(args.output, model, run.card)
+    _save_trained(output, model, run.card)
     if run.metrics is not None:
         print(_format_metrics(run.metrics))
-    print(f"saved {args.output} and {weights.card_path(args.output)}")
+    print(f"saved {output} and {weights.card_path(output)}")
     return 0
+
+
+def _check_output(name: str) -> Path:
+    """Refuse an `-o` that training could not be saved to, before training starts."""
+    import os
+    import tempfile
+
+    from vaedesk.core import paths
+
+    path = Path(name)
+    if path.is_dir():
+        raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / 'model.safetensors'}")
+    if path.exists() and not path.is_file():
+        raise CommandError(f"-o {name}: not a regular file")
+    if path.resolve() == paths.bundled_weights().resolve():
+        raise CommandError(f"-o {name}: the bundled model cannot be overwritten")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CommandError(f"-o {name}: cannot write in {path.parent} ({e.strerror or e})") from None
+    return path
+
+
+def _save_trained(path: Path, model, card: dict) -> None:
+    from vaedesk.core import weights
+
+    try:
+        weights.save(path, model, card)
+    except OSError as e:
+        raise CommandError(f"could not save the trained weights to {path} ({e.strerror or e})") from None
 
 
 def _format_metrics(m: dict) -> str:

@@ -47,8 +47,9 @@ class Model:
 
     @property
     def test_neg_elbo(self) -> float | None:
-        value = self.card.get("test_metrics", {}).get("neg_elbo")
-        return float(value) if value is not None else None
+        metrics = self.card.get("test_metrics")  # None until a run has been evaluated
+        value = metrics.get("neg_elbo") if isinstance(metrics, dict) else None
+        return float(value) if isinstance(value, int | float) else None
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 28, 28) or (28, 28) in [0, 1] -> posterior mean and log-variance, (N, 2) each."""

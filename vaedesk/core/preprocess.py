@@ -9,6 +9,7 @@ Ink is 1 and paper 0; pictures with dark ink on light paper are detected and inv
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,33 @@ class PictureError(ValueError):
     """A picture that cannot be encoded; the message names it and says why."""
 
 
+MAX_PIXELS = 64_000_000  # larger pictures are refused: no digit needs them
+WORK_SIDE = 1024  # pictures are shrunk to fit this square on load
+
+
 def load_picture(path: str | Path) -> np.ndarray:
     """Read a PNG / JPEG (any size, either polarity) as float32 ink in [0, 1], paper = 0."""
     if Path(path).is_dir():
         raise PictureError(f"{path}: is a folder, not a picture")
     try:
-        with Image.open(path) as img:
-            img.load()
-            return ink_from_image(img)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise PictureError(
+                        f"{path}: too large ({width} x {height} pixels;"
+                        f" at most {MAX_PIXELS // 10**6} megapixels)"
+                    )
+                # Shrink while decoding (JPEG) or right after, before any float copy: a
+                # 28 x 28 digit needs no more, and memory stays small whatever the file.
+                img.draft("L", (WORK_SIDE, WORK_SIDE))
+                img.thumbnail((WORK_SIDE, WORK_SIDE))
+                return ink_from_image(img)
     except FileNotFoundError:
         raise PictureError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PictureError(f"{path}: too large (at most {MAX_PIXELS // 10**6} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise PictureError(f"{path}: not a readable picture ({e.__class__.__name__})") from None
 

@@ -246,19 +246,23 @@ class TrainingRun:
             self.stop_reason = self.trainer.stop_reason
         except TrainingDiverged as e:
             self.stop_reason = f"diverged: {e}"
-            self._finish(time.perf_counter() - started, evaluate_test=False)
+            self._describe(time.perf_counter() - started)
             raise
+        # The trained weights and their card exist from here on, before the evaluation,
+        # so that a caller can save them first: a failing evaluation loses nothing.
+        self._describe(time.perf_counter() - started)
         yield Evaluating(self.trainer.best_epoch, self.stop_reason)
-        self._finish(time.perf_counter() - started, evaluate_test=True)
+        if self.card is not None and self.test is not None:
+            self.metrics = evaluate(self.model, self.test, self.train, k_iwae=self.eval_k)
+            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
+            self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
-    def _finish(self, seconds: float, evaluate_test: bool) -> None:
+    def _describe(self, seconds: float) -> None:
+        """Restore the best epoch and write its card (test metrics still None)."""
         if self.trainer.best_state is None:
             return  # no epoch finished: nothing to describe
         self.trainer.restore_best()
         self.model.eval()
-        if evaluate_test and self.test is not None:
-            self.metrics = evaluate(self.model, self.test, self.train, k_iwae=self.eval_k)
-            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
         self.card = make_card(
             command=self.command,
             options=self.options,
