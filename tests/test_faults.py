@@ -185,6 +185,38 @@ def test_8_decode_needs_an_output_file(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "digit.png").read_bytes() == b"precious"
 
 
+# -- 9. train --from says which options come from the file, and applies the others --------
+
+
+def test_9_from_applies_beta_and_loss_and_refuses_another_arch(tmp_path, mnist_dir, capsys):
+    start = tmp_path / "start.safetensors"
+    assert main([*TINY, "--data", str(mnist_dir), "-o", str(start)]) == 0
+    capsys.readouterr()
+    other_arch = ["train", "--from", str(start), "--arch", "conv", "--data", str(mnist_dir)]
+    assert main([*other_arch, "-o", str(tmp_path / "x.safetensors")]) == 1
+    assert "the 'mlp' architecture" in capsys.readouterr().err
+    out = tmp_path / "next.safetensors"
+    argv = [
+        "train",
+        "--from",
+        str(start),
+        "--beta",
+        "0.5",
+        "--loss",
+        "mse",
+        "--limit",
+        "600",
+        "--val-size",
+        "100",
+    ]
+    assert main([*argv, "--epochs", "1", "--eval-k", "1", "--data", str(mnist_dir), "-o", str(out)]) == 0
+    assert "given here: --beta, --loss" in capsys.readouterr().err
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert (
+        card["config"]["beta"] == 0.5 and card["config"]["loss"] == "mse" and card["config"]["arch"] == "mlp"
+    )
+
+
 # -- 10. smaller ------------------------------------------------------------------------------
 
 

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to save the best weights and their model card (default: %(default)s)",
     )
-    t.add_argument("--arch", default="conv", choices=["conv", "seed", "mlp"], help="default: %(default)s")
+    # --arch, --beta and --loss default to None so that --from can tell what was asked for.
+    t.add_argument("--arch", choices=["conv", "seed", "mlp"], help="architecture (default: conv)")
     t.add_argument(
         "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"
     )
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)"
     )
-    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default: %(default)s)")
+    t.add_argument("--beta", type=float, help="weight of the KL term (default: 1, or the --from weights')")
     t.add_argument(
         "--kl-warmup",
         type=int,
@@ -145,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EPOCHS",
         help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)",
     )
-    t.add_argument("--loss", choices=["bce", "mse"], default="bce", help="reconstruction term")
+    t.add_argument(
+        "--loss", choices=["bce", "mse"], help="reconstruction term (default: bce, or the --from weights')"
+    )
     t.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
     t.add_argument(
         "--val-size", type=int, default=5000, help="validation images carved from the training set"
@@ -277,7 +280,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             patience=args.patience,
             time_limit=args.time_limit * 60 if args.time_limit else None,
         )
-        config = VAEConfig(arch=args.arch, loss=args.loss, beta=args.beta)
+        config = VAEConfig(
+            arch=args.arch or "conv",
+            loss=args.loss or "bce",
+            beta=args.beta if args.beta is not None else 1.0,
+        )
     except ValueError as e:
         raise CommandError(str(e)) from None
     output = _check_output(args.output)  # before hours of training, not after
@@ -286,7 +293,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         images, labels = images[: args.limit], labels[: args.limit]
     test = _load_data("test", args.data)
     torch.manual_seed(args.seed)
-    model = _load_model(args.init).vae if args.init else VAE(config)
+    model = _starting_model(args) if args.init else VAE(config)
     try:
         run = TrainingRun(
             model,
@@ -362,6 +369,31 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(_format_metrics(run.metrics))
     print(f"saved {output} and {weights.card_path(output)}")
     return 0
+
+
+def _starting_model(args: argparse.Namespace):  # -> VAE
+    """The --from weights, with --beta and --loss applied (they change the training
+    objective, not the network); a different --arch is refused, as it cannot apply."""
+    from vaedesk.core.model import VAE, VAEConfig
+
+    start = _load_model(args.init)
+    base = start.config
+    if args.arch is not None and args.arch != base.arch:
+        raise CommandError(
+            f"--arch {args.arch}: the weights in {args.init} are the '{base.arch}' architecture,"
+            " which training cannot change; leave out --arch, or train from scratch"
+        )
+    overrides = {k: v for k, v in (("beta", args.beta), ("loss", args.loss)) if v is not None}
+    config = VAEConfig.from_dict({**base.to_dict(), **overrides})
+    model = VAE(config)
+    model.load_state_dict(start.vae.state_dict())
+    print(
+        f"starting from {args.init}: architecture {config.arch} and latent size {config.latent_dim}"
+        f" from the file; beta {config.beta:g} and loss {config.loss}"
+        + (f" (given here: {', '.join(f'--{k}' for k in overrides)})" if overrides else " from the file"),
+        file=sys.stderr,
+    )
+    return model
 
 
 def _check_output(name: str) -> Path:
