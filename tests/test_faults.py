@@ -105,6 +105,50 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
     np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
 
 
+# -- 6. saving never replaces symlinks or device files; weights and card are one unit -------
+
+
+def test_6_saving_through_a_symlink_keeps_the_link(tmp_path, tiny_model):
+    from vaedesk.core import weights
+
+    real = tmp_path / "real.safetensors"
+    weights.save(real, tiny_model.vae, {"seed": 1})
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real)
+    weights.save(link, tiny_model.vae, {"seed": 2})
+    assert link.is_symlink() and link.resolve() == real
+    assert weights.load(real)[1]["seed"] == 2
+
+
+def test_6_a_device_or_pipe_is_refused_not_replaced(tmp_path, capsys):
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert main(["decode", "0", "0", "-o", str(fifo)]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe
+
+
+def test_6_stale_temporaries_are_cleaned_and_the_card_in_the_file_is_the_truth(tmp_path, tiny_model):
+    import os
+    import time
+
+    from vaedesk.core import weights
+
+    target = tmp_path / "m.safetensors"
+    stale = tmp_path / ".m.safetensors.abc123.tmp"  # as a killed save leaves it
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    weights.save(target, tiny_model.vae, {"seed": 3})
+    assert not stale.exists()
+    # a kill between the two renames leaves an old .card.json: loading reads the card
+    # stored inside the weights file, so the pair can never disagree
+    weights.card_path(target).write_text('{"seed": 999}')
+    assert weights.load(target)[1]["seed"] == 3
+
+
 # -- 7. very large pictures ---------------------------------------------------------------
 
 

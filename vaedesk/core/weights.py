@@ -2,7 +2,8 @@
 
 A weights file is self-describing: its safetensors metadata carries the model config and
 the whole model card, so loading rebuilds the right architecture without guessing. The
-same card is also written beside it as readable JSON (``name.card.json``). Every write
+same card is also written beside it as readable JSON (``name.card.json``), a derived
+copy: loading reads the card inside the weights file, so the two can never disagree. Every write
 goes to a temporary file in the same folder and is renamed into place.
 """
 
