@@ -105,6 +105,46 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
     np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
 
 
+# -- 5. bad card metadata, absurd configs and odd tensors are refused where they load ------
+
+
+def crafted_weights(path, model, card=None, config=None, dtype=None):
+    """A weights file with the metadata given, as a damaged or hostile file might have."""
+    from safetensors.torch import save_file
+
+    from vaedesk.core.weights import FORMAT
+
+    tensors = {k: v.contiguous() for k, v in model.vae.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) for k, v in tensors.items()}
+    config = config if config is not None else model.config.to_dict()
+    metadata = {"format": FORMAT, "config": json.dumps(config), "card": json.dumps(card or {})}
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+BAD_FILES = {
+    "card is a list": dict(card=[1, 2]),
+    "neg_elbo is a string": dict(card={"test_metrics": {"neg_elbo": "141"}}),
+    "latent_dim 100000000": dict(config={"arch": "conv", "latent_dim": 100_000_000}),
+    "int32 tensors": dict(dtype="int32"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_5_bad_weights_are_one_clear_line(tmp_path, tiny_model, capsys, case):
+    import torch
+
+    kwargs = dict(BAD_FILES[case])
+    if "dtype" in kwargs:
+        kwargs["dtype"] = getattr(torch, kwargs["dtype"])
+    bad = crafted_weights(tmp_path / "bad.safetensors", tiny_model, **kwargs)
+    assert main(["decode", "0", "0", "--weights", str(bad), "-o", str(tmp_path / "d.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(bad) in err and "Traceback" not in err
+    assert not (tmp_path / "d.png").exists()
+
+
 # -- 6. saving never replaces symlinks or device files; weights and card are one unit -------
 
 

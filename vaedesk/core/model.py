@@ -19,6 +19,7 @@ from torch import nn
 
 ARCHS = ("conv", "seed", "mlp")
 LOSSES = ("bce", "mse")
+MAX_LATENT_DIM = 1024  # far beyond any use; a larger size in a file is damage, not a model
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class VAEConfig:
             raise ValueError(f"unknown architecture {self.arch!r} (choose from {', '.join(ARCHS)})")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
-        if self.latent_dim < 1:
-            raise ValueError("latent_dim must be at least 1")
+        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
+            raise ValueError(f"latent_dim must be a whole number from 1 to {MAX_LATENT_DIM}")
         if not self.beta >= 0:
             raise ValueError("beta must be a non-negative number")
 

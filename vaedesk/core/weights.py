@@ -10,6 +10,7 @@ goes to a temporary file in the same folder and is renamed into place.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,32 @@ def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
     atomic_write(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
 
 
+def card_problem(card: Any) -> str | None:
+    """What is wrong with a model card, or None. The window and the commands read
+    `test_metrics` (numbers, or null before an evaluation) and the training history."""
+    if not isinstance(card, dict):
+        return f"a JSON {type(card).__name__}, not an object"
+    metrics = card.get("test_metrics")
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            return "test_metrics is not an object"
+        for key, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"test_metrics.{key} is {value!r}, not a number"
+    if not isinstance(card.get("history", []), list):
+        return "history is not a list"
+    return None
+
+
 def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
     """Rebuild the model a weights file describes; raise `WeightsError` if it cannot."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
+    if not path.is_file():
+        raise WeightsError(f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise WeightsError(f"{path}: not readable (permission denied)")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -61,6 +83,12 @@ def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
         card = json.loads(metadata.get("card", "{}"))
     except (KeyError, TypeError, ValueError) as e:
         raise WeightsError(f"{path}: its model config is unreadable ({e})") from None
+    problem = card_problem(card)
+    if problem:
+        raise WeightsError(f"{path}: its model card is not valid ({problem})")
+    odd = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values() if t.dtype != torch.float32})
+    if odd:
+        raise WeightsError(f"{path}: holds {', '.join(odd)} tensors; vaedesk weights are float32")
     model = VAE(config)
     try:
         model.load_state_dict(tensors, strict=True)
