@@ -52,6 +52,18 @@ def test_2_an_unwritable_output_is_refused_before_training(tmp_path, mnist_dir, 
     assert "cannot write" in err and "epoch" not in err
 
 
+def test_2_the_bundled_model_is_refused_as_output_before_training(mnist_dir, capsys):
+    from vaedesk.core import paths, weights
+
+    before = paths.bundled_weights().read_bytes()
+    assert main([*TINY, "--data", str(mnist_dir), "-o", str(paths.bundled_weights())]) == 1
+    err = capsys.readouterr().err
+    assert "bundled model cannot be overwritten" in err and "epoch" not in err
+    with pytest.raises(PermissionError):  # the rule lives in weights.save itself
+        weights.save(paths.bundled_weights(), weights.load(paths.bundled_weights())[0], {})
+    assert paths.bundled_weights().read_bytes() == before
+
+
 def test_2_missing_test_files_are_found_before_training(tmp_path, mnist_dir, capsys):
     import shutil
 

@@ -35,6 +35,12 @@ def run(qtbot, p, timeout=60000) -> str:
 
 
 def test_row_train(qtbot, window, panel, model):
+    from vaedesk.core import preprocess
+    from vaedesk.ui.selftest import drag, stroke_seven
+
+    drag(window.drawing.pad, stroke_seven())
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+    drawn_before = window.map.drawn.getData()[0].copy()
     before = window.map.mu.copy()
     epochs = []
     panel.epoch_finished.connect(epochs.append)
@@ -51,6 +57,11 @@ def test_row_train(qtbot, window, panel, model):
     assert {"neg_elbo", "iwae_k2", "knn5_accuracy"} <= set(card["test_metrics"])
     assert "vaedesk train --arch mlp --epochs 2 --batch-size 32" in card["command"]
     assert "--limit 400" in card["command"]
+    # the drawing is shown where the new model encodes it
+    mu, _ = window.session.model.encode(preprocess.to_mnist(window.drawing.pad.ink()))
+    x, y = window.map.drawn.getData()
+    np.testing.assert_allclose([x[0], y[0]], mu[0], atol=1e-5)
+    assert not np.allclose(x, drawn_before)
 
 
 def test_cancel_stops_the_run(qtbot, window, panel):

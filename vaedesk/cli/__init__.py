@@ -401,22 +401,21 @@ def _check_output(name: str) -> Path:
     import os
     import tempfile
 
-    from vaedesk.core import paths
+    from vaedesk.core import weights
 
     path = Path(name)
     if path.is_dir():
         raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / 'model.safetensors'}")
     if path.exists() and not path.is_file():
         raise CommandError(f"-o {name}: not a regular file")
-    if path.resolve() == paths.bundled_weights().resolve():
-        raise CommandError(f"-o {name}: the bundled model cannot be overwritten")
     try:
+        weights.refuse_bundled(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise CommandError(f"-o {name}: cannot write in {path.parent} ({e.strerror or e})") from None
+        raise CommandError(f"-o {name}: cannot write there ({e.strerror or e})") from None
     return path
 
 

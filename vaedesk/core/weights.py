@@ -9,6 +9,7 @@ goes to a temporary file in the same folder and is renamed into place.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from vaedesk.core import paths
 from vaedesk.core.atomic import atomic_write
 from vaedesk.core.model import VAE, VAEConfig
 
@@ -35,8 +37,16 @@ def card_path(weights: str | Path) -> Path:
     return weights.with_name(weights.name.removesuffix(".safetensors") + ".card.json")
 
 
+def refuse_bundled(path: str | Path) -> None:
+    """Raise PermissionError if `path` is the bundled model, which is never overwritten."""
+    if Path(path).resolve() == paths.bundled_weights().resolve():
+        raise PermissionError(errno.EPERM, "the bundled model cannot be overwritten", str(path))
+
+
 def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
-    """Save weights with their config and card, and the card beside them as JSON."""
+    """Save weights with their config and card, and the card beside them as JSON.
+    Never over the bundled model (PermissionError)."""
+    refuse_bundled(path)
     card = {**card, "config": model.config.to_dict()}
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict()), "card": json.dumps(card)}

@@ -14,7 +14,6 @@ FRAME_MS = 40
 
 class DecoderPanel(QGroupBox):
     shown = Signal()  # after a hovered point's digit is on screen
-    playback_finished = Signal()
 
     def __init__(self, side: int = 280) -> None:
         super().__init__("Decoder at the cursor")
@@ -61,7 +60,6 @@ class DecoderPanel(QGroupBox):
             self.caption.setText(
                 f"morph: {0 if frames is None else len(frames)} frames (File \u203a Export morph strip)"
             )
-            self.playback_finished.emit()
             return
         self.view.set_image(frames[self._frame])
         self.caption.setText(f"morph frame {self._frame + 1} of {len(frames)}")

@@ -84,13 +84,10 @@ def save_model_or_warn(parent: QWidget, model: Model, path: str | None = None) -
     target = Path(path)
     if target.suffix != ".safetensors":
         target = target.with_name(target.name + ".safetensors")
-    if target.resolve() == paths.bundled_weights().resolve():
-        warn(parent, "The bundled model cannot be overwritten; choose another file.")
-        return None
     try:
         weights.save(target, model.vae, model.card)
     except OSError as e:
-        warn(parent, f"Could not save {target}: {e.strerror or e}")
+        warn(parent, f"Could not save {target}: {e.strerror or e}. Choose another file.")
         return None
     model.path = target
     return target

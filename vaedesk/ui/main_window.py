@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVB
 from vaedesk.core import data, paths, preprocess
 from vaedesk.core.api import Model
 from vaedesk.core.digits import EncodedTestSet
-from vaedesk.core.session import Selection, Session
+from vaedesk.core.session import DrawingEncoding, Selection, Session
 from vaedesk.ui import files, menus
 from vaedesk.ui.data_banner import DataBanner
 from vaedesk.ui.decoder_panel import DecoderPanel
@@ -168,7 +168,9 @@ class MainWindow(PictureDrops, QMainWindow):
         self.decoder.play(morph.frames)
 
     def _on_ink(self, ink: np.ndarray | None, stroke_done: bool) -> None:
-        enc = self.session.encode_drawing(ink, stroke_done)
+        self._show_drawing(self.session.encode_drawing(ink, stroke_done))
+
+    def _show_drawing(self, enc: DrawingEncoding | None) -> None:
         self.trace("drawing", mu=None if enc is None else enc.mu.tolist())
         self.drawing.show_encoding(enc)
         if enc is None:
@@ -186,7 +188,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.map.update_field()
         self.clear_overlays()
         self._on_hover(*map(float, self.hover_z))
-        self._on_ink(None if self.drawing.pad.is_empty() else self.drawing.pad.ink(), False)
+        self._show_drawing(self.session.drawing)  # the session has re-encoded it
 
     # -- user actions ------------------------------------------------------------------------------
 

@@ -223,7 +223,8 @@ class TrainingPanel(QDockWidget):
         except data.DataError as e:
             self._offer_data(str(e))
             return False
-        n = min(self.limit.value(), len(images))
+        total = len(images)
+        n = min(self.limit.value(), total)
         images, labels = images[:n], labels[:n]
         model = self.session.model
         if self.from_current.isChecked():
@@ -238,7 +239,7 @@ class TrainingPanel(QDockWidget):
         except ValueError as e:
             files.warn(self, f"Cannot train with these options: {e}")
             return False
-        limit = n if n < len(self.session.training_set()[0]) else None
+        limit = n if n < total else None
         test = self.session.test
         spec = RunSpec(
             config,
