@@ -101,8 +101,15 @@ def mnist_dir(synthetic_mnist, monkeypatch) -> Path:
 
     splits = {
         split: tuple(
-            data.IdxFile(spec.name, data.sha256_of(synthetic_mnist / spec.name), spec.magic, n)
+            data.IdxFile(
+                spec.name,
+                data.sha256_of(path),
+                spec.magic,
+                n,
+                path.stat().st_size,
+            )
             for spec in specs
+            for path in [synthetic_mnist / spec.name]
         )
         for split, specs in data.SPLITS.items()
         for n in [SYNTHETIC_COUNTS[split]]
@@ -146,3 +153,18 @@ def tiny_model():
 
     torch.manual_seed(0)
     return Model(VAE(VAEConfig()))
+
+
+@pytest.fixture
+def server(mnist_dir):
+    servers = []
+
+    def make(mode: str) -> str:
+        from tests.servers import Server
+
+        servers.append(Server(mode, mnist_dir))
+        return servers[-1].url
+
+    yield make
+    for s in servers:
+        s.close()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import shutil
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,54 +85,6 @@ def test_search_order_explicit_then_env_then_user_folder(tmp_path, monkeypatch, 
 # -- download against servers on 127.0.0.1 ---------------------------------------------
 
 
-class Server:
-    """A loopback HTTP server whose handler behaviour the test chooses."""
-
-    def __init__(self, mode: str, root: Path):
-        mode_, root_ = mode, root
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                name = self.path.rsplit("/", 1)[-1]
-                body = (root_ / name).read_bytes() if (root_ / name).is_file() else None
-                if mode_ == "404" or body is None:
-                    self.send_error(404)
-                    return
-                if mode_ == "garbage":
-                    body = b"<html>this is not MNIST</html>" * 100
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if mode_ == "truncated":
-                    body = body[: len(body) // 2]
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server(mnist_dir):
-    servers = []
-
-    def make(mode: str) -> str:
-        servers.append(Server(mode, mnist_dir))
-        return servers[-1].url
-
-    yield make
-    for s in servers:
-        s.close()
-
-
 def test_download_fetches_and_verifies_all_files(tmp_path, server):
     seen = []
     folder = data.download(
@@ -156,7 +105,7 @@ def test_download_falls_back_to_the_next_mirror(tmp_path, server):
 @pytest.mark.parametrize("mode", ["404", "garbage", "truncated"])
 def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, server, mode):
     with pytest.raises(data.DownloadError) as info:
-        data.download(tmp_path, mirrors=[server(mode)], timeout=5)
+        data.download(tmp_path, mirrors=[server(mode)], limits=data.Limits(timeout=5))
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message and "by hand into" in message
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file
@@ -178,4 +127,4 @@ def test_cancelled_download_leaves_no_partial_file(tmp_path, server):
 
 def test_unreachable_mirror_is_a_clear_error(tmp_path):
     with pytest.raises(data.DownloadError, match="could not download"):
-        data.download(tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
+        data.download(tmp_path, mirrors=["http://127.0.0.1:9/"], limits=data.Limits(timeout=2))

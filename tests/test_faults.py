@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from vaedesk.cli import main
+from vaedesk.core import data
 
 # -- 1. options before the command ---------------------------------------------------------
 
@@ -115,6 +117,82 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
             np.savez(f, mu=bad, logvar=bad)
     again = encode_test_set(model, images, labels)
     np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
+
+
+# -- 4. downloads are bounded in time, rate and size, and cancel at once ------------------
+
+FAST = data.Limits(timeout=1.0, min_rate=200.0, window=1.0, deadline=30.0)
+
+
+def _download(folder, url, limits=FAST, **kwargs):
+    """Run a download; return the error it ended with, how long it took, and what is left."""
+    started = time.monotonic()
+    with pytest.raises(data.DownloadError) as info:
+        data.download(folder, mirrors=[url], limits=limits, **kwargs)
+    return info.value, time.monotonic() - started, sorted(p.name for p in folder.iterdir())
+
+
+def test_4_a_server_that_stalls_times_out(tmp_path, server):
+    error, took, left = _download(tmp_path, server("stall"))
+    assert "timed out" in str(error) and "by hand into" in str(error)
+    assert took < 10 and left == []  # the server would have held on for 20 s
+
+
+def test_4_a_server_that_drips_is_given_up(tmp_path, server):
+    error, took, left = _download(tmp_path, server("drip"))  # 5 bytes/s beats a 1 s timeout
+    assert "bytes/s over the last" in str(error) and "at least 200 needed" in str(error)
+    assert took < 10 and left == []
+
+
+def test_4_the_deadline_bounds_the_whole_download(tmp_path, server):
+    limits = data.Limits(timeout=5.0, min_rate=0.0, window=1.0, deadline=1.5)
+    error, took, left = _download(tmp_path, server("drip"), limits)
+    assert "not finished within 2 s" in str(error) and took < 6 and left == []
+
+
+@pytest.mark.parametrize("mode", ["endless", "oversize"])
+def test_4_a_body_larger_than_the_published_file_is_not_stored(tmp_path, server, mode):
+    error, took, left = _download(tmp_path, server(mode))
+    first = data.ALL_FILES[0]
+    said = {"oversize": "announces 1,000,000,000,000 bytes", "endless": f"more than the {first.size:,} bytes"}
+    assert said[mode] in str(error) and left == []
+
+
+def test_4_cancel_interrupts_a_read_blocked_on_a_silent_server(tmp_path, server):
+    limits = data.Limits(timeout=30.0)  # without the cut, cancel would wait for this
+    cancel_at = time.monotonic() + 0.5
+    with pytest.raises(data.DownloadCancelled):
+        started = time.monotonic()
+        stop = lambda: time.monotonic() > cancel_at  # noqa: E731
+        data.download(tmp_path, mirrors=[server("stall")], limits=limits, should_stop=stop)
+    assert time.monotonic() - started < 3 and list(tmp_path.iterdir()) == []
+
+
+def test_4_stale_parts_are_removed_and_downloads_are_readable(tmp_path, server, monkeypatch):
+    import os
+
+    first = data.ALL_FILES[0].name
+    stale, fresh = tmp_path / f".{first}.killed.part", tmp_path / f".{first}.running.part"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"another download's")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    previous = os.umask(0o022)
+    try:
+        data.download(tmp_path, mirrors=[server("ok")])
+    finally:
+        os.umask(previous)
+    assert not stale.exists() and fresh.exists()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir() if not p.name.startswith(".")}
+    assert modes == {spec.name: 0o644 for spec in data.ALL_FILES}
+
+
+def test_4_a_data_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["--data", str(blocker / "mnist"), "data", "download"]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{blocker / 'mnist'}: cannot create the data folder" in err
 
 
 # -- 5. bad card metadata, absurd configs and odd tensors are refused where they load ------

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.servers import Server
 from tests.test_faults import BAD_FILES, crafted_weights
-from tests.ui_helpers import dialogs, key, model, window
+from tests.ui_helpers import click, dialogs, key, make_window, model, window
+from vaedesk.core import data
+
+
+@pytest.fixture
+def stalled_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):  # noqa: F811
+    """A window whose Download button was pressed; the server sent half a file and went quiet."""
+    server = Server("stall", mnist_dir)
+    monkeypatch.setattr(data, "MIRRORS", (server.url,))
+    folder = tmp_path / "mnist"
+    w = make_window(qtbot, model, folder)
+    click(qtbot, w.banner.download)
+    qtbot.waitUntil(lambda: w.banner.progress.value() > 0, timeout=10000)
+    yield w, folder
+    server.close()
+
+
+def test_4_cancel_in_the_window_ends_a_stalled_download_at_once(qtbot, stalled_download):
+    w, folder = stalled_download
+    started = time.monotonic()
+    click(qtbot, w.banner.cancel)
+    qtbot.waitUntil(lambda: not w.banner.is_downloading(), timeout=10000)
+    assert time.monotonic() - started < 3  # the read timeout is 20 s
+    assert "Download cancelled" in w.banner.message.text() and w.banner.download.isEnabled()
+    assert list(folder.iterdir()) == []  # no .part left
+
+
+def test_4_closing_the_window_mid_download_stops_it_cleanly(qtbot, stalled_download):
+    w, folder = stalled_download
+    task = w.banner.task
+    started = time.monotonic()
+    w.close()
+    assert time.monotonic() - started < 3 and not task.thread.isRunning()
+    assert list(folder.iterdir()) == []
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))

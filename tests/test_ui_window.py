@@ -372,7 +372,7 @@ def test_row_data_banner(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F
 
 
 def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):  # noqa: F811
-    from tests.test_data import Server
+    from tests.servers import Server
     from vaedesk.core import data
 
     server = Server("ok", mnist_dir)

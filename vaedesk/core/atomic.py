@@ -24,12 +24,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     if path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
+    remove_stale(path.parent, f".{path.name}.*.tmp")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.fchmod(fd, usual_mode())  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -40,9 +38,28 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         raise
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    cutoff = time.time() - STALE_SECONDS
-    for old in path.parent.glob(f".{path.name}.*.tmp"):
+def usual_mode() -> int:
+    """The mode a new file gets from open(): 0o666 less the umask.
+
+    Read from /proc where it can be, because setting the umask to read it is not safe
+    while another thread creates files (downloads run beside the GUI thread).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def remove_stale(folder: Path, pattern: str, seconds: float = STALE_SECONDS) -> None:
+    """Remove files matching `pattern` in `folder` not modified for `seconds`: temporaries
+    that a killed save or download left behind."""
+    cutoff = time.time() - seconds
+    for old in folder.glob(pattern):
         try:
             if old.stat().st_mtime < cutoff:
                 old.unlink()

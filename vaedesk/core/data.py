@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
+import socket
 import struct
 import tempfile
-import urllib.error
+import threading
+import time
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vaedesk.core import paths
+from vaedesk.core import atomic, paths
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class IdxFile:
     sha256: str
     magic: int  # 2051 for images (ubyte, 3 dims), 2049 for labels (ubyte, 1 dim)
     count: int
+    size: int  # bytes of the published .gz: a download never takes more
 
 
 SPLITS: dict[str, tuple[IdxFile, IdxFile]] = {
@@ -38,12 +43,14 @@ SPLITS: dict[str, tuple[IdxFile, IdxFile]] = {
             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
             2051,
             60000,
+            9912422,
         ),
         IdxFile(
             "train-labels-idx1-ubyte.gz",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
             2049,
             60000,
+            28881,
         ),
     ),
     "test": (
@@ -52,12 +59,14 @@ SPLITS: dict[str, tuple[IdxFile, IdxFile]] = {
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
             2051,
             10000,
+            1648877,
         ),
         IdxFile(
             "t10k-labels-idx1-ubyte.gz",
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
             2049,
             10000,
+            4542,
         ),
     ),
 }
@@ -183,33 +192,143 @@ class DownloadCancelled(DownloadError):
     pass
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a download may cost before it is given up.
+
+    `timeout` bounds the connection and each wait for the next bytes; `min_rate` bytes/s,
+    averaged over the last `window` seconds, catches a server that drips bytes just often
+    enough to beat the timeout; `deadline` bounds the whole download. A file is never
+    read past its published size, so an endless body cannot fill the disk.
+    """
+
+    timeout: float = 20.0
+    min_rate: float = 8192.0
+    window: float = 20.0
+    deadline: float = 900.0
+
+
+STALE_PART_SECONDS = 120  # a .part file not written for this long was left by a killed download
+WATCH_INTERVAL = 0.1  # how often the watch looks at a transfer: cancel lands within this
+
+
+class _Watch:
+    """Watches one transfer from a second thread and cuts its socket when it must end.
+
+    A read blocked on a silent server does not look at `should_stop`; shutting the
+    socket down does wake it. The reader then raises `reason`.
+    """
+
+    def __init__(
+        self, response, should_stop: Callable[[], bool] | None, limits: Limits, deadline_at: float
+    ) -> None:
+        self.response, self.should_stop = response, should_stop
+        self.limits, self.deadline_at = limits, deadline_at
+        self.done = 0  # bytes read so far, written by the reader
+        self.reason: DownloadError | None = None
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="download-watch", daemon=True)
+
+    def __enter__(self) -> _Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._finished.set()
+        self._thread.join()
+
+    def _verdict(self, history: deque[tuple[float, int]]) -> DownloadError | None:
+        now = time.monotonic()
+        if self.should_stop is not None and self.should_stop():
+            return DownloadCancelled("download cancelled")
+        if now > self.deadline_at:
+            return DownloadError(f"gave up: not finished within {self.limits.deadline:.0f} s")
+        history.append((now, self.done))
+        while len(history) > 1 and history[1][0] <= now - self.limits.window:
+            history.popleft()
+        since, before = history[0]
+        if now - since >= self.limits.window:
+            rate = (self.done - before) / (now - since)
+            if rate < self.limits.min_rate:
+                return DownloadError(
+                    f"gave up: {rate:,.0f} bytes/s over the last {now - since:.0f} s"
+                    f" (at least {self.limits.min_rate:,.0f} needed)"
+                )
+        return None
+
+    def _run(self) -> None:
+        history: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
+        while not self._finished.wait(WATCH_INTERVAL):
+            reason = self._verdict(history)
+            if reason is None:
+                continue
+            with self._lock:
+                if not self._finished.is_set():
+                    self.reason = reason
+                    _cut(self.response)
+            return
+
+
+def _cut(response) -> None:
+    """Shut the response's socket down, which wakes a read blocked on it in another thread."""
+    try:
+        sock = socket.socket(fileno=os.dup(response.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return  # already closed
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
 def _fetch(
     url: str,
     dest: Path,
     spec: IdxFile,
     progress: ProgressFn | None,
     should_stop: Callable[[], bool] | None,
-    timeout: float,
+    limits: Limits,
+    deadline_at: float,
 ) -> None:
     """Stream `url` into a temporary file beside `dest`, check it, then rename it into place."""
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, atomic.usual_mode())  # readable like the files beside it, not 0600
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=limits.timeout) as resp,
+            _Watch(resp, should_stop, limits, deadline_at) as watch,
+        ):
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            done = 0
-            while block := resp.read(1 << 16):
-                if should_stop is not None and should_stop():
+            if total is not None and total > spec.size:
+                raise DownloadError(f"{url}: announces {total:,} bytes; {spec.name} has {spec.size:,}")
+            try:
+                while block := resp.read1(1 << 16):
+                    if should_stop is not None and should_stop():
+                        raise DownloadCancelled(f"{dest.name}: download cancelled")
+                    watch.done += len(block)
+                    if watch.done > spec.size:
+                        raise DownloadError(f"{url}: sends more than the {spec.size:,} bytes {spec.name} has")
+                    out.write(block)
+                    digest.update(block)
+                    if progress is not None:
+                        progress(spec.name, watch.done, total or spec.size)
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                if watch.reason is None:
+                    raise DownloadError(f"{url}: {getattr(e, 'reason', None) or e}") from None
+            if watch.reason is not None:
+                if isinstance(watch.reason, DownloadCancelled):
                     raise DownloadCancelled(f"{dest.name}: download cancelled")
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress is not None:
-                    progress(spec.name, done, total)
-            if total is not None and done < total:
-                raise DownloadError(f"{url}: truncated ({done} of {total} bytes)")
+                raise DownloadError(f"{url}: {watch.reason}")
+            if total is not None and watch.done < total:
+                raise DownloadError(f"{url}: truncated ({watch.done:,} of {total:,} bytes)")
         if digest.hexdigest() != spec.sha256:
             raise DownloadError(f"{url}: checksum does not match the published SHA-256")
         os.replace(tmp, dest)
@@ -222,16 +341,25 @@ def download(
     mirrors: Sequence[str] = MIRRORS,
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
-    timeout: float = 30.0,
+    limits: Limits = Limits(),
 ) -> Path:
     """Fetch whichever MNIST files `folder` lacks (or has corrupt), verified, atomically.
 
-    Each file is tried on every mirror in turn. Nothing half-written is ever left under
-    the final name. Returns the folder.
+    Each file is tried on every mirror in turn, within `limits`. Nothing half-written is
+    ever left under the final name, and `.part` files that a killed download left are
+    removed. Cancel (`should_stop`) is honoured within a tenth of a second, even while a
+    read waits on a silent server. Returns the folder.
     """
     folder = Path(folder) if folder is not None else paths.default_mnist_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"{folder}: cannot create the data folder ({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DownloadError(f"{folder}: cannot write into the data folder (permission denied)")
+    deadline_at = time.monotonic() + limits.deadline
     for spec in ALL_FILES:
+        atomic.remove_stale(folder, f".{spec.name}.*.part", STALE_PART_SECONDS)
         dest = folder / spec.name
         if dest.is_file() and sha256_of(dest) == spec.sha256:
             continue
@@ -239,14 +367,16 @@ def download(
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + spec.name
             try:
-                _fetch(url, dest, spec, progress, should_stop, timeout)
+                _fetch(url, dest, spec, progress, should_stop, limits, deadline_at)
                 break
             except DownloadCancelled:
                 raise
             except DownloadError as e:
                 failures.append(str(e))
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            except (OSError, ValueError, http.client.HTTPException) as e:  # URLError is an OSError
+                failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
+            if should_stop is not None and should_stop():
+                raise DownloadCancelled(f"{dest.name}: download cancelled")
         else:
             raise DownloadError(
                 f"could not download {spec.name} ({'; '.join(failures)}). Instead, "

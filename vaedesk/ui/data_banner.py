@@ -106,4 +106,7 @@ class DataBanner(QWidget):
 
     def _on_failed(self, kind: str, message: str) -> None:
         self._set_busy(False)
-        self.message.setText(f"<b>Download failed.</b> {message}")
+        if kind == data.DownloadCancelled.__name__:
+            self.message.setText("<b>Download cancelled.</b> Nothing half-written was kept.")
+        else:
+            self.message.setText(f"<b>Download failed.</b> {message}")
