@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vaedesk.core.evaluate import evaluate, iwae_bound, knn_predict, negative_elbo
+from vaedesk.core.evaluate import evaluate, iwae_bound, negative_elbo
 from vaedesk.core.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
+from vaedesk.core.neighbours import knn_predict
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 

@@ -18,12 +18,61 @@ def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_model):
     path = tmp_path / "m.safetensors"
     weights.save(path, tiny_model.vae, {"seed": 7})
     loaded = load_model(path)
+    assert loaded.runtime == "onnxruntime"  # the file carries its ONNX export
+    for name, tensor in tiny_model.vae.state_dict().items():
+        assert torch.equal(loaded.vae.state_dict()[name], tensor)  # bit for bit
     z = np.array([[0.5, -1.0], [2.0, 0.0]], dtype=np.float32)
-    assert np.array_equal(loaded.decode(z), tiny_model.decode(z))
+    np.testing.assert_allclose(loaded.decode(z), tiny_model.decode(z), atol=1e-5)
     assert loaded.card["seed"] == 7 and loaded.config == tiny_model.config
     card = json.loads(weights.card_path(path).read_text())
     assert card["config"]["arch"] == "conv" and card["seed"] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.safetensors"]  # no temp files
+
+
+# -- the ONNX export: the viewer's runtime agrees with torch ---------------------------------
+
+
+@pytest.mark.parametrize("arch", ["conv", "seed", "mlp"])
+def test_onnx_runtime_and_torch_agree_on_random_points_and_images(tmp_path, arch, mnist_test):
+    torch.manual_seed(1)
+    vae = VAE(VAEConfig(arch=arch))
+    path = tmp_path / "m.safetensors"
+    weights.save(path, vae, {})
+    onnx, reference = load_model(path), Model(vae)
+    assert (onnx.runtime, reference.runtime) == ("onnxruntime", "torch")
+    z = np.random.default_rng(0).normal(0.0, 3.0, (256, 2)).astype(np.float32)
+    np.testing.assert_allclose(onnx.decode(z), reference.decode(z), atol=1e-5)
+    images = mnist_test[0][:500].astype(np.float32) / 255.0
+    for got, expected in zip(onnx.encode(images), reference.encode(images), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_the_bundled_model_runs_on_onnx_runtime_as_on_torch(real_mnist_test):
+    bundled = load_model()
+    assert bundled.runtime == "onnxruntime"
+    reference = Model(bundled.vae)  # the same tensors, on torch
+    z = np.random.default_rng(2).normal(0.0, 2.0, (256, 2)).astype(np.float32)
+    np.testing.assert_allclose(bundled.decode(z), reference.decode(z), atol=1e-5)
+    images = real_mnist_test[0][:1000].astype(np.float32) / 255.0
+    for got, expected in zip(bundled.encode(images), reference.encode(images), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_a_file_without_the_export_opens_on_torch_and_upgrade_adds_it(tmp_path, tiny_model, capsys):
+    from safetensors.torch import save_file
+
+    from vaedesk.cli import main
+
+    old = tmp_path / "old.safetensors"
+    weights.save(old, tiny_model.vae, {"seed": 3})
+    with weights.safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("onnx.")}
+        metadata = f.metadata()
+    save_file(tensors, str(old), metadata=metadata)
+    assert load_model(old).runtime == "torch"
+    assert main(["upgrade", str(old)]) == 0 and "ONNX export" in capsys.readouterr().out
+    upgraded = load_model(old)
+    assert upgraded.runtime == "onnxruntime" and upgraded.card["seed"] == 3
 
 
 def test_other_architectures_round_trip(tmp_path):

@@ -61,6 +61,7 @@ SHARED_OPTIONS = {
     "decode": {"weights"},
     "data": {"data"},
     "bench": {"data", "weights"},
+    "upgrade": set(),
 }
 # A latent coordinate such as -1e-3 is a number, not an option.
 NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
@@ -189,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--mirror", action="append", metavar="URL", help="download from this base URL (repeatable)"
     )
 
+    u = sub.add_parser(
+        "upgrade",
+        help="add the ONNX export to a weights file from an older vaedesk (the viewer then "
+        "runs it without torch)",
+    )
+    u.add_argument("file", metavar="FILE", help="the weights file")
+    u.add_argument("-o", "--output", metavar="OUT", help="write here instead of replacing FILE")
+
     b = sub.add_parser(
         "bench", parents=[common, weights_opt], help="measure decode, encode and training speed"
     )
@@ -219,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "decode": cmd_decode,
             "data": cmd_data,
             "bench": cmd_bench,
+            "upgrade": cmd_upgrade,
         }[args.command]
         return handler(args)
     except CommandError as e:
@@ -554,6 +564,21 @@ def cmd_data(args: argparse.Namespace) -> int:
             + data.HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
         )
     return 0 if ok else 1
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from vaedesk.core import weights
+
+    output = args.output or args.file
+    try:
+        vae, card = weights.load(args.file)
+        weights.save(output, vae, card)
+    except weights.WeightsError as e:
+        raise CommandError(str(e)) from None
+    except OSError as e:
+        raise CommandError(f"{output}: cannot write ({e.strerror or e})") from None
+    print(f"wrote {output}: the same weights and card, with the ONNX export")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

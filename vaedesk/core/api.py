@@ -3,43 +3,80 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vaedesk.core import paths, weights
-from vaedesk.core.model import VAE, VAEConfig
+from vaedesk.core.config import VAEConfig
+from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
+
+if TYPE_CHECKING:
+    import torch
+
+    from vaedesk.core.model import VAE
+
+BATCH = 1000  # images per encoder call: bounds the activations' memory
 
 
 class Model:
-    """A trained VAE. `encode` takes float32 (N, 28, 28) in [0, 1]; `decode` takes (N, 2)."""
+    """A trained VAE. `encode` takes float32 (N, 28, 28) in [0, 1]; `decode` takes (N, D).
 
-    def __init__(self, vae: VAE, card: dict[str, Any] | None = None, path: Path | None = None) -> None:
-        self.vae = vae.eval()
-        self.card = card or {}
+    A model loaded from a file with an ONNX export runs on ONNX Runtime and never imports
+    torch; one built in memory (a training run's snapshot) or loaded from an older file
+    without the export runs on torch. `runtime` says which. `vae`, the torch module, is
+    built on first use (training from this model, evaluation).
+    """
+
+    def __init__(
+        self,
+        vae: VAE | None = None,
+        card: dict[str, Any] | None = None,
+        path: Path | None = None,
+        stored: weights.Stored | None = None,
+    ) -> None:
+        if vae is None and stored is None:
+            raise TypeError("a Model needs a torch VAE or a stored weights file")
+        self._vae = vae.eval() if vae is not None else None
+        self._stored = stored
+        self.config: VAEConfig = vae.config if vae is not None else stored.config
+        self.card = card if card is not None else (stored.card if stored is not None else {})
         self.path = path
+        self._onnx: OnnxModel | None = None
+        if vae is None and stored.graphs:
+            self._onnx = _onnx_model(stored, self.config)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Model:
         path = Path(path) if path is not None else paths.bundled_weights()
-        vae, card = weights.load(path)
-        return cls(vae, card, path)
+        stored = weights.read(path)
+        if stored.graphs:
+            return cls(None, stored.card, path, stored)
+        return cls(weights.build(stored), stored.card, path, stored)  # an older file: torch
 
     @classmethod
     def from_state(cls, config: VAEConfig, state: dict[str, torch.Tensor], card: dict[str, Any]) -> Model:
         """An unsaved model from a config and a state dict (a training run's snapshot)."""
+        from vaedesk.core.model import VAE
+
         vae = VAE(config)
         vae.load_state_dict(state)
         return cls(vae, card, None)
 
+    @property
+    def vae(self) -> VAE:
+        """The torch module (imports torch, and builds it from the file the first time)."""
+        if self._vae is None:
+            self._vae = weights.build(self._stored)
+        return self._vae
+
+    @property
+    def runtime(self) -> str:
+        return "onnxruntime" if self._onnx is not None else "torch"
+
     def state(self) -> dict[str, torch.Tensor]:
         """A copy of the weights, to start a training run from."""
         return {k: v.detach().clone() for k, v in self.vae.state_dict().items()}
-
-    @property
-    def config(self) -> VAEConfig:
-        return self.vae.config
 
     @property
     def name(self) -> str:
@@ -52,20 +89,50 @@ class Model:
         return float(value) if isinstance(value, int | float) else None
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) or (28, 28) in [0, 1] -> posterior mean and log-variance, (N, 2) each."""
+        """(N, 28, 28) or (28, 28) in [0, 1] -> posterior mean and log-variance, (N, D) each."""
         x = np.asarray(images, dtype=np.float32)
         if x.shape[-2:] != (28, 28):
             raise ValueError(f"images must be 28 x 28, got shape {x.shape}")
-        x = x.reshape(-1, 1, 28, 28)
-        with torch.inference_mode():
-            mu, logvar = self.vae.encode(torch.from_numpy(x))
-        return mu.numpy(), logvar.numpy()
+        x = x.reshape(-1, 28, 28)
+        parts = [self._encode(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
+        if not parts:
+            empty = np.zeros((0, self.config.latent_dim), np.float32)
+            return empty, empty.copy()
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Latent points (N, 2) or (2,) -> images (N, 28, 28) float32 in [0, 1]."""
+        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]."""
         z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
+        if self._onnx is not None:
+            return self._onnx.decode(z)
+        import torch
+
         with torch.inference_mode():
             return self.vae.decode(torch.from_numpy(z))[:, 0].numpy()
+
+    def _encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._onnx is not None:
+            return self._onnx.encode(x)
+        import torch
+
+        with torch.inference_mode():
+            mu, logvar = self.vae.encode(torch.from_numpy(x).unsqueeze(1))
+        return mu.numpy(), logvar.numpy()
+
+
+def _onnx_model(stored: weights.Stored, config: VAEConfig) -> OnnxModel:
+    """The file's ONNX graphs in ONNX Runtime, checked against its config."""
+    try:
+        model = OnnxModel(stored.graphs[ENCODER], stored.graphs[DECODER])
+        z = np.zeros((1, config.latent_dim), np.float32)
+        images = model.decode(z)
+        mu, logvar = model.encode(images)
+    except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own types; all mean "unusable"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise weights.WeightsError(f"{stored.path}: its ONNX export cannot be run ({first})") from None
+    if images.shape != (1, 28, 28) or mu.shape != logvar.shape or mu.shape != z.shape:
+        raise weights.WeightsError(f"{stored.path}: its ONNX export does not match its config")
+    return model
 
 
 def morph_path(a: np.ndarray, b: np.ndarray, steps: int = 40, great_circle: bool = False) -> np.ndarray:

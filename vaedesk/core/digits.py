@@ -14,7 +14,7 @@ import numpy as np
 from vaedesk.core import data, paths
 from vaedesk.core.api import Model
 from vaedesk.core.atomic import atomic_write
-from vaedesk.core.evaluate import encode_means, knn_predict
+from vaedesk.core.neighbours import knn_predict
 
 
 @dataclass
@@ -49,7 +49,7 @@ def encode_test_set(
                 return EncodedTestSet(images, labels, mu, logvar)
         except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild it
             pass  # truncated or empty (EOFError, BadZipFile), unreadable, or implausible
-    mu, logvar = encode_means(model.vae, images)
+    mu, logvar = model.encode(data.to_float(images))
     if cache is not None:
         buf = io.BytesIO()
         np.savez(buf, mu=mu, logvar=logvar)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from vaedesk.core.model import VAE, kl_divergence, log_normal, reconstruction_loss
+from vaedesk.core.neighbours import knn_accuracy
 from vaedesk.core.train import as_tensor
 
 
@@ -60,31 +61,6 @@ def iwae_bound(model: VAE, images: np.ndarray, k: int = 64, seed: int = 0, batch
         log_w = log_px_z + log_pz - log_qz  # (k, B)
         total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()
     return total / len(images)
-
-
-def knn_predict(
-    ref: np.ndarray, ref_labels: np.ndarray, query: np.ndarray, k: int = 5, chunk: int = 1000
-) -> np.ndarray:
-    """Majority label of the k nearest reference points (ties go to the nearer neighbours)."""
-    ref_t = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
-    labels_t = torch.from_numpy(ref_labels.astype(np.int64))
-    k = min(k, len(ref))
-    # Nearer neighbours get slightly more weight, so a tied vote goes to the closest.
-    weights = 1.0 + 1e-3 * torch.arange(k, 0, -1, dtype=torch.float32)
-    out = []
-    for start in range(0, len(query), chunk):
-        q = torch.from_numpy(np.ascontiguousarray(query[start : start + chunk], dtype=np.float32))
-        nearest = torch.cdist(q, ref_t).topk(k, largest=False).indices  # (C, k), nearest first
-        votes = torch.zeros(len(q), 10).scatter_add_(1, labels_t[nearest], weights.expand(len(q), k))
-        out.append(votes.argmax(dim=1))
-    return torch.cat(out).numpy()
-
-
-def knn_accuracy(
-    train_mu: np.ndarray, train_labels: np.ndarray, test_mu: np.ndarray, test_labels: np.ndarray, k: int = 5
-) -> float:
-    """How well the latent plane separates digits: k-NN accuracy of test means vs train means."""
-    return float((knn_predict(train_mu, train_labels, test_mu, k) == test_labels).mean())
 
 
 def evaluate(

@@ -11,41 +11,14 @@ Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014. Three architectu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCHS = ("conv", "seed", "mlp")
-LOSSES = ("bce", "mse")
-MAX_LATENT_DIM = 1024  # far beyond any use; a larger size in a file is damage, not a model
+from vaedesk.core.config import ARCHS, LOSSES, MAX_LATENT_DIM, VAEConfig
 
-
-@dataclass(frozen=True)
-class VAEConfig:
-    arch: str = "conv"
-    latent_dim: int = 2
-    loss: str = "bce"  # reconstruction term used for training; evaluation always reports BCE
-    beta: float = 1.0  # weight of the KL term (Higgins et al. 2017); 1 is the true ELBO
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r} (choose from {', '.join(ARCHS)})")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
-        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
-            raise ValueError(f"latent_dim must be a whole number from 1 to {MAX_LATENT_DIM}")
-        if not self.beta >= 0:
-            raise ValueError("beta must be a non-negative number")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> VAEConfig:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
+__all__ = ["ARCHS", "LOSSES", "MAX_LATENT_DIM", "VAE", "VAEConfig", "kl_divergence", "reconstruction_loss"]
 
 
 def _encoder(arch: str) -> tuple[nn.Module, int]:

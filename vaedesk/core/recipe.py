@@ -20,8 +20,9 @@ import torch
 
 from vaedesk import __version__
 from vaedesk.core import data
+from vaedesk.core.config import VAEConfig
 from vaedesk.core.evaluate import encode_means, evaluate
-from vaedesk.core.model import VAE, VAEConfig
+from vaedesk.core.model import VAE
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 Split = tuple[np.ndarray, np.ndarray]  # images (N, 28, 28) uint8, labels (N,)
@@ -120,11 +121,6 @@ def make_card(
             for h in trainer.history
         ],
     }
-
-
-# Importance samples for the IWAE bound on the card of a run made in the window: fewer
-# than the command line's 64, so that the evaluation after a run takes seconds.
-WINDOW_EVAL_K = 8
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,13 @@
 A weights file is self-describing: its safetensors metadata carries the model config and
 the whole model card, so loading rebuilds the right architecture without guessing. The
 same card is also written beside it as readable JSON (``name.card.json``), a derived
-copy: loading reads the card inside the weights file, so the two can never disagree. Every write
-goes to a temporary file in the same folder and is renamed into place.
+copy: loading reads the card inside the weights file, so the two can never disagree.
+
+Beside the float32 parameters, the file holds the encoder and decoder exported as ONNX
+graphs (two uint8 tensors), which the viewer runs with ONNX Runtime: opening a model,
+hovering and drawing never import torch. Files without them (written before they were
+added) still open, on torch. Every write goes to a temporary file in the same folder and
+is renamed into place.
 """
 
 from __future__ import annotations
@@ -12,16 +17,21 @@ from __future__ import annotations
 import errno
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_bytes
+from safetensors.numpy import save as safetensors_bytes
 
 from vaedesk.core import paths
 from vaedesk.core.atomic import atomic_write
-from vaedesk.core.model import VAE, VAEConfig
+from vaedesk.core.config import VAEConfig
+from vaedesk.core.onnx_runtime import DECODER, ENCODER
+
+if TYPE_CHECKING:
+    from vaedesk.core.model import VAE
 
 FORMAT = "vaedesk-weights-1"
 
@@ -44,11 +54,15 @@ def refuse_bundled(path: str | Path) -> None:
 
 
 def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
-    """Save weights with their config and card, and the card beside them as JSON.
-    Never over the bundled model (PermissionError)."""
+    """Save weights with their config, card and ONNX export, and the card beside them as
+    JSON. Never over the bundled model (PermissionError)."""
+    from vaedesk.core.export import export
+
     refuse_bundled(path)
     card = {**card, "config": model.config.to_dict()}
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().contiguous().cpu().numpy() for k, v in model.state_dict().items()}
+    for name, graph in export(model).items():
+        tensors[name] = np.frombuffer(graph, dtype=np.uint8)
     metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict()), "card": json.dumps(card)}
     atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
     atomic_write(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
@@ -71,8 +85,19 @@ def card_problem(card: Any) -> str | None:
     return None
 
 
-def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
-    """Rebuild the model a weights file describes; raise `WeightsError` if it cannot."""
+@dataclass
+class Stored:
+    """What a weights file holds, read without torch."""
+
+    path: Path
+    config: VAEConfig
+    card: dict[str, Any]
+    tensors: dict[str, np.ndarray]  # the model's float32 parameters
+    graphs: dict[str, bytes]  # ENCODER and DECODER as ONNX, or empty in an older file
+
+
+def read(path: str | Path) -> Stored:
+    """Read and check a weights file; raise `WeightsError` if it cannot be used."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
@@ -81,10 +106,10 @@ def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
     if not os.access(path, os.R_OK):
         raise WeightsError(f"{path}: not readable (permission denied)")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
     if metadata.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a vaedesk weights file (no '{FORMAT}' metadata)")
@@ -96,18 +121,41 @@ def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
     problem = card_problem(card)
     if problem:
         raise WeightsError(f"{path}: its model card is not valid ({problem})")
-    odd = sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values() if t.dtype != torch.float32})
+    graphs = {}
+    for name in (ENCODER, DECODER):
+        graph = tensors.pop(name, None)
+        if graph is not None:
+            if graph.dtype != np.uint8 or graph.ndim != 1:
+                raise WeightsError(f"{path}: {name} is not an ONNX graph (uint8 bytes)")
+            graphs[name] = graph.tobytes()
+    if len(graphs) == 1:
+        raise WeightsError(f"{path}: has half an ONNX export (one of {ENCODER}, {DECODER})")
+    odd = sorted({str(t.dtype) for t in tensors.values() if t.dtype != np.float32})
     if odd:
         raise WeightsError(f"{path}: holds {', '.join(odd)} tensors; vaedesk weights are float32")
-    model = VAE(config)
+    if not all(np.isfinite(t).all() for t in tensors.values()):
+        raise WeightsError(f"{path}: contains NaN or infinite values")
+    return Stored(path, config, card, tensors, graphs)
+
+
+def build(stored: Stored) -> VAE:
+    """The torch model of a stored file (imports torch)."""
+    import torch
+
+    from vaedesk.core.model import VAE
+
+    model = VAE(stored.config)
     try:
-        model.load_state_dict(tensors, strict=True)
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in stored.tensors.items()}, strict=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[-1].strip()
         raise WeightsError(
-            f"{path}: tensors do not match the '{config.arch}' architecture ({first})"
+            f"{stored.path}: tensors do not match the '{stored.config.arch}' architecture ({first})"
         ) from None
-    if not all(torch.isfinite(t).all() for t in tensors.values()):
-        raise WeightsError(f"{path}: contains NaN or infinite values")
-    model.eval()
-    return model, card
+    return model.eval()
+
+
+def load(path: str | Path) -> tuple[VAE, dict[str, Any]]:
+    """Rebuild the torch model a weights file describes; raise `WeightsError` if it cannot."""
+    stored = read(path)
+    return build(stored), stored.card

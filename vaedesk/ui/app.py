@@ -1,4 +1,4 @@
-"""Start the window: check for a display, set up Qt and torch, load the model."""
+"""Start the window: check for a display, set up Qt, load the model (no torch)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ def has_display() -> bool:
 def configure(dark: bool = False) -> None:
     """Process-wide settings the window relies on; the tests call this too."""
     import pyqtgraph as pg
-    import torch
 
-    # One intra-op thread: a single decode is fastest that way, and a training run in the
-    # background leaves the other core to the interface.
-    torch.set_num_threads(1)
+    # One intra-op thread for torch too, when a training run or an older model file brings
+    # it in: a training run in the background then leaves the other core to the interface.
+    # (The viewer itself runs on ONNX Runtime, one thread, and never imports torch.)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     pg.setConfigOptions(
         antialias=False,
         background="#202124" if dark else "w",

@@ -8,7 +8,9 @@ itself is `vaedesk.core.recipe.TrainingRun`, the same as `vaedesk train`.
 from __future__ import annotations
 
 import math
+import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,25 +33,37 @@ from PySide6.QtWidgets import (
 
 from vaedesk.core import data
 from vaedesk.core.api import Model
+from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
 from vaedesk.core.digits import EncodedTestSet
-from vaedesk.core.model import ARCHS, VAEConfig
-from vaedesk.core.recipe import (
-    WINDOW_EVAL_K,
-    EpochUpdate,
-    Evaluating,
-    RunOutcome,
-    RunSpec,
-    equivalent_command,
-    run_spec,
-)
 from vaedesk.core.session import Session
-from vaedesk.core.train import BatchProgress, EpochResult, TrainingDiverged, TrainOptions
 from vaedesk.ui import files
 from vaedesk.ui.workers import Task, Worker
+
+if TYPE_CHECKING:
+    from vaedesk.core.recipe import RunOutcome, RunSpec
+    from vaedesk.core.train import BatchProgress, EpochResult, TrainOptions
+
+# The training engine imports torch (1.3 s, 170 MB), which the viewer never needs: the
+# panel loads it in a thread the first time it is shown or Start is pressed.
+ENGINE = "vaedesk.core.recipe"
+
+
+def engine_loaded() -> bool:
+    return ENGINE in sys.modules
+
+
+def load_engine(emit, should_stop) -> None:
+    import torch
+
+    import vaedesk.core.recipe  # noqa: F401
+
+    torch.set_num_threads(1)  # training leaves the other core to the interface
 
 
 def training_job(spec: RunSpec):
     """The worker's job: the recipe's events, emitted as they come; the run returned."""
+    from vaedesk.core.recipe import run_spec
+
     return lambda emit, should_stop: run_spec(spec, emit, should_stop, threads=1)
 
 
@@ -118,6 +132,8 @@ class TrainingPanel(QDockWidget):
         super().__init__("Train", parent)
         self.session = session
         self.task: Task | None = None
+        self.loading: Task | None = None  # the engine's import, the first time
+        self.start_pending = False  # Start was pressed while the engine loaded
         self.result: Model | None = None  # a finished run's model, not yet kept or discarded
         self.model_before: Model | None = None
         self.run_config = VAEConfig()
@@ -200,9 +216,38 @@ class TrainingPanel(QDockWidget):
     # -- running ------------------------------------------------------------------------------
 
     def is_running(self) -> bool:
-        return self.task is not None and self.task.is_running()
+        return self.start_pending or (self.task is not None and self.task.is_running())
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        self.load_engine()  # while the user sets the options
+        super().showEvent(event)
+
+    def load_engine(self) -> None:
+        """Import the training engine (torch) in a thread, once; Start waits for it."""
+        if engine_loaded() or self.loading is not None:
+            return
+        worker = Worker(load_engine, expected_errors=(ImportError, OSError))
+        worker.succeeded.connect(lambda _: self._on_engine_loaded())
+        worker.failed.connect(lambda kind, message: self._on_engine_failed(message))
+        self.loading = Task(worker, self)
+        self.loading.start()
+
+    def _on_engine_loaded(self) -> None:
+        self.loading = None
+        if self.start_pending:
+            self.start_pending = False
+            self._set_running(False)
+            self.start()
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.loading = None
+        self.start_pending = False
+        self._set_running(False)
+        self.status.setText(f"Training is not available: PyTorch could not be loaded ({message}).")
 
     def options(self, n_images: int) -> TrainOptions:
+        from vaedesk.core.train import TrainOptions
+
         return TrainOptions(
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
@@ -216,6 +261,15 @@ class TrainingPanel(QDockWidget):
         """Start a run with the options shown, on the session's MNIST training set."""
         if self.is_running():
             return False
+        if not engine_loaded():
+            self.start_pending = True
+            self._set_running(True)
+            self.status.setText("Loading PyTorch for training (first run only)\u2026")
+            self.load_engine()
+            return True
+        from vaedesk.core.recipe import RunSpec, equivalent_command
+        from vaedesk.core.train import TrainingDiverged
+
         if self.result is not None:
             self.discard()
         try:
@@ -290,13 +344,19 @@ class TrainingPanel(QDockWidget):
             self.choose_data_requested.emit()
 
     def cancel(self) -> None:
-        if self.is_running():
+        if self.start_pending:
+            self.start_pending = False
+            self._set_running(False)
+            self.status.setText("Cancelled before the run started.")
+        elif self.is_running():
             self.task.worker.request_stop()
             self.status.setText("Cancelling after this batch\u2026")
 
     def stop_and_wait(self) -> None:
-        if self.task is not None:
-            self.task.stop_and_wait()
+        self.start_pending = False
+        for task in (self.task, self.loading):
+            if task is not None:
+                task.stop_and_wait()
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -312,6 +372,9 @@ class TrainingPanel(QDockWidget):
         return EncodedTestSet(test.images, test.labels, mu, logvar)
 
     def _on_progress(self, event) -> None:
+        from vaedesk.core.recipe import EpochUpdate, Evaluating
+        from vaedesk.core.train import BatchProgress
+
         if isinstance(event, BatchProgress):
             self.last_progress = event
             self.samples_per_s.append(event.samples_per_s)

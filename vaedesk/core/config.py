@@ -1,0 +1,39 @@
+"""A model's hyper-parameters: what a weights file records so that loading rebuilds the
+model without guessing. No torch here: the viewer reads configs without it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ARCHS = ("conv", "seed", "mlp")
+LOSSES = ("bce", "mse")
+MAX_LATENT_DIM = 1024  # far beyond any use; a larger size in a file is damage, not a model
+# Importance samples for the IWAE bound on the card of a run made in the window: fewer
+# than the command line's 64, so that the evaluation after a run takes seconds.
+WINDOW_EVAL_K = 8
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    arch: str = "conv"
+    latent_dim: int = 2
+    loss: str = "bce"  # reconstruction term used for training; evaluation always reports BCE
+    beta: float = 1.0  # weight of the KL term (Higgins et al. 2017); 1 is the true ELBO
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r} (choose from {', '.join(ARCHS)})")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
+        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
+            raise ValueError(f"latent_dim must be a whole number from 1 to {MAX_LATENT_DIM}")
+        if not self.beta >= 0:
+            raise ValueError("beta must be a non-negative number")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VAEConfig:
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)
