@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QGuiApplication
+from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -47,6 +47,26 @@ def test_row_move_over_the_map_rapid_moves_end_on_the_resting_position(qtbot, wi
     z = np.array(viewport_to_latent(window.map, rest), np.float32)
     np.testing.assert_allclose(window.hover_z, z, atol=1e-5)
     np.testing.assert_allclose(window.decoder.image, model.decode(z)[0], atol=1e-5)
+
+
+def test_moving_overlays_never_redraws_the_points_but_zooming_does(qtbot, window):
+    """The scatter is drawn from Qt's pixmap cache while the crosshair, the selection ring
+    and the drawing's marker move; only a change of view redraws the 300 (here) points."""
+    m = window.map
+    painted = []
+    m.points.paint = lambda painter, *args: (painted.append(1), type(m.points).paint(m.points, painter, *args))
+    m.viewport().repaint()
+    painted.clear()
+    vp = m.viewport().rect()
+    for i in range(10):
+        hover(qtbot, window, QPoint(vp.width() // 4 + 20 * i, vp.height() // 3 + 9 * i))
+        m.viewport().repaint()
+    click(qtbot, m.viewport(), QPoint(vp.width() // 2, vp.height() // 2))  # the selection ring
+    m.viewport().repaint()
+    assert window.session.selected is not None and painted == []
+    wheel(m.viewport(), m.viewport().rect().center())  # zoom in
+    m.viewport().repaint()
+    assert len(painted) >= 1
 
 
 def test_row_click(qtbot, window):
@@ -110,19 +130,49 @@ def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  #
     assert np.ptp(radius) < 0.02 * radius.mean()  # slerp keeps the norm between equal-norm ends
 
 
+def pixels_of(widget, colour: str) -> int:
+    """How many pixels of the widget, as drawn on screen, have exactly this colour."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    rgb = pixels[:, : 3 * image.width()].reshape(image.height(), image.width(), 3)
+    return int((rgb == QColor(colour).getRgb()[:3]).all(axis=2).sum())
+
+
 def test_row_click_a_digit_in_the_legend(qtbot, window):
+    from vaedesk.ui.latent_map import PALETTE
+
     m, s = window.map, window.session
     sample, label = m.legend.items[3]
     assert label.text == "3"
+    threes_drawn = pixels_of(m, PALETTE[3])
     pos = m.mapFromScene(sample.sceneBoundingRect().center())
     click(qtbot, m.viewport(), pos)
     assert not m.digits[3].isVisible() and all(m.digits[d].isVisible() for d in range(10) if d != 3)
+    assert pixels_of(m, PALETTE[3]) < 0.05 * threes_drawn  # the 3s are gone from the map
     assert s.selected is None  # a legend click is not a map click
     threes = np.flatnonzero(s.test.labels == 3)
     click(qtbot, m.viewport(), map_to_viewport(m, *s.test.mu[threes[0]]))
     assert s.selected is not None and s.test.labels[s.selected] != 3  # hidden points cannot be picked
     click(qtbot, m.viewport(), pos)
     assert m.digits[3].isVisible() and 3 not in s.hidden_digits
+    assert pixels_of(m, PALETTE[3]) == threes_drawn
+
+
+def wheel(widget, pos: QPoint, degrees: int = 30) -> None:
+    """A mouse-wheel turn away from the user (zoom in), at `pos`."""
+    from PySide6.QtGui import QWheelEvent
+
+    event = QWheelEvent(
+        QPointF(pos),
+        QPointF(widget.mapToGlobal(pos)),
+        QPoint(0, 0),
+        QPoint(0, 8 * degrees),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
 
 
 def test_row_drag_and_wheel(qtbot, window):
@@ -135,19 +185,7 @@ def test_row_drag_and_wheel(qtbot, window):
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=center + QPoint(100, 0))
     (p0, p1), _ = view.viewRange()
     assert p0 < x0 and p1 - p0 == pytest.approx(x1 - x0, rel=1e-3)  # panned left, same zoom
-    from PySide6.QtGui import QWheelEvent
-
-    wheel = QWheelEvent(
-        QPointF(center),
-        QPointF(vp.mapToGlobal(center)),
-        QPoint(0, 0),
-        QPoint(0, 240),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(vp, wheel)
+    wheel(vp, center)
     (z0, z1), _ = view.viewRange()
     assert z1 - z0 < 0.9 * (p1 - p0)  # zoomed in
     key(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)

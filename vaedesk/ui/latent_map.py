@@ -2,6 +2,11 @@
 
 Every plot item is created once and updated with setData / setImage (pyqtgraph's own
 advice), so panning, hovering and retraining never rebuild the scene.
+
+The 10,000 points are one `ScatterPlotItem` with per-point brushes (ten shared brushes),
+cached by Qt as a pixmap in device coordinates: moving the crosshair, the selection ring,
+the drawing's marker or the morph path repaints those overlays over the cached pixmap
+and never redraws the points. Panning and zooming redraw them once per change.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
 # A clear, colour-blind-aware 10-colour palette (Tableau 10).
 PALETTE = [
@@ -80,11 +86,17 @@ class LatentMap(pg.PlotWidget):
             labelTextSize="10pt",
             brush=pg.mkBrush(back.red(), back.green(), back.blue(), 230),
         )
+        self.brushes = [pg.mkBrush(colour) for colour in PALETTE]
+        self.points = pg.ScatterPlotItem(size=4, pen=None)
+        self.points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        plot.addItem(self.points)
+        # The legend's entries: empty items of each digit's colour. Clicking one hides it,
+        # and with it that digit's points.
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
-            item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(PALETTE[d]), name=str(d))
+            item = pg.ScatterPlotItem(size=4, pen=None, brush=self.brushes[d], name=str(d))
             plot.addItem(item)
-            item.visibleChanged.connect(lambda d=d, item=item: self.digit_toggled.emit(d, item.isVisible()))
+            item.visibleChanged.connect(lambda d=d: self._on_digit_toggled(d))
             self.digits.append(item)
         self.legend.setZValue(100)  # above the decoded-digit field, whatever the view shows
 
@@ -122,6 +134,7 @@ class LatentMap(pg.PlotWidget):
         self._pending_hover: tuple[float, float] | None = None
         self.mu = np.zeros((0, 2), np.float32)
         self.labels = np.zeros(0, np.uint8)
+        self._order = np.zeros(0, np.int64)
         self._field_timer = QTimer(self, singleShot=True, interval=60)
         self._field_timer.timeout.connect(self.update_field)
         self.view.sigRangeChanged.connect(
@@ -140,9 +153,28 @@ class LatentMap(pg.PlotWidget):
     def set_points(self, mu: np.ndarray, labels: np.ndarray) -> None:
         """Place the encoded test set; later calls move the points in place."""
         self.mu, self.labels = np.asarray(mu, np.float32), np.asarray(labels)
-        for d, item in enumerate(self.digits):
-            pts = self.mu[self.labels == d]
-            item.setData(pts[:, 0], pts[:, 1])
+        # Drawn digit by digit (9 on top), as ten separate layers would be.
+        self._order = np.argsort(self.labels, kind="stable")
+        drawn = self.mu[self._order]
+        self.points.setData(
+            drawn[:, 0], drawn[:, 1], brush=[self.brushes[d] for d in self.labels[self._order]]
+        )
+        self._apply_hidden()
+
+    def _on_digit_toggled(self, digit: int) -> None:
+        self._apply_hidden()
+        self.digit_toggled.emit(digit, self.digits[digit].isVisible())
+
+    def _apply_hidden(self) -> None:
+        if not len(self.mu):
+            return
+        shown = np.array([item.isVisible() for item in self.digits])
+        self.points.setPointsVisible(shown[self.labels[self._order]])
+
+    def points_shown(self) -> np.ndarray:
+        """Which test points are drawn, by test-set index (False: its digit is hidden)."""
+        shown = np.array([item.isVisible() for item in self.digits])
+        return shown[self.labels] if len(self.mu) else np.zeros(0, bool)
 
     def has_points(self) -> bool:
         return len(self.mu) > 0
