@@ -54,7 +54,8 @@ def test_moving_overlays_never_redraws_the_points_but_zooming_does(qtbot, window
     and the drawing's marker move; only a change of view redraws the 300 (here) points."""
     m = window.map
     painted = []
-    m.points.paint = lambda painter, *args: (painted.append(1), type(m.points).paint(m.points, painter, *args))
+    paint = type(m.points).paint
+    m.points.paint = lambda painter, *args: (painted.append(1), paint(m.points, painter, *args))
     m.viewport().repaint()
     painted.clear()
     vp = m.viewport().rect()
