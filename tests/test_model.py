@@ -150,6 +150,73 @@ def test_iwae_is_tighter_than_the_elbo(mnist_train_small):
     assert abs(iwae_bound(model, sample, k=1) - elbo) < 0.02 * elbo  # k=1 is the ELBO
 
 
+def test_iwae_on_onnx_runtime_matches_torch(mnist_train_small):
+    from vaedesk.core.evaluate import onnx_decoder
+
+    images = mnist_train_small[0][:1200]
+    model, _, _ = small_run(images, epochs=1)
+    sample = images[-100:]
+    decoder = onnx_decoder(model)
+    assert decoder is not None
+    on_torch, on_onnx = iwae_bound(model, sample, k=16), iwae_bound(model, sample, k=16, decoder=decoder)
+    assert on_onnx == pytest.approx(on_torch, abs=1e-3)  # same samples, decoders agree to 1e-5
+
+
+def test_iwae_by_hand_on_a_tiny_batch():
+    """The chunked, broadcast computation against the textbook formula, written out here."""
+    import math
+
+    torch.manual_seed(3)
+    model = VAE(VAEConfig(arch="mlp")).eval()
+    images = np.random.default_rng(4).integers(0, 256, (3, 28, 28)).astype(np.uint8)
+    k = 5
+    x = torch.from_numpy(images).float().div(255).flatten(1)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        mu, logvar = model.encode(x.view(-1, 1, 28, 28))
+        z = mu + torch.randn((k, *mu.shape), generator=gen) * torch.exp(0.5 * logvar)
+        p = torch.sigmoid(model.decode_logits(z.flatten(0, 1))).view(k, 3, 784).double()
+        log_px = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
+        normal = torch.distributions.Normal
+        log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+        expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
+    assert iwae_bound(model, images, k=k) == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluation_reports_progress_to_the_end_of_each_stage(mnist_train_small, mnist_test):
+    images, labels = mnist_train_small
+    model, _, _ = small_run(images[:1000], epochs=1)
+    seen: dict[str, list[tuple[int, int]]] = {}
+    test = (mnist_test[0][:300], mnist_test[1][:300])
+    evaluate(
+        model,
+        test,
+        (images, labels),
+        k_iwae=8,
+        progress=lambda s, d, t: seen.setdefault(s, []).append((d, t)),
+    )
+    assert set(seen) == {"-ELBO", "IWAE k=8", "5-NN"}
+    for stage, steps in seen.items():
+        done = [d for d, _ in steps]
+        assert done == sorted(done) and steps[-1][0] == steps[-1][1], stage
+    assert seen["IWAE k=8"][-1] == (300, 300) and seen["5-NN"][-1] == (len(images), len(images))
+
+
+def test_knn_search_on_torch_and_numpy_agree():
+    from vaedesk.core.evaluate import torch_search
+    from vaedesk.core.neighbours import nearest
+
+    rng = np.random.default_rng(5)
+    ref, query = rng.normal(size=(3000, 2)), rng.normal(size=(400, 2))
+    d = np.sqrt(((query[:, None, :] - ref[None]) ** 2).sum(-1))
+    brute = np.argsort(d, axis=1)[:, :5]
+    np.testing.assert_array_equal(nearest(ref, query, 5), brute)
+    # float32 may swap two neighbours at equal distance: compare how far they are
+    found = torch_search(ref, query, 5)
+    np.testing.assert_allclose(np.take_along_axis(d, found, 1), np.take_along_axis(d, brute, 1), atol=1e-5)
+
+
 def test_knn_predicts_well_separated_clusters():
     rng = np.random.default_rng(0)
     centers = rng.normal(scale=10, size=(10, 2))

@@ -326,6 +326,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         tqdm.write("stopping after this batch (Ctrl-C again to abort without saving)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    eval_bars = StageBars()
     bar = tqdm(
         total=options.epochs * run.batches_per_epoch,
         unit="batch",
@@ -334,7 +335,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         disable=None,
     )
     try:
-        for event in run.events(should_stop=lambda: stop["requested"]):
+        for event in run.events(should_stop=lambda: stop["requested"], eval_progress=eval_bars):
             if isinstance(event, BatchProgress):
                 bar.n = (event.epoch - 1) * event.batches + event.batch
                 bar.set_postfix_str(
@@ -371,6 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ) from None
     finally:
         bar.close()
+        eval_bars.close()
         signal.signal(signal.SIGINT, previous)
     if run.card is None:
         raise CommandError(f"no epoch finished ({run.stop_reason}); nothing saved")
@@ -448,10 +450,43 @@ def _format_metrics(m: dict) -> str:
             lines.append(f"IWAE bound, k={key[6:]:<4} {value:.2f}")
     if "knn5_accuracy" in m:
         lines.append(f"latent 5-NN accuracy {100 * m['knn5_accuracy']:.2f}%")
+    if "seconds" in m:
+        lines.append(f"evaluated in        {m['seconds']:.1f} s")
     return "\n".join(lines)
 
 
+class StageBars:
+    """tqdm bars on stderr, one per stage of a long evaluation, each with its ETA; silent
+    when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage not in self.bars:
+            self.bars[stage] = tqdm(
+                total=total,
+                desc=f"{stage:>10}",
+                unit="img",
+                file=sys.stderr,
+                disable=None,
+                dynamic_ncols=True,
+            )
+        bar = self.bars[stage]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    import time
+
     from vaedesk.core import data
     from vaedesk.core.evaluate import evaluate
 
@@ -462,7 +497,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except data.DataError as e:
         print(f"vaedesk: no kNN accuracy: {e}", file=sys.stderr)
         train = None
-    metrics = evaluate(model.vae, test, train, k_iwae=args.k)
+    started = time.perf_counter()
+    bars = StageBars()
+    try:
+        metrics = evaluate(model.vae, test, train, k_iwae=args.k, progress=bars)
+    finally:
+        bars.close()
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         finite = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in metrics.items()}
         # JSON has no NaN: a metric that is not a number is null.

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
 import socket
 import struct
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -295,6 +293,9 @@ def _fetch(
     deadline_at: float,
 ) -> None:
     """Stream `url` into a temporary file beside `dest`, check it, then rename it into place."""
+    import http.client
+    import urllib.request  # here, not at the top: 0.1 s of every start-up for a rare download
+
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -350,6 +351,8 @@ def download(
     removed. Cancel (`should_stop`) is honoured within a tenth of a second, even while a
     read waits on a silent server. Returns the folder.
     """
+    import http.client
+
     folder = Path(folder) if folder is not None else paths.default_mnist_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)

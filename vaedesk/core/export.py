@@ -28,8 +28,9 @@ class _Decoder(nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(z)[:, 0]  # (B, D) -> (B, 28, 28)
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.vae.decode_logits(z)[:, 0]  # (B, D) -> (B, 28, 28)
+        return torch.sigmoid(logits), logits
 
 
 def _graph(module: nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str]) -> bytes:
@@ -56,5 +57,7 @@ def export(vae: VAE) -> dict[str, bytes]:
     with torch.no_grad():
         return {
             ENCODER: _graph(_Encoder(vae), torch.zeros(1, 28, 28), ["images"], ["mu", "logvar"]),
-            DECODER: _graph(_Decoder(vae), torch.zeros(1, vae.config.latent_dim), ["z"], ["images"]),
+            DECODER: _graph(
+                _Decoder(vae), torch.zeros(1, vae.config.latent_dim), ["z"], ["images", "logits"]
+            ),
         }

@@ -18,9 +18,9 @@ class OnnxModel:
     points (B, D) -> images (B, 28, 28) in [0, 1]. One intra-op thread: a single decode is
     fastest that way, and a training run leaves the other core to the interface."""
 
-    def __init__(self, encoder: bytes, decoder: bytes) -> None:
+    def __init__(self, encoder: bytes, decoder: bytes, threads: int = 1) -> None:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its warnings are not the user's business
         providers = ["CPUExecutionProvider"]
@@ -32,4 +32,9 @@ class OnnxModel:
         return mu, logvar
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        return self._decoder.run(None, {"z": np.ascontiguousarray(z, np.float32)})[0]
+        return self._decoder.run(["images"], {"z": np.ascontiguousarray(z, np.float32)})[0]
+
+    def decode_logits(self, z: np.ndarray) -> np.ndarray:
+        """(B, D) -> the decoder's logits, (B, 28, 28): what a likelihood needs, as the
+        sigmoid saturates to exactly 0 or 1 in float32."""
+        return self._decoder.run(["logits"], {"z": np.ascontiguousarray(z, np.float32)})[0]

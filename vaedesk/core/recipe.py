@@ -21,7 +21,7 @@ import torch
 from vaedesk import __version__
 from vaedesk.core import data
 from vaedesk.core.config import VAEConfig
-from vaedesk.core.evaluate import encode_means, evaluate
+from vaedesk.core.evaluate import Progress, encode_means, evaluate, silent
 from vaedesk.core.model import VAE
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
@@ -124,6 +124,15 @@ def make_card(
 
 
 @dataclass(frozen=True)
+class EvalProgress:
+    """How far the test-set evaluation after a run has got, in images of one stage."""
+
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything a run needs, gathered where the user asked for it (the window's thread)
     and handed to wherever it runs (a worker thread)."""
@@ -175,7 +184,7 @@ def run_spec(
         eval_k=spec.eval_k,
         reencode_test=spec.test is not None,
     )
-    for event in run.events(should_stop):
+    for event in run.events(should_stop, lambda *p: emit(EvalProgress(*p))):
         emit(event)
     state = {k: v.detach().clone() for k, v in vae.state_dict().items()} if run.card else None
     return RunOutcome(run.stop_reason, run.best_epoch, run.card, state, run.test_mu, run.test_logvar)
@@ -226,8 +235,9 @@ class TrainingRun:
         return self.trainer.batches_per_epoch
 
     def events(
-        self, should_stop: Callable[[], bool] | None = None
+        self, should_stop: Callable[[], bool] | None = None, eval_progress: Progress | None = None
     ) -> Iterator[BatchProgress | EpochUpdate | Evaluating]:
+        """The run's events; `eval_progress(stage, done, total)` follows the evaluation."""
         started = time.perf_counter()
         try:
             for event in self.trainer.run(should_stop=should_stop):
@@ -249,7 +259,9 @@ class TrainingRun:
         self._describe(time.perf_counter() - started)
         yield Evaluating(self.trainer.best_epoch, self.stop_reason)
         if self.card is not None and self.test is not None:
-            self.metrics = evaluate(self.model, self.test, self.train, k_iwae=self.eval_k)
+            self.metrics = evaluate(
+                self.model, self.test, self.train, k_iwae=self.eval_k, progress=eval_progress or silent
+            )
             self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
             self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 

@@ -133,7 +133,14 @@ def run_app(args: argparse.Namespace) -> int:
     if getattr(args, "exit_after_first_paint", False):
 
         def on_first_paint() -> None:
-            print(f"first-paint {time.perf_counter() - START:.3f}", flush=True)
+            import resource
+
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            print(
+                f"first-paint {time.perf_counter() - START:.3f} s, peak {peak_mb:.0f} MB, "
+                f"torch {'imported' if 'torch' in sys.modules else 'not imported'}",
+                flush=True,
+            )
             app.quit()
 
         window.map.first_painted.connect(on_first_paint)

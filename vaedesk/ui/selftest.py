@@ -127,6 +127,7 @@ class SelfTest:
         self.check("hover sweep decodes every point", self.check_hover)
         self.check("click selects the nearest test image", self.check_click)
         self.check("drawing is encoded where encode() puts it", self.check_drawing)
+        self.check("viewing ran on ONNX Runtime, torch not imported", self.check_no_torch)
         self.check("Model > Train, Start pressed: a short run in the background", self.check_training)
         ok = all(c["ok"] for c in self.checks)
         report = {"ok": ok, "model": str(w.session.model.path), "checks": self.checks}
@@ -209,6 +210,13 @@ class SelfTest:
             "mean": [round(float(v), 3) for v in mu[0]],
             "stroke_to_marker_ms": round(1e3 * elapsed, 1),
         }
+
+    def check_no_torch(self) -> tuple[bool, dict]:
+        import sys
+
+        runtime = self.window.session.model.runtime
+        imported = "torch" in sys.modules
+        return runtime == "onnxruntime" and not imported, {"runtime": runtime, "torch_imported": imported}
 
     def check_training(self) -> tuple[bool, dict]:
         """The user's path: Model > Train, set the options, click Start, watch it run."""
