@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     b.add_argument("--packaged", metavar="EXE", help="also time the start-up of this packaged vaedesk")
     b.add_argument("--startup-only", action="store_true", help="only the start-up figures")
+    b.add_argument("--iwae", action="store_true", help="also time the IWAE bound, k=64 (2 minutes)")
     return parser
 
 

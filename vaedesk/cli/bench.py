@@ -12,25 +12,62 @@ from vaedesk.core.timing import ms, timings
 
 
 def bench_decode(model, repeat: int) -> None:
+    """One decode and one encode on the viewer's runtime, beside torch on the same weights."""
     import torch
+
+    from vaedesk.core.api import Model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    points = rng.normal(size=(repeat + 20, 2)).astype(np.float32)
-    it = iter(points)
-    t = timings(lambda: model.decode(next(it)), repeat)
-    print(f"decode 1 image, 1 thread ({repeat}x):      {ms(t)}")
+    points = rng.normal(size=(repeat + 20, model.config.latent_dim)).astype(np.float32)
+    image = rng.random((1, 28, 28), dtype=np.float32)
+    on_torch = Model(model.vae)
+    print(f"one image, 1 thread, {repeat}x each (the viewer runs on {model.runtime}):")
+    for what in ("decode", "encode"):
+        medians = {}
+        for name, m in ((model.runtime, model), ("torch", on_torch)):
+            if what == "decode":
+                it = iter(points)
+                t = timings(lambda m=m, it=it: m.decode(next(it)), repeat)
+            else:
+                t = timings(lambda m=m: m.encode(image), repeat)
+            medians[name] = float(np.median(t))
+            print(f"  {what} on {name:12s} {ms(t)}")
+        ratio = medians[model.runtime] / medians["torch"]
+        print(f"  {what}: {model.runtime} takes {ratio:.2f}x torch's time")
     torch.set_num_threads(threads)
 
 
 def bench_encode(model, images: np.ndarray) -> None:
-    from vaedesk.core.evaluate import encode_means
-
     t = time.perf_counter()
-    encode_means(model.vae, images)
+    model.encode(images.astype(np.float32) / 255.0)
     dt = time.perf_counter() - t
-    print(f"encode {len(images)} test images:           {dt:.2f} s ({len(images) / dt:,.0f} images/s)")
+    print(
+        f"encode {len(images)} test images ({model.runtime}): {dt:.2f} s ({len(images) / dt:,.0f} images/s)"
+    )
+
+
+def bench_iwae(model, images: np.ndarray) -> None:
+    """The IWAE bound, k = 64, on the whole test set, beside the bare decodes it needs."""
+    import torch
+
+    from vaedesk.core.evaluate import IWAE_CHUNK, iwae_bound, onnx_decoder
+
+    decoder = onnx_decoder(model.vae)
+    z = torch.randn(IWAE_CHUNK, model.config.latent_dim)
+    samples = 64 * len(images)
+    t = time.perf_counter()
+    for _ in range(samples // IWAE_CHUNK // 20):  # a twentieth of the decodes, bare
+        (decoder or model.vae.decode_logits)(z)
+    bare = 20 * (time.perf_counter() - t)
+    t = time.perf_counter()
+    iwae_bound(model.vae, images, k=64, decoder=decoder)
+    took = time.perf_counter() - t
+    print(
+        f"IWAE k=64 on {len(images):,} images: {took:.1f} s (target 90 s); its {samples:,} decodes "
+        f"alone, bare: {bare:.1f} s ({took / bare:.2f}x)"
+    )
 
 
 def bench_training(model, images: np.ndarray, batches: int) -> None:
@@ -108,6 +145,8 @@ def run_bench(args: argparse.Namespace) -> int:
         raise CommandError(f"the benchmarks need the MNIST test set: {e}") from None
     bench_encode(model, test_images)
     bench_training(model, test_images, batches=10 if args.quick else 40)
+    if args.iwae:
+        bench_iwae(model, test_images)
     try:
         from vaedesk.ui.bench import run_ui_bench
     except ImportError as e:  # a headless install without Qt still benchmarks the engine

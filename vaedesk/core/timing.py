@@ -26,3 +26,16 @@ def timings(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[flo
 
 def ms(values: list[float]) -> str:
     return f"median {1e3 * statistics.median(values):.3f} ms, p99 {1e3 * percentile(values, 99):.3f} ms"
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MB (VmHWM: unlike getrusage's ru_maxrss, it
+    does not carry over the peak of the process that forked this one); NaN if unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

@@ -133,11 +133,10 @@ def run_app(args: argparse.Namespace) -> int:
     if getattr(args, "exit_after_first_paint", False):
 
         def on_first_paint() -> None:
-            import resource
+            from vaedesk.core.timing import peak_mb
 
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
             print(
-                f"first-paint {time.perf_counter() - START:.3f} s, peak {peak_mb:.0f} MB, "
+                f"first-paint {time.perf_counter() - START:.3f} s, peak {peak_mb():.0f} MB, "
                 f"torch {'imported' if 'torch' in sys.modules else 'not imported'}",
                 flush=True,
             )

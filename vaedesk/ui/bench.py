@@ -14,22 +14,27 @@ import numpy as np
 
 from vaedesk.core.timing import ms, percentile
 
+BARE_VIEWER = "bare import of numpy, onnxruntime, Qt, pyqtgraph"
+BARE_TORCH = "bare import of torch, Qt, pyqtgraph"
+PEAK = "from vaedesk.core.timing import peak_mb; print('ready', round(peak_mb()), flush=True)"
 
-def _time_until(cmd: list[str], marker: str, env: dict[str, str]) -> float:
+
+def _time_until(cmd: list[str], marker: str, env: dict[str, str]) -> tuple[float, str]:
+    """Seconds from the process's start to the line starting with `marker`, and the line."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
+    elapsed, said = float("nan"), ""
     for line in proc.stdout:
         if line.startswith(marker):
-            elapsed = time.perf_counter() - t
+            elapsed, said = time.perf_counter() - t, line.strip()
             break
-    else:
-        elapsed = float("nan")
     proc.wait(timeout=60)
-    return elapsed
+    return elapsed, said
 
 
 def bench_startup(args: argparse.Namespace, runs: int) -> None:
+    """Process start to the map's first paint, beside bare imports of what each needs."""
     env = {**os.environ}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     options = ["--exit-after-first-paint"]
@@ -38,10 +43,11 @@ def bench_startup(args: argparse.Namespace, runs: int) -> None:
     if args.weights:
         options += ["--weights", args.weights]
     commands = {
-        "bare import of torch + Qt + pyqtgraph": (
-            [sys.executable, "-c", "import torch, PySide6.QtWidgets, pyqtgraph; print('ready', flush=True)"],
+        BARE_VIEWER: (
+            [sys.executable, "-c", f"import numpy, onnxruntime, PySide6.QtWidgets, pyqtgraph; {PEAK}"],
             "ready",
         ),
+        BARE_TORCH: ([sys.executable, "-c", f"import torch, PySide6.QtWidgets, pyqtgraph; {PEAK}"], "ready"),
         "vaedesk from source": ([sys.executable, "-m", "vaedesk", *options], "first-paint"),
     }
     if getattr(args, "packaged", None):
@@ -49,15 +55,22 @@ def bench_startup(args: argparse.Namespace, runs: int) -> None:
     for cmd, marker in commands.values():  # fill the latent cache and the OS file cache
         _time_until(cmd, marker, env)
     times: dict[str, list[float]] = {name: [] for name in commands}
+    said: dict[str, str] = {}
     for _ in range(runs):  # interleaved, so load on the machine hits all alike
         for name, (cmd, marker) in commands.items():
-            times[name].append(_time_until(cmd, marker, env))
+            elapsed, said[name] = _time_until(cmd, marker, env)
+            times[name].append(elapsed)
     medians = {name: statistics.median(t) for name, t in times.items()}
-    base = medians["bare import of torch + Qt + pyqtgraph"]
-    source = medians["vaedesk from source"]
-    print(f"launch to first painted map, median of {runs} interleaved runs:")
+    base = medians[BARE_VIEWER]
+    print(f"process start to the map's first paint, median of {runs} interleaved runs:")
     for name, m in medians.items():
-        print(f"  {name:40s} {m:.2f} s  ({m / base:.2f}x the bare import, {m / source:.2f}x source)")
+        detail = (
+            said[name].removeprefix("first-paint ").split(", ", 1)[-1]
+            if "first-paint" in said[name]
+            else (f"peak {said[name].split()[-1]} MB" if said[name] else "")
+        )
+        print(f"  {name:50s} {m:.3f} s  {m / base:.2f}x the bare viewer imports; {detail}")
+    print("  targets: source <= 1.5x the bare viewer imports, packaged <= 1.0 s, peak <= 200 MB, no torch")
 
 
 def _rss_mb() -> float:
@@ -85,19 +98,46 @@ def make_window(args: argparse.Namespace):
     return app, window
 
 
+def paint_counter(widget):
+    """A callable giving the number of paint events `widget` has had: a frame on screen."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Counter(QObject):
+        n = 0
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                self.n += 1
+            return False
+
+    counter = Counter(widget)
+    widget.installEventFilter(counter)
+    return lambda: counter.n
+
+
+def painted(app, *counters_and_counts) -> None:
+    """Run the event loop until each widget has painted since its count was taken."""
+    pairs = list(zip(counters_and_counts[::2], counters_and_counts[1::2], strict=True))
+    while any(counter() == before for counter, before in pairs):
+        app.processEvents()
+
+
 def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> list[float]:
-    """Time from a hover event to the decoded image being set (or to the repaint done)."""
+    """Time from a hover event to the decoded image being set, or with `repaint` to the
+    frame painted: the map (crosshair) and the decoded digit both drawn, as Qt does it
+    after a real move (only the regions that changed)."""
     out = []
     done = []
     window.hover_decoded.connect(lambda: done.append(1))
+    map_paints, digit_paints = paint_counter(window.map.viewport()), paint_counter(window.decoder.view)
     for x, y in points:
-        n = len(done)
+        n, frames = len(done), (map_paints(), digit_paints())
         t = time.perf_counter()
         window.map.hover_at(float(x), float(y))
         while len(done) == n:
             app.processEvents()
         if repaint:
-            window.map.viewport().repaint()
+            painted(app, map_paints, frames[0], digit_paints, frames[1])
         out.append(time.perf_counter() - t)
         # Let the frame finish outside the timed section, as it does between real moves
         # (8-16 ms apart); otherwise the previous move's repaint is billed to this one.
@@ -107,14 +147,97 @@ def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> l
     return out
 
 
+def bare_scatter(window):
+    """The reference: one plain ScatterPlotItem of the same points in a plot of the same
+    size, coloured by digit, with a crosshair. Returns (widget, move(x, y))."""
+    import pyqtgraph as pg
+
+    from vaedesk.ui.latent_map import PALETTE
+
+    plot = pg.PlotWidget()
+    plot.resize(window.map.size())
+    plot.setAspectLocked(True)
+    brushes = [pg.mkBrush(c) for c in PALETTE]
+    mu, labels = window.map.mu, window.map.labels
+    plot.addItem(pg.ScatterPlotItem(mu[:, 0], mu[:, 1], size=4, pen=None, brush=[brushes[d] for d in labels]))
+    v, h = pg.InfiniteLine(angle=90), pg.InfiniteLine(angle=0)
+    plot.addItem(v, ignoreBounds=True)
+    plot.addItem(h, ignoreBounds=True)
+    (x0, x1), (y0, y1) = window.map.view.viewRange()
+    plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+    plot.show()
+
+    def move(x: float, y: float) -> None:
+        v.setPos(x)
+        h.setPos(y)
+
+    return plot, move
+
+
 def bench_hover(app, window, moves: int) -> None:
+    """A mouse move over the map to the decoded digit shown and the map repainted, beside
+    the bare scatter's crosshair move and repaint, interleaved in the same run."""
     rng = np.random.default_rng(0)
     points = rng.uniform(-3, 3, size=(moves, 2))
     hover_latencies(app, window, points[:50])
     lat = hover_latencies(app, window, points)
     print(f"hover event to image updated ({moves} moves): {ms(lat)}")
-    lat = hover_latencies(app, window, points[: moves // 4], repaint=True)
-    print(f"  ... including the map's repaint ({moves // 4} moves): {ms(lat)}")
+    plot, move = bare_scatter(window)
+    plot_paints = paint_counter(plot.viewport())
+    app.processEvents()
+    ours: list[float] = []
+    bare: list[float] = []
+    for block in range(0, moves, 50):  # interleaved blocks, so that load hits both alike
+        ours += hover_latencies(app, window, points[block : block + 50], repaint=True)
+        for x, y in points[block : block + 50]:
+            before = plot_paints()
+            t = time.perf_counter()
+            move(float(x), float(y))
+            painted(app, plot_paints, before)
+            bare.append(time.perf_counter() - t)
+            gap = time.perf_counter() + 0.012  # as between real moves, like hover_latencies
+            while time.perf_counter() < gap:
+                app.processEvents()
+    plot.close()
+    print(f"  mouse move to digit shown and the frame painted: {ms(ours)}")
+    print(f"  bare single-item scatter, crosshair moved and the frame painted: {ms(bare)}")
+    print(
+        f"  ratio of medians {statistics.median(ours) / statistics.median(bare):.2f}x "
+        f"(target <= 1.0x, p99 <= 8 ms)"
+    )
+
+
+def bench_drawing(app, window, strokes: int) -> None:
+    """A mouse move on the drawing pad to the marker, ellipses and reconstruction shown."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    pad = window.drawing.pad
+    side = pad.width()
+    map_paints, recon_paints = paint_counter(window.map.viewport()), paint_counter(window.drawing.recon_view)
+    rng = np.random.default_rng(3)
+    out: list[float] = []
+    for _ in range(strokes):
+        window.drawing.clear_button.click()
+        app.processEvents()
+        x, y = rng.uniform(0.3, 0.7, 2) * side
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
+        for _ in range(20):
+            x, y = np.clip([x, y] + rng.normal(0, 0.03 * side, 2), 0.1 * side, 0.9 * side)
+            before, frames = window.session.drawing, (map_paints(), recon_paints())
+            t = time.perf_counter()
+            QTest.mouseMove(pad, QPoint(int(x), int(y)))
+            while window.session.drawing is before:
+                app.processEvents()
+            painted(app, map_paints, frames[0], recon_paints, frames[1])
+            out.append(time.perf_counter() - t)
+            gap = time.perf_counter() + 0.012  # as between real moves
+            while time.perf_counter() < gap:
+                app.processEvents()
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
+        app.processEvents()
+    print(f"pad move to marker, ellipses and reconstruction shown ({len(out)} moves): {ms(out)}")
+    print("  target p99 <= 16 ms")
 
 
 def bench_hover_memory(app, window, events: int) -> None:
@@ -200,6 +323,7 @@ def run_ui_bench(args: argparse.Namespace, quick: bool = False) -> None:
     bench_startup(args, runs=2 if quick else 5)
     app, window = make_window(args)
     bench_hover(app, window, moves=200 if quick else 1000)
+    bench_drawing(app, window, strokes=5 if quick else 30)
     bench_hover_memory(app, window, events=10_000 if quick else 100_000)
     bench_during_training(app, window, seconds=8 if quick else 30)
     window.close()

@@ -61,6 +61,10 @@ class LatentMap(pg.PlotWidget):
         self.setMouseTracking(True)
         plot = self.getPlotItem()
         self.view = plot.getViewBox()
+        # The axes draw the grid across the whole view, tick labels included (3 ms a
+        # frame): cached like the points, they are redrawn only when the view changes.
+        for side in ("left", "bottom", "top", "right"):
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self.field = pg.ImageItem(axisOrder="row-major")
         self.field.setZValue(-20)
@@ -99,6 +103,7 @@ class LatentMap(pg.PlotWidget):
             item.visibleChanged.connect(lambda d=d: self._on_digit_toggled(d))
             self.digits.append(item)
         self.legend.setZValue(100)  # above the decoded-digit field, whatever the view shows
+        self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # its text, too
 
         fg = pg.mkColor(pg.getConfigOption("foreground"))  # black, or white in a dark scheme
         self.selection = pg.ScatterPlotItem(size=16, pen=pg.mkPen(fg, width=2.5), brush=None)
