@@ -62,3 +62,22 @@ def test_5_model_open_with_a_bad_file_leaves_the_window_whole(qtbot, window, dia
     assert "bad.safetensors" in dialogs.messages[-1] and "unchanged" in dialogs.messages[-1]
     after = (window.session.model, window.windowTitle(), window.model_label.text())
     assert after == before[:3] and (window.map.mu == before[3]).all()
+
+
+def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot, window, dialogs, tmp_path):
+    from safetensors.torch import save_file
+
+    from vaedesk.core import weights
+    from vaedesk.core.api import Model
+
+    old = tmp_path / "old.safetensors"
+    weights.save(old, Model.load().vae, {"seed": 1})
+    with weights.safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("onnx.")}
+        metadata = f.metadata()
+    save_file(tensors, str(old), metadata=metadata)
+    assert window.session.model.runtime == "onnxruntime" and "onnxruntime" in window.model_label.text()
+    dialogs.open_file = str(old)
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.model.path == old and window.model_label.text().endswith("\u00b7 torch")
+    assert "vaedesk upgrade" in window.model_label.toolTip()

@@ -115,7 +115,13 @@ class MainWindow(PictureDrops, QMainWindow):
         model = self.session.model
         score = f"test \u2212ELBO {model.test_neg_elbo:.1f} nats" if model.test_neg_elbo else "not evaluated"
         name = label or model.name
-        self.model_label.setText(f"model: {name} ({model.config.arch}, {score})")
+        self.model_label.setText(f"model: {name} ({model.config.arch}, {score}) \u00b7 {model.runtime}")
+        if model.runtime == "torch" and model.path is not None:  # a file from an older vaedesk
+            self.model_label.setToolTip(
+                "This file has no ONNX export, so it runs on torch; `vaedesk upgrade FILE` adds one."
+            )
+        else:
+            self.model_label.setToolTip("")
         self.trace("model", label=name)
         self.setWindowTitle(f"vaedesk \u2014 {name} ({score})")
 
