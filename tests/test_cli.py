@@ -152,6 +152,22 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
     )
 
 
+@pytest.mark.parametrize("beta, collapsed", [(80.0, True), (0.5, False)])
+def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, beta, collapsed):
+    """A KL weight of 80 drives every posterior onto the prior: the run must say so."""
+    out = tmp_path / "m.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    argv += ["--epochs", "2", "--eval-k", "0", "--beta", str(beta), "-o", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    best_kl = card["history"][card["best_epoch"] - 1]["val_kl"]
+    assert card["posterior_collapsed"] is collapsed and (best_kl < 0.5) is collapsed  # independent check
+    assert ("warning: the posterior collapsed" in err) is collapsed
+    if collapsed:
+        assert "--kl-warmup" in err
+
+
 def test_bad_training_options_are_refused(capsys):
     assert main(["train", "--lr", "-1"]) == 1
     assert "learning rate" in capsys.readouterr().err

@@ -131,6 +131,13 @@ def test_early_stopping_with_patience(mnist_train_small):
     assert len(trainer.history) == trainer.best_epoch + 1 < 30
 
 
+@pytest.mark.parametrize("epochs, reason", [(1, "completed"), (3, "time limit")])
+def test_a_time_limit_crossed_in_the_last_epoch_is_still_completed(mnist_train_small, epochs, reason):
+    images = mnist_train_small[0][:600]
+    _, trainer, _ = small_run(images, epochs=epochs, time_limit=1e-6)  # crossed by the first epoch
+    assert trainer.stop_reason == reason and len(trainer.history) == 1
+
+
 def test_validation_split_is_never_trained_on():
     from vaedesk.core.train import split_train_val
 

@@ -146,3 +146,12 @@ def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp
     assert "needs the MNIST training set" in dialogs.messages[-1]
     assert not w.training_panel.is_running() and w.session.data_dir == str(mnist_dir)
     assert len(w.map.mu) == 300  # the chosen folder's test set is on the map
+
+
+def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel):
+    panel.beta.setValue(80.0)  # drives every posterior onto the prior
+    assert run(qtbot, panel) == "completed"
+    text = panel.result_label.text()
+    assert "posterior collapsed" in text and "Discard it" in text
+    assert window.session.model.card["posterior_collapsed"] is True
+

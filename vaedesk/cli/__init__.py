@@ -273,7 +273,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from vaedesk.core import weights
     from vaedesk.core.model import VAE, VAEConfig
-    from vaedesk.core.recipe import EpochUpdate, Evaluating, TrainingRun
+    from vaedesk.core.recipe import EpochUpdate, Evaluating, TrainingRun, collapse_warning
     from vaedesk.core.train import BatchProgress, TrainingDiverged, TrainOptions
 
     if args.threads:
@@ -380,6 +380,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     _save_trained(output, model, run.card)
     if run.metrics is not None:
         print(_format_metrics(run.metrics))
+    warning = collapse_warning(
+        run.card, "Train for more epochs, with --kl-warmup EPOCHS, or with a lower --beta."
+    )
+    if warning:
+        print(f"vaedesk: warning: {warning}", file=sys.stderr)
     print(f"saved {output} and {weights.card_path(output)}")
     return 0
 

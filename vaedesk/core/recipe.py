@@ -120,7 +120,31 @@ def make_card(
             }
             for h in trainer.history
         ],
+        "posterior_collapsed": collapsed(trainer),
     }
+
+
+# Below this KL (nats per image, on the validation images) the posterior is the prior:
+# the latent point says almost nothing about the image, and the map mixes every digit.
+# A healthy 2-D model has 6 to 7 nats.
+COLLAPSED_KL = 0.5
+
+
+def collapsed(trainer: Trainer) -> bool:
+    best = [h for h in trainer.history if h.epoch == trainer.best_epoch]
+    return bool(best) and best[0].val_kl < COLLAPSED_KL
+
+
+def collapse_warning(card: dict[str, Any], how: str) -> str | None:
+    """What to tell the user when a run's posterior collapsed, or None. `how` says how to
+    train longer or with a warm-up where the user is (command-line options or fields)."""
+    if not card.get("posterior_collapsed"):
+        return None
+    best = next((h for h in card.get("history", []) if h.get("epoch") == card.get("best_epoch")), {})
+    return (
+        f"the posterior collapsed: KL {best.get('val_kl', 0.0):.2f} nats per image, so the latent "
+        f"space carries almost nothing about the digits and the map will not separate them. {how}"
+    )
 
 
 @dataclass(frozen=True)

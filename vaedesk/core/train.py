@@ -221,6 +221,8 @@ class Trainer:
             )
             self.history.append(result)
             yield result
+            if epoch == opts.epochs:
+                break  # every epoch ran: "completed", even past a limit or a patience
             if opts.patience is not None and epoch - self.best_epoch >= opts.patience:
                 self.stop_reason = "early stopping"
                 return

@@ -192,6 +192,7 @@ class TrainingPanel(QDockWidget):
         self.curves.setMinimumHeight(180)
         result = QHBoxLayout()
         self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
         self.keep_button = QPushButton("Keep")
         self.save_button = QPushButton("Save\u2026")
         self.discard_button = QPushButton("Discard")
@@ -416,11 +417,14 @@ class TrainingPanel(QDockWidget):
         self.model_offered.emit(
             model, self._encoded(run.test_mu, run.test_logvar), "new model (not kept yet)"
         )
+        from vaedesk.core.recipe import collapse_warning
+
         score = model.test_neg_elbo
+        warning = collapse_warning(run.card, "Discard it, and train for more epochs or with more images.")
         self.result_label.setText(
             f"Run {run.stop_reason}: best epoch {run.best_epoch}"
             + (f", test \u2212ELBO {score:.1f} nats" if score is not None else "")
-            + ". Keep it, save it, or discard it?"
+            + (f". <b>Warning: {warning}</b>" if warning else ". Keep it, save it, or discard it?")
         )
         self.status.setText(f"Finished in {time.perf_counter() - self.started_at:.0f} s ({run.stop_reason}).")
         self._show_result_buttons(True)
