@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from vaedesk import load_model
 from vaedesk.cli import main
 
 
@@ -157,7 +158,7 @@ def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, 
     """A KL weight of 80 drives every posterior onto the prior: the run must say so."""
     out = tmp_path / "m.safetensors"
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
-    argv += ["--epochs", "2", "--eval-k", "0", "--beta", str(beta), "-o", str(out)]
+    argv += ["--epochs", "2", "--eval-k", "0", "--beta", str(beta), "--prior", "normal", "-o", str(out)]
     assert main(argv) == 0
     err = capsys.readouterr().err
     card = json.loads(out.with_suffix(".card.json").read_text())
@@ -166,6 +167,33 @@ def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, 
     assert ("warning: the posterior collapsed" in err) is collapsed
     if collapsed:
         assert "--kl-warmup" in err
+
+
+def test_train_with_a_mixture_prior(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "m.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert (
+        main([*argv, "--epochs", "1", "--eval-k", "2", "--prior", "mog", "--components", "5", "-o", str(out)])
+        == 0
+    )
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["config"]["prior"] == "mog" and card["config"]["components"] == 5
+    assert "--prior mog --components 5" in card["command"]
+    assert load_model(out).prior.describe() == "a mixture of 5 Gaussians"
+    capsys.readouterr()
+    again = [
+        "train",
+        "--from",
+        str(out),
+        "--prior",
+        "normal",
+        "--data",
+        str(mnist_dir),
+        "-o",
+        str(tmp_path / "x.safetensors"),
+    ]
+    assert main(again) == 1
+    assert "have the 'mog' prior, which training cannot change" in capsys.readouterr().err
 
 
 def test_bad_training_options_are_refused(capsys):

@@ -368,7 +368,7 @@ def test_9_from_applies_beta_and_loss_and_refuses_another_arch(tmp_path, mnist_d
     capsys.readouterr()
     other_arch = ["train", "--from", str(start), "--arch", "conv", "--data", str(mnist_dir)]
     assert main([*other_arch, "-o", str(tmp_path / "x.safetensors")]) == 1
-    assert "the 'mlp' architecture" in capsys.readouterr().err
+    assert "have the 'mlp' architecture" in capsys.readouterr().err
     out = tmp_path / "next.safetensors"
     argv = [
         "train",

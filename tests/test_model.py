@@ -47,7 +47,9 @@ def test_bce_is_the_bernoulli_negative_log_likelihood_summed_over_pixels():
     logits, x = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
     expected = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").sum((1, 2, 3))
     assert torch.allclose(reconstruction_loss(logits, x, "bce"), expected, rtol=1e-4)
-    loss, recon, kl = vae_loss(logits, x, torch.zeros(3, 2), torch.zeros(3, 2), "bce", beta=2.0)
+    loss, recon, kl = vae_loss(
+        logits, x, kl_divergence(torch.zeros(3, 2), torch.zeros(3, 2)), "bce", beta=2.0
+    )
     assert kl.item() == 0 and math.isclose(loss.item(), recon.item())
 
 

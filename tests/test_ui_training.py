@@ -55,7 +55,8 @@ def test_row_train(qtbot, window, panel, model):
     # the same card as `vaedesk train` writes: history, IWAE and kNN, and a command to rerun it
     assert len(card["history"]) == 2 and card["eval_iwae_k"] == 2
     assert {"neg_elbo", "iwae_k2", "knn5_accuracy"} <= set(card["test_metrics"])
-    assert "vaedesk train --arch mlp --epochs 2 --batch-size 32" in card["command"]
+    assert "vaedesk train --arch mlp --prior mog --components 16 --epochs 2 --batch-size 32" in card["command"]
+    assert window.session.model.config.prior == "mog"  # the panel's default, as the bundled model
     assert "--limit 400" in card["command"]
     # the drawing is shown where the new model encodes it
     mu, _ = window.session.model.encode(preprocess.to_mnist(window.drawing.pad.ink()))
@@ -95,9 +96,9 @@ def test_closing_the_window_mid_run_stops_the_thread(qtbot, window, panel):
 
 
 def test_a_diverging_run_keeps_the_previous_model(qtbot, window, panel, model, dialogs, monkeypatch):
-    import vaedesk.core.train
+    import vaedesk.core.model
 
-    real_loss = vaedesk.core.train.vae_loss
+    real_loss = vaedesk.core.model.vae_loss
     calls = []
 
     def exploding(*args, **kwargs):
@@ -105,7 +106,7 @@ def test_a_diverging_run_keeps_the_previous_model(qtbot, window, panel, model, d
         loss, recon, kl = real_loss(*args, **kwargs)
         return (loss * float("nan") if len(calls) > 15 else loss), recon, kl
 
-    monkeypatch.setattr(vaedesk.core.train, "vae_loss", exploding)
+    monkeypatch.setattr(vaedesk.core.model, "vae_loss", exploding)
     before = window.map.mu.copy()
     reason = run(qtbot, panel)
     assert reason.startswith("diverged") and "lower learning rate" in reason
@@ -149,9 +150,9 @@ def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp
 
 
 def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel):
+    panel.prior.setCurrentText("standard normal")
     panel.beta.setValue(80.0)  # drives every posterior onto the prior
     assert run(qtbot, panel) == "completed"
     text = panel.result_label.text()
     assert "posterior collapsed" in text and "Discard it" in text
     assert window.session.model.card["posterior_collapsed"] is True
-

@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from tests.ui_helpers import click, dialogs, hover, key, make_window, model, press, window
+from vaedesk import load_model
 from vaedesk.core import paths, preprocess
 from vaedesk.core.session import MORPH_STEPS
 from vaedesk.ui.selftest import drag, map_to_viewport, stroke_seven, viewport_to_latent
@@ -123,13 +124,6 @@ def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  #
     with Image.open(tmp_path / "strip.png") as im:
         assert im.size == (3 * 28 * 12, 3 * 28)
 
-    press(window, "Explore > Morph along the great circle")
-    for z in ((2, 0), (0, 2)):
-        click(qtbot, m.viewport(), map_to_viewport(m, *z), Qt.KeyboardModifier.ShiftModifier)
-    px, py = m.morph_path.getData()
-    radius = np.hypot(px, py)
-    assert np.ptp(radius) < 0.02 * radius.mean()  # slerp keeps the norm between equal-norm ends
-
 
 def pixels_of(widget, colour: str) -> int:
     """How many pixels of the widget, as drawn on screen, have exactly this colour."""
@@ -218,13 +212,80 @@ def test_row_decoded_digit_field(qtbot, window, model):
     assert not m.field.isVisible()
 
 
-def test_row_prior_circles(qtbot, window):
+PRIOR_MODELS = [paths.bundled_weights(), paths.bundled_weights().with_name("seed.safetensors")]
+
+
+def raw_prior(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A weights file's prior as (means, variances, weights), read here from its tensors;
+    N(0, I) when it has no mixture."""
+    from safetensors.numpy import load_file
+
+    t = load_file(str(path))
+    if "prior.means" not in t:
+        return np.zeros((1, 2)), np.ones((1, 2)), np.ones(1)
+    w = np.exp(t["prior.logits"] - t["prior.logits"].max())
+    return t["prior.means"].astype(float), np.exp(np.maximum(t["prior.logvars"], -6.0)), w / w.sum()
+
+
+def density(prior, z: np.ndarray) -> np.ndarray:
+    means, variances, w = prior
+    d = z[:, None, :] - means[None]
+    return (w * np.exp(-0.5 * (d**2 / variances).sum(-1)) / (2 * np.pi * np.sqrt(variances.prod(-1)))).sum(-1)
+
+
+def draws(prior, n: int) -> np.ndarray:
+    means, variances, w = prior
+    rng = np.random.default_rng(5)
+    k = rng.choice(len(w), size=n, p=w)
+    return means[k] + rng.standard_normal((n, 2)) * np.sqrt(variances[k])
+
+
+@pytest.mark.parametrize("path", PRIOR_MODELS, ids=lambda p: p.stem)
+def test_row_prior_contours(qtbot, mnist_dir, dialogs, path):
+    """C shows the prior's contours holding the mass of N(0, I)'s 1, 2, 3 sigma circles:
+    the circles themselves for that prior, the mixture's own density contours otherwise."""
+    window = make_window(qtbot, load_model(path), mnist_dir)
+    prior = raw_prior(path)
     key(window, Qt.Key.Key_C)
     assert all(c.isVisible() for c in window.map.circles)
-    x, y = window.map.circles[1].getData()
-    np.testing.assert_allclose(np.hypot(x, y), 2.0, atol=1e-6)  # the 2 sigma circle
-    press(window, "View > Prior 1, 2, 3 \u03c3 circles")
+    sample = draws(prior, 100000)
+    for r, curve in zip((1, 2, 3), window.map.circles, strict=True):
+        x, y = curve.getData()
+        on = np.stack([x, y], axis=1)
+        on = on[np.isfinite(on).all(axis=1)]
+        level = density(prior, on)
+        assert np.ptp(level) < 0.1 * np.median(level)  # one density all along
+        inside = (density(prior, sample) >= np.median(level)).mean()
+        assert abs(inside - (1 - np.exp(-(r**2) / 2))) < 0.02, (r, inside)
+    press(window, "View > Prior contours (1, 2, 3 \u03c3)")
     assert not any(c.isVisible() for c in window.map.circles)
+
+
+@pytest.mark.parametrize("path", PRIOR_MODELS, ids=lambda p: p.stem)
+def test_row_sample_and_morph_follow_the_prior(qtbot, mnist_dir, dialogs, path):
+    model = load_model(path)
+    window = make_window(qtbot, model, mnist_dir)
+    prior, m = raw_prior(path), window.map
+    key(window, Qt.Key.Key_S)
+    assert "16 samples from the prior, " + ("N(0, I)" if len(prior[2]) == 1 else "a mixture") in (
+        window.decoder.caption.text()
+    )
+    press(window, "Explore > Morph through the prior\u2019s mass")
+    a, b = (2.0, 0.0), (0.0, 2.0)
+    if len(prior[2]) > 1:  # between the two components farthest apart
+        d = np.linalg.norm(prior[0][:, None] - prior[0][None], axis=-1)
+        i, j = np.unravel_index(np.argmax(d), d.shape)
+        a, b = prior[0][i], prior[0][j]
+    m.setRange(xRange=(-8, 8), yRange=(-8, 8), padding=0)
+    for z in (a, b):
+        click(qtbot, m.viewport(), map_to_viewport(m, *z), Qt.KeyboardModifier.ShiftModifier)
+    path_z = np.stack(m.morph_path.getData(), axis=1)
+    if len(prior[2]) == 1:
+        radius = np.hypot(*path_z.T)
+        assert np.ptp(radius) < 0.02 * radius.mean()  # slerp keeps the norm between equal-norm ends
+    else:
+        straight = np.linspace(path_z[0], path_z[-1], len(path_z))
+        assert np.log(density(prior, path_z)).mean() > np.log(density(prior, straight)).mean()
 
 
 def test_row_sample(qtbot, window, model):

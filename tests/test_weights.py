@@ -29,6 +29,22 @@ def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_model):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.safetensors"]  # no temp files
 
 
+def test_a_mixture_prior_round_trips_and_is_read_without_torch(tmp_path):
+    torch.manual_seed(3)
+    vae = VAE(VAEConfig(arch="mlp", prior="mog", components=4))
+    with torch.no_grad():
+        vae.prior.means.mul_(3.0)
+    path = tmp_path / "m.safetensors"
+    weights.save(path, vae, {})
+    loaded = load_model(path)
+    assert loaded.config.prior == "mog" and loaded.prior.describe() == "a mixture of 4 Gaussians"
+    np.testing.assert_allclose(loaded.prior.means, vae.prior.means.detach().numpy(), atol=1e-7)
+    z = torch.randn(50, 2) * 2
+    np.testing.assert_allclose(
+        loaded.prior.log_density(z.numpy()), vae.log_prior(z).detach().numpy(), atol=1e-5
+    )
+
+
 # -- the ONNX export: the viewer's runtime agrees with torch ---------------------------------
 
 
@@ -99,6 +115,11 @@ def corrupt(kind: str, path, tiny_model) -> None:
 
         meta = {"format": weights.FORMAT, "config": json.dumps(VAEConfig(arch="conv").to_dict())}
         path.write_bytes(st_save(dict(other.state_dict()), metadata=meta))
+    elif kind == "mixture without its prior":
+        from safetensors.torch import save as st_save
+
+        meta = {"format": weights.FORMAT, "config": json.dumps(VAEConfig(prior="mog").to_dict())}
+        path.write_bytes(st_save(dict(VAE(VAEConfig()).state_dict()), metadata=meta))
     elif kind == "nan":
         vae = VAE(VAEConfig())
         with torch.no_grad():
@@ -113,6 +134,7 @@ def corrupt(kind: str, path, tiny_model) -> None:
         ("garbage", "not a readable safetensors file"),
         ("not vaedesk", "not a vaedesk weights file"),
         ("mismatched", "do not match the 'conv' architecture"),
+        ("mixture without its prior", "mixture prior's parameters do not have the shapes of 16 components"),
         ("nan", "NaN"),
     ],
 )

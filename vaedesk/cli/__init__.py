@@ -125,8 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to save the best weights and their model card (default: %(default)s)",
     )
-    # --arch, --beta and --loss default to None so that --from can tell what was asked for.
+    # --arch, --prior, --beta and --loss default to None so that --from can tell what was asked for.
     t.add_argument("--arch", choices=["conv", "seed", "mlp"], help="architecture (default: conv)")
+    t.add_argument(
+        "--prior",
+        choices=["normal", "mog"],
+        help="the latent prior: a learned mixture of Gaussians, as the bundled model, or the standard"
+        " normal (default: mog)",
+    )
+    t.add_argument(
+        "--components",
+        type=positive_int,
+        default=16,
+        metavar="K",
+        help="Gaussians in the mixture prior (default: %(default)s)",
+    )
     t.add_argument(
         "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"
     )
@@ -295,6 +308,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             arch=args.arch or "conv",
             loss=args.loss or "bce",
             beta=args.beta if args.beta is not None else 1.0,
+            prior=args.prior or "mog",
+            components=args.components,
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
@@ -396,11 +411,15 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
 
     start = _load_model(args.init)
     base = start.config
-    if args.arch is not None and args.arch != base.arch:
-        raise CommandError(
-            f"--arch {args.arch}: the weights in {args.init} are the '{base.arch}' architecture,"
-            " which training cannot change; leave out --arch, or train from scratch"
-        )
+    for flag, what, asked, has in (
+        ("--arch", "architecture", args.arch, base.arch),
+        ("--prior", "prior", args.prior, base.prior),
+    ):
+        if asked is not None and asked != has:
+            raise CommandError(
+                f"{flag} {asked}: the weights in {args.init} have the '{has}' {what},"
+                f" which training cannot change; leave out {flag}, or train from scratch"
+            )
     overrides = {k: v for k, v in (("beta", args.beta), ("loss", args.loss)) if v is not None}
     config = VAEConfig.from_dict({**base.to_dict(), **overrides})
     model = VAE(config)

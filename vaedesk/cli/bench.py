@@ -74,7 +74,7 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
     """The project's Trainer against a bare PyTorch loop on the same architecture and data."""
     import torch
 
-    from vaedesk.core.model import VAE, vae_loss
+    from vaedesk.core.model import VAE
     from vaedesk.core.train import Trainer, TrainOptions, as_tensor
 
     batch_size = 128
@@ -92,8 +92,7 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
             if b == 5:
                 t0 = time.perf_counter()
             xb = x[order[b * batch_size : (b + 1) * batch_size]]
-            logits, mu, logvar = vae(xb)
-            loss, _, _ = vae_loss(logits, xb, mu, logvar)
+            loss, _, _ = vae.losses(xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

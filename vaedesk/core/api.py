@@ -10,6 +10,7 @@ import numpy as np
 from vaedesk.core import paths, weights
 from vaedesk.core.config import VAEConfig
 from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
+from vaedesk.core.prior import Prior
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +44,7 @@ class Model:
         self.card = card if card is not None else (stored.card if stored is not None else {})
         self.path = path
         self._onnx: OnnxModel | None = None
+        self._prior: Prior | None = None
         if vae is None and stored.graphs:
             self._onnx = _onnx_model(stored, self.config)
 
@@ -69,6 +71,19 @@ class Model:
         if self._vae is None:
             self._vae = weights.build(self._stored)
         return self._vae
+
+    @property
+    def prior(self) -> Prior:
+        """The latent prior, in numpy (read from the file; no torch needed)."""
+        if self._prior is None:
+            if self._stored is not None:
+                tensors = self._stored.tensors
+            else:
+                tensors = {
+                    k: v.detach().numpy() for k, v in self._vae.state_dict().items() if k.startswith("prior.")
+                }
+            self._prior = Prior.of(self.config, tensors)
+        return self._prior
 
     @property
     def runtime(self) -> str:
@@ -133,20 +148,6 @@ def _onnx_model(stored: weights.Stored, config: VAEConfig) -> OnnxModel:
     if images.shape != (1, 28, 28) or mu.shape != logvar.shape or mu.shape != z.shape:
         raise weights.WeightsError(f"{stored.path}: its ONNX export does not match its config")
     return model
-
-
-def morph_path(a: np.ndarray, b: np.ndarray, steps: int = 40, great_circle: bool = False) -> np.ndarray:
-    """Latent points from a to b, (steps, D): a straight line, or spherical interpolation
-    (slerp; White 2016, "Sampling Generative Networks"), which keeps to where the prior
-    puts its mass instead of cutting through the low-norm middle."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    t = np.linspace(0.0, 1.0, steps)[:, None]
-    if great_circle:
-        cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
-        omega = np.arccos(np.clip(cos, -1.0, 1.0))
-        if np.sin(omega) > 1e-6:
-            return ((np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)).astype(np.float32)
-    return ((1 - t) * a + t * b).astype(np.float32)
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass
 
 ARCHS = ("conv", "seed", "mlp")
 LOSSES = ("bce", "mse")
+PRIORS = ("normal", "mog")  # N(0, I), or a learned mixture of Gaussians
+MAX_COMPONENTS = 1000
+PRIOR_LOGVAR_FLOOR = -6.0  # no mixture component narrower than this: none shrinks onto one encoding
 MAX_LATENT_DIM = 1024  # far beyond any use; a larger size in a file is damage, not a model
 # Importance samples for the IWAE bound on the card of a run made in the window: fewer
 # than the command line's 64, so that the evaluation after a run takes seconds.
@@ -19,6 +22,8 @@ class VAEConfig:
     latent_dim: int = 2
     loss: str = "bce"  # reconstruction term used for training; evaluation always reports BCE
     beta: float = 1.0  # weight of the KL term (Higgins et al. 2017); 1 is the true ELBO
+    prior: str = "normal"  # files from before the mixture have no "prior": they are "normal"
+    components: int = 16  # of the mixture, when prior is "mog"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -27,6 +32,10 @@ class VAEConfig:
             raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
         if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= MAX_LATENT_DIM:
             raise ValueError(f"latent_dim must be a whole number from 1 to {MAX_LATENT_DIM}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"unknown prior {self.prior!r} (choose from {', '.join(PRIORS)})")
+        if not isinstance(self.components, int) or not 1 <= self.components <= MAX_COMPONENTS:
+            raise ValueError(f"components must be a whole number from 1 to {MAX_COMPONENTS}")
         if not self.beta >= 0:
             raise ValueError("beta must be a non-negative number")
 

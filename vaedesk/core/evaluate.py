@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vaedesk.core.model import VAE, kl_divergence, log_normal, reconstruction_loss
+from vaedesk.core.model import VAE, log_normal, reconstruction_loss
 from vaedesk.core.neighbours import knn_accuracy
 from vaedesk.core.train import as_tensor
 
@@ -48,7 +48,8 @@ def negative_elbo(
     model: VAE, images: np.ndarray, seed: int = 0, batch_size: int = 500, progress: Progress = silent
 ) -> dict[str, float]:
     """-ELBO in nats per image with the Bernoulli (BCE) likelihood on [0, 1] intensities and
-    beta = 1, whatever the model was trained with; one posterior sample per image."""
+    beta = 1, whatever the model was trained with; one posterior sample per image (which
+    also gives the KL to a mixture prior, see `VAE.kl`)."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     recon_sum = kl_sum = 0.0
@@ -57,7 +58,7 @@ def negative_elbo(
         mu, logvar = model.encode(x)
         z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
         recon_sum += reconstruction_loss(model.decode_logits(z), x, "bce").sum().item()
-        kl_sum += kl_divergence(mu, logvar).sum().item()
+        kl_sum += model.kl(mu, logvar, z).sum().item()
         progress("-ELBO", min(start + batch_size, len(images)), len(images))
     n = len(images)
     return {"neg_elbo": (recon_sum + kl_sum) / n, "recon": recon_sum / n, "kl": kl_sum / n}
@@ -100,7 +101,7 @@ def iwae_bound(
         # a sample).
         torch.set_num_threads(1)
     try:
-        total = _iwae_chunks(images, k, decode, gen, mu_all, logvar_all, progress)
+        total = _iwae_chunks(images, k, decode, model.log_prior, gen, mu_all, logvar_all, progress)
     finally:
         torch.set_num_threads(threads)
     return total / len(images)
@@ -110,6 +111,7 @@ def _iwae_chunks(
     images: np.ndarray,
     k: int,
     decode: Decoder,
+    log_prior: Callable[[torch.Tensor], torch.Tensor],
     gen: torch.Generator,
     mu_all: torch.Tensor,
     logvar_all: torch.Tensor,
@@ -127,7 +129,7 @@ def _iwae_chunks(
         # log Bernoulli(x; sigmoid(l)) = x l - softplus(l), summed over the pixels; x is
         # broadcast over the k samples instead of copied k times.
         log_px_z = (logits * x).sum(-1) - F.softplus(logits).sum(-1)  # (k, B)
-        log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+        log_pz = log_prior(z)
         log_qz = log_normal(z, mu, logvar)
         log_w = log_px_z + log_pz - log_qz  # (k, B)
         total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()

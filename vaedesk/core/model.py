@@ -1,6 +1,11 @@
-"""The variational autoencoder: Gaussian posterior, standard normal prior, Bernoulli decoder.
+"""The variational autoencoder: Gaussian posterior, Bernoulli decoder, and a prior that is
+either the standard normal or a learned mixture of Gaussians.
 
-Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014. Three architectures:
+Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014. With a mixture prior the
+KL term has no closed form: it is the posterior's entropy (exact) plus the cross-entropy
+-log p(z) at the sampled z (one-sample Monte Carlo), as in Tomczak & Welling 2018
+("VAE with a VampPrior"). The mixture lets each digit class take a mode of its own
+instead of being packed into one Gaussian ball. Three architectures:
 
 - ``conv`` (default): a wider convolutional VAE, the bundled model;
 - ``seed``: the Keras example's conv VAE (conv 32, 64 stride 2, dense 16; decoder dense
@@ -16,9 +21,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaedesk.core.config import ARCHS, LOSSES, MAX_LATENT_DIM, VAEConfig
+from vaedesk.core.config import ARCHS, LOSSES, MAX_LATENT_DIM, PRIOR_LOGVAR_FLOOR, VAEConfig
 
-__all__ = ["ARCHS", "LOSSES", "MAX_LATENT_DIM", "VAE", "VAEConfig", "kl_divergence", "reconstruction_loss"]
+__all__ = [
+    "ARCHS",
+    "LOSSES",
+    "MAX_LATENT_DIM",
+    "VAE",
+    "MixturePrior",
+    "VAEConfig",
+    "kl_divergence",
+    "reconstruction_loss",
+]
 
 
 def _encoder(arch: str) -> tuple[nn.Module, int]:
@@ -88,6 +102,26 @@ def _decoder(arch: str, latent_dim: int) -> nn.Module:
     )
 
 
+class MixturePrior(nn.Module):
+    """p(z) = sum_k pi_k N(z; m_k, diag(exp(v_k))), every parameter learned with the model.
+
+    The means start spread over the standard normal's bulk, the variances at a quarter,
+    the weights equal; the log-variances are kept above PRIOR_LOGVAR_FLOOR. The viewer's
+    numpy copy is `vaedesk.core.prior.Prior`."""
+
+    def __init__(self, components: int, latent_dim: int) -> None:
+        super().__init__()
+        self.means = nn.Parameter(torch.randn(components, latent_dim))
+        self.logvars = nn.Parameter(torch.full((components, latent_dim), math.log(0.25)))
+        self.logits = nn.Parameter(torch.zeros(components))
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) for points (..., D) -> (...)."""
+        logvars = self.logvars.clamp(min=PRIOR_LOGVAR_FLOOR)
+        per_component = log_normal(z.unsqueeze(-2), self.means, logvars)  # (..., K)
+        return torch.logsumexp(per_component + F.log_softmax(self.logits, dim=0), dim=-1)
+
+
 class VAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
@@ -96,6 +130,23 @@ class VAE(nn.Module):
         self.to_mu = nn.Linear(width, self.config.latent_dim)
         self.to_logvar = nn.Linear(width, self.config.latent_dim)
         self.decoder = _decoder(self.config.arch, self.config.latent_dim)
+        self.prior = None  # the standard normal, in closed form
+        if self.config.prior == "mog":
+            self.prior = MixturePrior(self.config.components, self.config.latent_dim)
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) for points (..., D) -> (...)."""
+        if self.prior is None:
+            return log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+        return self.prior.log_prob(z)
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per image, (B,): exact for the standard normal prior; for the
+        mixture, the exact entropy of q plus -log p(z) at the sample z drawn from q."""
+        if self.prior is None:
+            return kl_divergence(mu, logvar)
+        neg_entropy = -0.5 * torch.sum(1 + math.log(2 * math.pi) + logvar, dim=1)
+        return neg_entropy - self.prior.log_prob(z)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 1, 28, 28) in [0, 1] -> posterior mean and log-variance, (B, D) each."""
@@ -118,6 +169,16 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar)
         return self.decode_logits(z), mu, logvar
 
+    def losses(
+        self, x: torch.Tensor, beta: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, reconstruction, KL) on images x with one posterior sample each, means over
+        the batch in nats per image; `beta` defaults to the config's."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        beta = self.config.beta if beta is None else beta
+        return vae_loss(self.decode_logits(z), x, self.kl(mu, logvar, z), self.config.loss, beta)
+
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per image, in nats: Kingma & Welling 2014, Appendix B:
@@ -139,16 +200,12 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce"
 
 
 def vae_loss(
-    logits: torch.Tensor,
-    x: torch.Tensor,
-    mu: torch.Tensor,
-    logvar: torch.Tensor,
-    kind: str = "bce",
-    beta: float = 1.0,
+    logits: torch.Tensor, x: torch.Tensor, kl: torch.Tensor, kind: str = "bce", beta: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(loss, reconstruction, KL), each the mean over the batch in nats per image."""
+    """(loss, reconstruction, KL) from the logits and the per-image KL, each the mean over
+    the batch in nats per image."""
     recon = reconstruction_loss(logits, x, kind).mean()
-    kl = kl_divergence(mu, logvar).mean()
+    kl = kl.mean()
     return recon + beta * kl, recon, kl
 
 

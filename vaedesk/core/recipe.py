@@ -49,7 +49,9 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
     defaults = TrainOptions()
     argv = ["vaedesk", "train"]
     if init is None:
-        argv += ["--arch", config["arch"]]
+        argv += ["--arch", config["arch"], "--prior", config.get("prior", "normal")]
+        if config.get("prior") == "mog":
+            argv += ["--components", str(config["components"])]
     else:
         argv += ["--from", init]
     if config.get("beta", 1.0) != 1.0:

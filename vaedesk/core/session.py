@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from vaedesk.core import data, preprocess
-from vaedesk.core.api import Model, morph_path, tile
+from vaedesk.core.api import Model, tile
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
+from vaedesk.core.prior import line
 
 MORPH_STEPS = 48
 STRIP_FRAMES = 12
@@ -159,7 +160,7 @@ class Session:
 
     # -- morph and samples ------------------------------------------------------------------
 
-    def morph_click(self, z: np.ndarray, great_circle: bool = False) -> Morph | None:
+    def morph_click(self, z: np.ndarray, follow_prior: bool = False) -> Morph | None:
         """A shift-click: the first marks the start, the second makes the morph."""
         z = np.asarray(z, np.float32)
         if self.morph_start is None:
@@ -167,10 +168,13 @@ class Session:
             self.morph = None
             return None
         start, self.morph_start = self.morph_start, None
-        return self.start_morph(start, z, great_circle)
+        return self.start_morph(start, z, follow_prior)
 
-    def start_morph(self, a: np.ndarray, b: np.ndarray, great_circle: bool = False) -> Morph:
-        path = morph_path(a, b, MORPH_STEPS, great_circle=great_circle)
+    def start_morph(self, a: np.ndarray, b: np.ndarray, follow_prior: bool = False) -> Morph:
+        """A morph along the straight line, or along a path that keeps to the prior's mass
+        (the great circle for N(0, I))."""
+        prior = self.model.prior
+        path = prior.path(a, b, MORPH_STEPS) if follow_prior else line(a, b, MORPH_STEPS)
         self.morph = Morph(path, self.model.decode(path))
         return self.morph
 
@@ -183,9 +187,8 @@ class Session:
         return tile(frames[picks], STRIP_FRAMES)
 
     def sample_prior(self, rng: np.random.Generator | None = None) -> np.ndarray:
-        """N_SAMPLES draws from the prior N(0, I); returns them decoded as a 4 x 4 tile."""
-        rng = rng or np.random.default_rng()
-        self.samples = rng.standard_normal((N_SAMPLES, self.model.config.latent_dim)).astype(np.float32)
+        """N_SAMPLES draws from the model's prior; returns them decoded as a 4 x 4 tile."""
+        self.samples = self.model.prior.sample(N_SAMPLES, rng or np.random.default_rng())
         return tile(self.model.decode(self.samples), 4)
 
     def clear_overlays(self) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaedesk.core.model import VAE, vae_loss
+from vaedesk.core.model import VAE
 
 SCHEDULES = ("constant", "cosine")
 
@@ -111,8 +111,7 @@ def mean_loss(
         torch.manual_seed(seed)
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size]
-            logits, mu, logvar = model(xb)
-            loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, model.config.beta)
+            loss, recon, kl = model.losses(xb)
             totals += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
     model.train(was_training)
     loss, recon, kl = totals / len(x)
@@ -176,8 +175,7 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = schedule(done_batches)
                 xb = self.x_train[order[first : first + opts.batch_size]]
-                logits, mu, logvar = model(xb)
-                loss, recon, kl = vae_loss(logits, xb, mu, logvar, model.config.loss, beta(done_batches))
+                loss, recon, kl = model.losses(xb, beta(done_batches))
                 if not torch.isfinite(loss):
                     self.stop_reason = "diverged"
                     raise TrainingDiverged(

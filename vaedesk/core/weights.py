@@ -29,6 +29,7 @@ from vaedesk.core import paths
 from vaedesk.core.atomic import atomic_write
 from vaedesk.core.config import VAEConfig
 from vaedesk.core.onnx_runtime import DECODER, ENCODER
+from vaedesk.core.prior import Prior
 
 if TYPE_CHECKING:
     from vaedesk.core.model import VAE
@@ -135,6 +136,10 @@ def read(path: str | Path) -> Stored:
         raise WeightsError(f"{path}: holds {', '.join(odd)} tensors; vaedesk weights are float32")
     if not all(np.isfinite(t).all() for t in tensors.values()):
         raise WeightsError(f"{path}: contains NaN or infinite values")
+    try:
+        Prior.of(config, tensors)
+    except ValueError as e:
+        raise WeightsError(f"{path}: {e}") from None
     return Stored(path, config, card, tensors, graphs)
 
 

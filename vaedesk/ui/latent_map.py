@@ -18,6 +18,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem
 
+from vaedesk.core.prior import SIGMA_MASSES, Prior
+
 # A clear, colour-blind-aware 10-colour palette (Tableau 10).
 PALETTE = [
     "#4e79a7",
@@ -33,6 +35,24 @@ PALETTE = [
 ]
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
+
+
+def prior_contours(prior: Prior, n: int = 160) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The curves (x, y, pieces separated by NaN) where a 2-D prior's density encloses each
+    of SIGMA_MASSES, traced on an n x n grid over its extent."""
+    lo, hi = prior.extent()
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    density = np.exp(prior.log_density(np.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(n, n)
+    curves = []
+    for level in prior.levels():
+        x, y = [], []
+        for piece in pg.functions.isocurve(density, level, connected=True):
+            ix, iy = np.array(piece).T - 0.5  # isocurve counts from pixel corners
+            x += [*(lo[0] + ix * (xs[1] - xs[0])), np.nan]
+            y += [*(lo[1] + iy * (ys[1] - ys[0])), np.nan]
+        curves.append((np.array(x), np.array(y)))
+    return curves
 
 
 def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -73,16 +93,19 @@ class LatentMap(pg.PlotWidget):
         plot.addItem(self.field)
         self.field_decoder: Callable[[np.ndarray], np.ndarray] | None = None
 
+        # The prior's contours enclosing the mass of N(0, I)'s 1, 2, 3 sigma circles (the
+        # circles themselves for that prior), drawn when first shown for a model.
         self.circles = []
-        for r in (1, 2, 3):
+        for _ in SIGMA_MASSES:
             c = pg.PlotCurveItem(
-                *ellipse(np.zeros(2), np.full(2, float(r)), 128),
-                pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine),
+                connect="finite", pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine)
             )
             c.setZValue(-10)
             c.setVisible(False)
             plot.addItem(c)
             self.circles.append(c)
+        self.prior: Prior = Prior.standard(2)
+        self._contours_drawn = False
 
         back = pg.mkColor(pg.getConfigOption("background"))
         self.legend = plot.addLegend(
@@ -185,11 +208,19 @@ class LatentMap(pg.PlotWidget):
         return len(self.mu) > 0
 
     def fit(self) -> None:
+        """Show the test points, or without them where the prior puts its mass."""
         if self.has_points():
             lo, hi = np.percentile(self.mu, [0.2, 99.8], axis=0)
-            self.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
         else:
-            self.view.setRange(xRange=(-3.2, 3.2), yRange=(-3.2, 3.2), padding=0)
+            lo, hi = self.prior.extent()
+        self.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
+
+    def set_prior(self, prior: Prior) -> None:
+        """The model's prior, whose contours the C key shows."""
+        self.prior = prior
+        self._contours_drawn = False
+        if self.circles[0].isVisible():
+            self._draw_contours()
 
     # -- layers --------------------------------------------------------------------------
 
@@ -199,8 +230,19 @@ class LatentMap(pg.PlotWidget):
             self.update_field()
 
     def set_circles_visible(self, visible: bool) -> None:
+        if visible and not self._contours_drawn:
+            self._draw_contours()
         for c in self.circles:
             c.setVisible(visible)
+
+    def _draw_contours(self) -> None:
+        if self.prior.is_standard:
+            for c, mass in zip(self.circles, SIGMA_MASSES, strict=True):
+                c.setData(*ellipse(np.zeros(2), np.full(2, np.sqrt(-2 * np.log(1 - mass))), 128))
+        else:
+            for c, (x, y) in zip(self.circles, prior_contours(self.prior), strict=True):
+                c.setData(x, y)
+        self._contours_drawn = True
 
     def update_field(self) -> None:
         """Redraw the decoded-digit field to cover the visible region."""

@@ -65,7 +65,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.menu_items = menus.build(self)
         self.field_action = self.menu_items["Decoded-digit field"]
-        self.great_circle_action = self.menu_items["Morph along the great circle"]
+        self.follow_prior_action = self.menu_items["Morph through the prior’s mass"]
         self.export_strip_action = self.menu_items["Export morph strip as PNG\u2026"]
         self.export_strip_action.setEnabled(False)
         self.recent_menu = self.menu_items["Recent models"]
@@ -135,6 +135,7 @@ class MainWindow(PictureDrops, QMainWindow):
 
     def _show_test_set(self) -> None:
         test = self.session.test
+        self.map.set_prior(self.session.model.prior)
         self.map.set_points(self.session.points, test.labels if test is not None else np.zeros(0, np.uint8))
         self.selection.set_count(0 if test is None else len(test.labels))
         self._show_selection(self.session.selection())
@@ -154,7 +155,7 @@ class MainWindow(PictureDrops, QMainWindow):
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:
-            morph = self.session.morph_click(np.float32([x, y]), self.great_circle_action.isChecked())
+            morph = self.session.morph_click(np.float32([x, y]), self.follow_prior_action.isChecked())
             if morph is None:
                 self.map.show_morph_start(self.session.morph_start)
                 self.statusBar().showMessage("Morph: shift-click a second point", 4000)
@@ -202,7 +203,9 @@ class MainWindow(PictureDrops, QMainWindow):
         self.decoder.stop()
         image = self.session.sample_prior()
         self.map.show_samples(self.session.samples)
-        self.decoder.show_digit(image, "16 samples from the prior N(0, I), stars on the map")
+        self.decoder.show_digit(
+            image, f"16 samples from the prior, {self.session.model.prior.describe()}; stars on the map"
+        )
 
     def clear_overlays(self) -> None:
         self.decoder.stop()

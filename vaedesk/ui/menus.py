@@ -34,14 +34,14 @@ MENUS: list[tuple[str, list]] = [
     ("&View", [
         ("Fit map to the points", "map.fit", "Ctrl+0"),
         ("Decoded-digit field", "map.set_field_visible", "F", CHECK),
-        ("Prior 1, 2, 3 \u03c3 circles", "map.set_circles_visible", "C", CHECK),
+        ("Prior contours (1, 2, 3 \u03c3)", "map.set_circles_visible", "C", CHECK),
         SEPARATOR,
         ("Next test image", "next_image", Qt.Key.Key_Right),
         ("Previous test image", "previous_image", Qt.Key.Key_Left),
     ]),
     ("&Explore", [
         ("Sample 16 points from the prior", "sample_prior", "S"),
-        ("Morph along the great circle", None, None, CHECK),  # read when a morph starts
+        ("Morph through the prior\u2019s mass", None, None, CHECK),  # read when a morph starts
         ("Clear morph and samples", "clear_overlays", "Escape"),
     ]),
     ("&Model", [
