@@ -196,6 +196,29 @@ def test_train_with_a_mixture_prior(tmp_path, mnist_dir, capsys):
     assert "have the 'mog' prior, which training cannot change" in capsys.readouterr().err
 
 
+def test_binarized_training_and_evaluation(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "b.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert main([*argv, "--epochs", "1", "--eval-k", "2", "--binarize", "-o", str(out)]) == 0
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["options"]["binarize"] is True and "--binarize" in card["command"]
+    capsys.readouterr()
+
+    def evaluate(*options: str) -> str:
+        assert main(["eval", "--data", str(mnist_dir), "--weights", str(out), *options]) == 0
+        return capsys.readouterr().out
+
+    text = evaluate("--binarized", "-k", "3")
+    assert "binarized (seed 0)" in text and "IWAE bound, k=3" in text and "(standard error)" in text
+    binary = json.loads(evaluate("--binarized", "-k", "3", "--json"))
+    grey = json.loads(evaluate("-k", "3", "--json"))
+    assert binary["binarized"] is True and grey["binarized"] is False
+    assert 0 < binary["iwae_k3_se"] < 5 and binary["iwae_k3"] != grey["iwae_k3"]
+    # the card's figures are the binarized test set's, as the model was trained
+    again = json.loads(evaluate("--binarized", "-k", "2", "--json"))
+    assert card["test_metrics"]["iwae_k2"] == pytest.approx(again["iwae_k2"], abs=1e-3)
+
+
 def test_bad_training_options_are_refused(capsys):
     assert main(["train", "--lr", "-1"]) == 1
     assert "learning rate" in capsys.readouterr().err

@@ -171,12 +171,13 @@ def test_iwae_on_onnx_runtime_matches_torch(mnist_train_small):
     assert on_onnx == pytest.approx(on_torch, abs=1e-3)  # same samples, decoders agree to 1e-5
 
 
-def test_iwae_by_hand_on_a_tiny_batch():
+@pytest.mark.parametrize("prior", ["normal", "mog"])
+def test_iwae_by_hand_on_a_tiny_batch(prior):
     """The chunked, broadcast computation against the textbook formula, written out here."""
     import math
 
     torch.manual_seed(3)
-    model = VAE(VAEConfig(arch="mlp")).eval()
+    model = VAE(VAEConfig(arch="mlp", prior=prior, components=3)).eval()
     images = np.random.default_rng(4).integers(0, 256, (3, 28, 28)).astype(np.uint8)
     k = 5
     x = torch.from_numpy(images).float().div(255).flatten(1)
@@ -187,10 +188,40 @@ def test_iwae_by_hand_on_a_tiny_batch():
         p = torch.sigmoid(model.decode_logits(z.flatten(0, 1))).view(k, 3, 784).double()
         log_px = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
         normal = torch.distributions.Normal
-        log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+        if prior == "normal":
+            log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+        else:
+            m = model.prior
+            parts = torch.distributions.Independent(normal(m.means, torch.exp(0.5 * m.logvars)), 1)
+            mixture = torch.distributions.Categorical(logits=m.logits)
+            log_pz = torch.distributions.MixtureSameFamily(mixture, parts).log_prob(z)
         log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
         expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
     assert iwae_bound(model, images, k=k) == pytest.approx(expected, rel=1e-5)
+
+
+def test_binarized_images_are_zeros_and_ones_drawn_with_the_intensity():
+    from vaedesk.core.evaluate import binarized
+
+    images = np.random.default_rng(0).integers(0, 256, (2000, 28, 28)).astype(np.uint8)
+    b = binarized(images, seed=1)
+    assert set(np.unique(b)) == {0.0, 1.0} and b.dtype == np.float32
+    np.testing.assert_array_equal(b, binarized(images, seed=1))  # fixed by its seed
+    grey = images == 128
+    assert abs(b[grey].mean() - 128 / 255) < 0.01
+    assert b[images == 0].max() == 0 and b[images == 255].min() == 1
+
+
+def test_binarized_training_sees_only_zeros_and_ones(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp"))
+    trainer = Trainer(model, images, TrainOptions(epochs=1, batch_size=100, val_size=100, binarize=True))
+    seen, losses = set(), model.losses
+    model.losses = lambda x, *a: (seen.update(torch.unique(x).tolist()), losses(x, *a))[1]
+    list(trainer.run())
+    assert seen == {0.0, 1.0} and set(torch.unique(trainer.x_val).tolist()) == {0.0, 1.0}
+    assert len(np.unique(images[:100])) > 2  # the images themselves are grey-levelled
 
 
 def test_evaluation_reports_progress_to_the_end_of_each_stage(mnist_train_small, mnist_test):

@@ -55,7 +55,9 @@ def test_row_train(qtbot, window, panel, model):
     # the same card as `vaedesk train` writes: history, IWAE and kNN, and a command to rerun it
     assert len(card["history"]) == 2 and card["eval_iwae_k"] == 2
     assert {"neg_elbo", "iwae_k2", "knn5_accuracy"} <= set(card["test_metrics"])
-    assert "vaedesk train --arch mlp --prior mog --components 16 --epochs 2 --batch-size 32" in card["command"]
+    assert (
+        "vaedesk train --arch mlp --prior mog --components 16 --epochs 2 --batch-size 32" in card["command"]
+    )
     assert window.session.model.config.prior == "mog"  # the panel's default, as the bundled model
     assert "--limit 400" in card["command"]
     # the drawing is shown where the new model encodes it

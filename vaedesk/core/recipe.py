@@ -21,7 +21,7 @@ import torch
 from vaedesk import __version__
 from vaedesk.core import data
 from vaedesk.core.config import VAEConfig
-from vaedesk.core.evaluate import Progress, encode_means, evaluate, silent
+from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent
 from vaedesk.core.model import VAE
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
@@ -69,6 +69,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         "val_size": "--val-size",
         "patience": "--patience",
     }
+    if options.binarize:
+        argv += ["--binarize"]
     for name, flag in flags.items():
         value = getattr(options, name)
         if value != getattr(defaults, name) or name in ("epochs", "seed"):
@@ -285,8 +287,14 @@ class TrainingRun:
         self._describe(time.perf_counter() - started)
         yield Evaluating(self.trainer.best_epoch, self.stop_reason)
         if self.card is not None and self.test is not None:
+            test, train = self.test, self.train
+            if (
+                self.trainer.options.binarize
+            ):  # measured as trained: on binarized pixels, as `eval --binarized`
+                test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
+                train = (binarized(train[0], seed=BINARIZE_SEED + 1), train[1]) if train is not None else None
             self.metrics = evaluate(
-                self.model, self.test, self.train, k_iwae=self.eval_k, progress=eval_progress or silent
+                self.model, test, train, k_iwae=self.eval_k, progress=eval_progress or silent
             )
             self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
             self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
