@@ -191,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument(
         "-k",
-        type=positive_int,
-        help="importance samples for the IWAE bound (default: 64, or 500 with --binarized)",
+        type=int,
+        help="importance samples for the IWAE bound, 0 for none (default: 64, or 500 with --binarized)",
     )
     e.add_argument(
         "--binarized",

@@ -135,7 +135,7 @@ def _iwae_chunks(
     mu_all: torch.Tensor,
     logvar_all: torch.Tensor,
     progress: Progress,
-) -> float:
+) -> np.ndarray:
     """-log of the k-sample importance-weighted estimate of each image, (N,)."""
     per_chunk = max(1, IWAE_CHUNK // k)  # images per decoder call
     out = []
