@@ -472,12 +472,24 @@ def _check_output(name: str) -> Path:
 
 
 def _save_trained(path: Path, model, card: dict) -> None:
+    """Save a finished run; if `path` fails (a disk that filled up during training), save
+    it in the temporary folder instead and say where: a run is never thrown away."""
+    import tempfile
+    import time
+
     from vaedesk.core import weights
 
     try:
         weights.save(path, model, card)
+        return
     except OSError as e:
-        raise CommandError(f"could not save the trained weights to {path} ({e.strerror or e})") from None
+        problem = f"could not save the trained weights to {path} ({e.strerror or e})"
+    rescue = Path(tempfile.gettempdir()) / f"vaedesk-rescued-{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"
+    try:
+        weights.save(rescue, model, card)
+    except OSError as e:
+        raise CommandError(f"{problem}, nor to {rescue} ({e.strerror or e})") from None
+    raise CommandError(f"{problem}; they are saved in {rescue} instead, with their card")
 
 
 def _format_metrics(m: dict) -> str:
