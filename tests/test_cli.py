@@ -219,6 +219,54 @@ def test_binarized_training_and_evaluation(tmp_path, mnist_dir, capsys):
     assert card["test_metrics"]["iwae_k2"] == pytest.approx(again["iwae_k2"], abs=1e-3)
 
 
+def test_any_latent_size_trains_evaluates_encodes_and_decodes(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "d3.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert main([*argv, "--epochs", "1", "--eval-k", "2", "--latent-dim", "3", "-o", str(out)]) == 0
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["config"]["latent_dim"] == 3 and "--latent-dim 3" in card["command"]
+    assert {"neg_elbo", "iwae_k2", "knn5_accuracy"} <= set(card["test_metrics"])
+    capsys.readouterr()
+    picture = tmp_path / "o.png"
+    img = Image.new("L", (100, 100), 0)
+    ImageDraw.Draw(img).ellipse([20, 10, 80, 90], outline=255, width=10)
+    img.save(picture)
+    assert main(["encode", "--data", str(mnist_dir), "--weights", str(out), str(picture)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert len(record["mu"]) == len(record["sigma"]) == 3
+    # decode: three numbers, or a text or .npy file holding them, draw the same digit
+    point = [0.5, -1.25, 2.0]
+    (tmp_path / "z.txt").write_text("0.5, -1.25\n2.0\n")
+    np.save(tmp_path / "z.npy", np.array(point))
+    pngs = []
+    for i, given in enumerate(
+        ([str(v) for v in point], [str(tmp_path / "z.txt")], [str(tmp_path / "z.npy")])
+    ):
+        pngs.append(tmp_path / f"d{i}.png")
+        assert main(["decode", *given, "--weights", str(out), "-o", str(pngs[-1])]) == 0
+    assert pngs[0].read_bytes() == pngs[1].read_bytes() == pngs[2].read_bytes()
+    expected = load_model(out).decode(np.float32(point))[0]
+    with Image.open(pngs[0]) as im:
+        shown = np.asarray(im.convert("L").resize((28, 28), Image.Resampling.BOX), np.float32) / 255
+    assert np.abs(shown - expected).mean() < 0.05
+    capsys.readouterr()
+    assert main(["decode", "0", "0", "--weights", str(out), "-o", str(tmp_path / "x.png")]) == 1
+    assert "has 3 latent dimensions; give 3 numbers (got 2)" in capsys.readouterr().err
+    again = [
+        "train",
+        "--from",
+        str(out),
+        "--latent-dim",
+        "2",
+        "--data",
+        str(mnist_dir),
+        "-o",
+        str(tmp_path / "y"),
+    ]
+    assert main(again) == 1
+    assert "have the '3' latent size" in capsys.readouterr().err
+
+
 def test_bad_training_options_are_refused(capsys):
     assert main(["train", "--lr", "-1"]) == 1
     assert "learning rate" in capsys.readouterr().err

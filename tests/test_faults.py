@@ -380,7 +380,7 @@ def test_8_decode_refuses_non_finite_coordinates(tmp_path, capsys, value):
 
 def test_8_decode_takes_negative_numbers_in_e_notation(tmp_path, capsys):
     assert main(["decode", "0", "-1e-3", "-o", str(tmp_path / "d.png")]) == 0
-    assert "z = (0.0, -0.001)" in capsys.readouterr().out
+    assert "z = (0, -0.001)" in capsys.readouterr().out
 
 
 def test_8_decode_needs_an_output_file(tmp_path, monkeypatch, capsys):

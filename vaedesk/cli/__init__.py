@@ -31,8 +31,12 @@ class DefaultsHelp(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)".strip()
 
 
-def finite_float(text: str) -> float:
-    value = float(text)
+def number_or_file(text: str) -> float | str:
+    """A finite number, or (anything that is not a number) a file name."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     return value
@@ -125,13 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to save the best weights and their model card (default: %(default)s)",
     )
-    # --arch, --prior, --beta and --loss default to None so that --from can tell what was asked for.
+    # --arch, --prior, --latent-dim, --beta and --loss default to None so that --from can
+    # tell what was asked for.
     t.add_argument("--arch", choices=["conv", "seed", "mlp"], help="architecture (default: conv)")
     t.add_argument(
         "--prior",
         choices=["normal", "mog"],
         help="the latent prior: a learned mixture of Gaussians, as the bundled model, or the standard"
         " normal (default: mog)",
+    )
+    t.add_argument(
+        "--latent-dim",
+        type=positive_int,
+        metavar="N",
+        help="latent dimensions (default: 2, the map's plane; more fit better but the window "
+        "opens only 2-D models for now)",
     )
     t.add_argument(
         "--components",
@@ -206,8 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     dec = sub.add_parser("decode", parents=[weights_opt], help="decode a latent point to a PNG")
     dec._negative_number_matcher = NEGATIVE_NUMBER  # argparse's own misses 1e-3 forms
-    dec.add_argument("x", type=finite_float)
-    dec.add_argument("y", type=finite_float)
+    dec.add_argument(
+        "z",
+        nargs="+",
+        type=number_or_file,
+        metavar="Z",
+        help="the latent point: one number per latent dimension (two for the bundled model), or a"
+        " file holding them (text, or a NumPy .npy)",
+    )
     dec.add_argument("-o", "--output", required=True, metavar="FILE", help="the PNG to write")
     dec.add_argument("--size", type=int, default=280, help="output side in pixels (default: %(default)s)")
 
@@ -325,6 +343,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             beta=args.beta if args.beta is not None else 1.0,
             prior=args.prior or "mog",
             components=args.components,
+            latent_dim=args.latent_dim or 2,
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
@@ -429,6 +448,7 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
     for flag, what, asked, has in (
         ("--arch", "architecture", args.arch, base.arch),
         ("--prior", "prior", args.prior, base.prior),
+        ("--latent-dim", "latent size", args.latent_dim, base.latent_dim),
     ):
         if asked is not None and asked != has:
             raise CommandError(
@@ -611,13 +631,41 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if not 8 <= args.size <= 4096:
         raise CommandError("--size must be between 8 and 4096 pixels")
     model = _load_model(args.weights)
-    image = model.decode([args.x, args.y])[0]
+    z = _latent_point(args.z, model.config.latent_dim)
+    image = model.decode(z)[0]
     try:
         preprocess.save_png(image, args.output, size=args.size)
     except OSError as e:
         raise CommandError(f"{args.output}: cannot write ({e.strerror or e})") from None
-    print(f"wrote {args.output} ({args.size} x {args.size}) for z = ({args.x}, {args.y})")
+    print(f"wrote {args.output} ({args.size} x {args.size}) for z = ({', '.join(f'{v:g}' for v in z)})")
     return 0
+
+
+def _latent_point(parts: list[float | str], dim: int):  # -> np.ndarray (dim,)
+    """The numbers given to `decode`, or those in the one file given instead, checked
+    against the model's latent size."""
+    import numpy as np
+
+    files = [p for p in parts if isinstance(p, str)]
+    if files and len(parts) > 1:
+        raise CommandError(f"{files[0]}: give either {dim} numbers or one file holding them, not both")
+    if files:
+        try:
+            if files[0].endswith(".npy"):
+                values = np.load(files[0], allow_pickle=False)
+            else:
+                values = np.array(Path(files[0]).read_text().replace(",", " ").split(), dtype=np.float64)
+        except (OSError, ValueError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+            raise CommandError(f"{files[0]}: cannot read a latent point from it ({reason})") from None
+    else:
+        values = np.array(parts, dtype=np.float64)
+    values = np.asarray(values, np.float64).ravel()
+    if len(values) != dim:
+        raise CommandError(f"the model has {dim} latent dimensions; give {dim} numbers (got {len(values)})")
+    if not np.isfinite(values).all():
+        raise CommandError("the latent point has a value that is not a finite number")
+    return values.astype(np.float32)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -52,6 +52,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         argv += ["--arch", config["arch"], "--prior", config.get("prior", "normal")]
         if config.get("prior") == "mog":
             argv += ["--components", str(config["components"])]
+        if config.get("latent_dim", 2) != 2:
+            argv += ["--latent-dim", str(config["latent_dim"])]
     else:
         argv += ["--from", init]
     if config.get("beta", 1.0) != 1.0:
