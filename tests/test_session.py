@@ -39,8 +39,8 @@ def test_select_and_step_wrap_round(session):
 
 
 def test_morph_needs_two_clicks_and_decodes_its_path(session):
-    assert session.morph_click(np.float32([0, 0])) is None and session.morph is None
-    m = session.morph_click(np.float32([1, 2]))
+    assert session.morph_click(0, 0) is None and session.morph is None
+    m = session.morph_click(1, 2)
     assert m.path.shape == (MORPH_STEPS, 2) and m.frames.shape == (MORPH_STEPS, 28, 28)
     np.testing.assert_allclose(m.frames[-1], session.model.decode([1, 2])[0], atol=1e-6)
     assert session.morph_strip().shape == (28, 28 * 12)

@@ -81,16 +81,3 @@ def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot
     key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.session.model.path == old and window.model_label.text().endswith("\u00b7 torch")
     assert "vaedesk upgrade" in window.model_label.toolTip()
-
-
-def test_a_model_of_another_latent_size_is_refused_with_a_reason(qtbot, window, dialogs, tmp_path):
-    from vaedesk.core import weights
-    from vaedesk.core.model import VAE, VAEConfig
-
-    path = tmp_path / "d3.safetensors"
-    weights.save(path, VAE(VAEConfig(arch="mlp", latent_dim=3)), {})
-    before = window.session.model
-    dialogs.open_file = str(path)
-    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert "has 3 latent dimensions; the window shows 2-D models" in dialogs.messages[-1]
-    assert window.session.model is before

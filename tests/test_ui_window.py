@@ -508,3 +508,56 @@ def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_
     w2 = make_window(qtbot, model, mnist_dir)
     # The offscreen platform does not place windows, so compare what was stored.
     assert bytes(settings.store.value("geometry")) == geometry and settings.restore_window(w2)
+
+
+def test_a_model_of_more_dimensions_is_shown_on_its_principal_plane(qtbot, mnist_dir, dialogs, tmp_path):
+    """A 4-D model: the map shows the test means on the plane of their first two principal
+    components (computed here with an eigendecomposition), hovering decodes the latent
+    point at the cursor on that plane, the plane moves through a selected image (P), a
+    drawing is shown projected, and the prior's contours are not drawn."""
+    import torch
+
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    path = tmp_path / "d4.safetensors"
+    weights.save(path, VAE(VAEConfig(arch="mlp", latent_dim=4)), {})
+    model = load_model(path)
+    window = make_window(qtbot, model, mnist_dir)
+    m = window.map
+    mu = window.session.test.mu.astype(np.float64)
+    centre = mu.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(mu.T))
+    basis = vectors[:, ::-1][:, :2].T
+    basis *= np.sign((basis @ window.session.plane.basis.T).diagonal())[
+        :, None
+    ]  # eigenvectors' signs are free
+    np.testing.assert_allclose(m.mu, (mu - centre) @ basis.T, atol=1e-3)
+    assert m.getPlotItem().getAxis("bottom").labelText.startswith("PC 1")
+
+    pos = QPoint(m.viewport().width() // 3, m.viewport().height() // 2)
+    hover(qtbot, window, pos)
+    xy = np.array(viewport_to_latent(m, pos))
+    np.testing.assert_allclose(window.decoder.image, model.decode(centre + xy @ basis)[0], atol=1e-4)
+    assert "(PC 1, PC 2)" in window.statusBar().currentMessage()
+
+    index = 5
+    click(qtbot, m.viewport(), map_to_viewport(m, *m.mu[index]))
+    assert window.session.selected == index
+    key(window, Qt.Key.Key_P)  # the plane through the selected image
+    hover(qtbot, window, map_to_viewport(m, *m.mu[index]) + QPoint(1, 0))
+    at = window.hover_z.astype(np.float64)
+    expected = mu[index] + (at - m.mu[index]) @ basis  # the selected mean, moved along the plane
+    np.testing.assert_allclose(window.decoder.image, model.decode(expected)[0], atol=1e-4)
+    assert np.abs(model.decode(centre + at @ basis)[0] - window.decoder.image).max() > 1e-3  # it moved
+    assert "\u2026 4 dimensions" in window.selection.info.text()
+
+    drag(window.drawing.pad, stroke_seven())
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+    z, _ = model.encode(preprocess.to_mnist(window.drawing.pad.ink()))
+    x, y = m.drawn.getData()
+    np.testing.assert_allclose([x[0], y[0]], (z[0] - centre) @ basis.T, atol=1e-3)
+
+    key(window, Qt.Key.Key_C)
+    assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0 for c in m.circles)

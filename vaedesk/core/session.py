@@ -1,5 +1,7 @@
 """What the window shows, without the window: the current model, the encoded test set,
-the selection, the drawing and its trail, the morph and the prior samples.
+the selection, the drawing and its trail, the morph and the prior samples, and the
+plane of the latent space the map shows (`vaedesk.core.plane`). Latent points are kept
+in the model's D dimensions; `on_map` and `latent_at` convert to and from the map.
 
 A `Session` holds that state and its operations and imports no Qt, so every behaviour
 behind a click can be driven and tested with no display. The window's panels show what
@@ -16,6 +18,7 @@ import numpy as np
 from vaedesk.core import data, preprocess
 from vaedesk.core.api import Model, tile
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
+from vaedesk.core.plane import Plane
 from vaedesk.core.prior import line
 
 MORPH_STEPS = 48
@@ -58,7 +61,8 @@ class Session:
         self.selected: int | None = None
         self.morph_start: np.ndarray | None = None
         self.morph: Morph | None = None
-        self.samples = np.zeros((0, 2), np.float32)
+        self.samples = np.zeros((0, model.config.latent_dim), np.float32)
+        self.plane = Plane.identity(model.config.latent_dim)
         self.drawing: DrawingEncoding | None = None
         self._drawing_input: np.ndarray | None = None
         self._trail: list[np.ndarray] = []
@@ -81,6 +85,9 @@ class Session:
         self.guesser = DigitGuesser(encoded) if encoded is not None else None
         if encoded is None or (self.selected is not None and self.selected >= len(encoded.labels)):
             self.selected = None
+        self.plane = Plane.for_points(
+            self.model.config.latent_dim, encoded.mu if encoded is not None else None
+        )
 
     def set_data_dir(self, folder: str | Path) -> None:
         """Use another MNIST folder: load its test set (raises `data.DataError`)."""
@@ -108,6 +115,8 @@ class Session:
             encoded = encode_test_set(model, self.test.images, self.test.labels)
         if encoded is not None:
             self.set_test_set(encoded)
+        else:
+            self.plane = Plane.identity(model.config.latent_dim)
         self.clear_overlays()
         if self._drawing_input is not None:
             self._trail.clear()
@@ -119,20 +128,42 @@ class Session:
         """One latent point (D,) -> its decoded digit (28, 28)."""
         return self.model.decode(np.asarray(z, np.float32))[0]
 
+    def latent_at(self, x: float, y: float) -> np.ndarray:
+        """The latent point (D,) at map coordinates (x, y)."""
+        return self.plane.lift(np.float32([x, y]))
+
+    def on_map(self, z: np.ndarray) -> np.ndarray:
+        """Latent points (N, D) or (D,) -> where the map shows them, (N, 2) or (2,)."""
+        return self.plane.project(z)
+
+    def decode_at(self, x: float, y: float) -> np.ndarray:
+        return self.decode(self.latent_at(x, y))
+
     @property
     def points(self) -> np.ndarray:
-        return self.test.mu if self.test is not None else np.zeros((0, 2), np.float32)
+        """The test set's means where the map shows them, (N, 2)."""
+        return self.on_map(self.test.mu) if self.test is not None else np.zeros((0, 2), np.float32)
 
     def nearest(self, x: float, y: float) -> int | None:
-        """The nearest test point to (x, y) among the digits shown, or None."""
+        """The nearest test point on the map to (x, y) among the digits shown, or None."""
         if self.test is None:
             return None
         shown = ~np.isin(self.test.labels, list(self.hidden_digits))
         if not shown.any():
             return None
-        d2 = ((self.test.mu[:, :2] - np.float32([x, y])) ** 2).sum(axis=1)
+        d2 = ((self.points - np.float32([x, y])) ** 2).sum(axis=1)
         d2[~shown] = np.inf
         return int(np.argmin(d2))
+
+    def move_plane_through_selection(self, through: bool) -> None:
+        """Let the map's plane pass through the selected test image's mean (hovering then
+        shows the variations around it), or back through the means' centre."""
+        point = (
+            self.test.mu[self.selected]
+            if through and self.test is not None and self.selected is not None
+            else None
+        )
+        self.plane = self.plane.through(point)
 
     def set_digit_hidden(self, digit: int, hidden: bool) -> None:
         (self.hidden_digits.add if hidden else self.hidden_digits.discard)(digit)
@@ -160,9 +191,10 @@ class Session:
 
     # -- morph and samples ------------------------------------------------------------------
 
-    def morph_click(self, z: np.ndarray, follow_prior: bool = False) -> Morph | None:
-        """A shift-click: the first marks the start, the second makes the morph."""
-        z = np.asarray(z, np.float32)
+    def morph_click(self, x: float, y: float, follow_prior: bool = False) -> Morph | None:
+        """A shift-click at map coordinates: the first marks the start, the second makes
+        the morph between the latent points there."""
+        z = self.latent_at(x, y)
         if self.morph_start is None:
             self.morph_start = z
             self.morph = None
@@ -194,7 +226,7 @@ class Session:
     def clear_overlays(self) -> None:
         self.morph_start = None
         self.morph = None
-        self.samples = np.zeros((0, 2), np.float32)
+        self.samples = np.zeros((0, self.model.config.latent_dim), np.float32)
 
     # -- drawing ----------------------------------------------------------------------------
 

@@ -109,12 +109,11 @@ def run_app(args: argparse.Namespace) -> int:
     from vaedesk.core.api import Model
     from vaedesk.core.session import Session
     from vaedesk.core.weights import WeightsError
-    from vaedesk.ui import files
     from vaedesk.ui.main_window import MainWindow
 
     configure(dark=prefers_dark(app))
     try:
-        model = files.load_for_window(weights_file)
+        model = Model.load(weights_file)
     except WeightsError as e:
         if weights_file is None:
             QMessageBox.critical(None, "vaedesk", f"The bundled model cannot be loaded:\n{e}")

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPush
 
 from vaedesk.core.session import DrawingEncoding
 from vaedesk.ui.files import PICTURE_SUFFIXES
-from vaedesk.ui.widgets import DrawingPad, digit_pair
+from vaedesk.ui.widgets import DrawingPad, digit_pair, numbers
 
 HINT = "Draw a digit: it is encoded as you draw. Or drop a picture here."
 
@@ -102,10 +102,7 @@ class DrawingPanel(PictureDrops, QGroupBox):
         self.input_view.set_image(enc.input)
         self.recon_view.set_image(enc.recon)
         guess = f", looks like a {enc.guess}" if enc.guess is not None else ""
-        self.info.setText(
-            f"mean ({enc.mu[0]:+.2f}, {enc.mu[1]:+.2f}), "
-            f"\u03c3 ({enc.sigma[0]:.3f}, {enc.sigma[1]:.3f}){guess}"
-        )
+        self.info.setText(f"mean {numbers(enc.mu)}, \u03c3 {numbers(enc.sigma, '.3f')}{guess}")
 
     def picture_dropped_here(self, path: str) -> None:
         self.picture_dropped.emit(path)

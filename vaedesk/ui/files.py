@@ -63,23 +63,11 @@ def copy_image(image: QImage) -> None:
     QGuiApplication.clipboard().setImage(image)
 
 
-def load_for_window(path: str | Path | None) -> Model:
-    """The model in `path` (None: the bundled one) if the window can show it; raise
-    `WeightsError` with the reason if not."""
-    model = Model.load(path)
-    if model.config.latent_dim != 2:
-        raise weights.WeightsError(
-            f"{model.path}: has {model.config.latent_dim} latent dimensions; the window shows 2-D"
-            " models for now (vaedesk eval, encode and decode work with it)"
-        )
-    return model
-
-
 def load_model_or_warn(parent: QWidget, path: str | Path) -> Model | None:
     """The model in `path`, or None after a message that names the file: the current
     model then stays in place."""
     try:
-        return load_for_window(path)
+        return Model.load(path)
     except weights.WeightsError as e:
         warn(parent, f"{e}\n\nThe current model is unchanged.")
         return None

@@ -104,7 +104,7 @@ class LatentMap(pg.PlotWidget):
             c.setVisible(False)
             plot.addItem(c)
             self.circles.append(c)
-        self.prior: Prior = Prior.standard(2)
+        self.prior: Prior | None = Prior.standard(2)
         self._contours_drawn = False
 
         back = pg.mkColor(pg.getConfigOption("background"))
@@ -211,12 +211,17 @@ class LatentMap(pg.PlotWidget):
         """Show the test points, or without them where the prior puts its mass."""
         if self.has_points():
             lo, hi = np.percentile(self.mu, [0.2, 99.8], axis=0)
-        else:
+        elif self.prior is not None:
             lo, hi = self.prior.extent()
+        else:
+            lo, hi = np.full(2, -3.0), np.full(2, 3.0)
         self.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
 
-    def set_prior(self, prior: Prior) -> None:
-        """The model's prior, whose contours the C key shows."""
+    def set_plane(self, labels: tuple[str, str], prior: Prior | None) -> None:
+        """The axes' names, and the model's prior whose contours the C key shows (None: the
+        map is a plane through a larger space, and no contours are drawn)."""
+        self.setLabel("bottom", labels[0])
+        self.setLabel("left", labels[1])
         self.prior = prior
         self._contours_drawn = False
         if self.circles[0].isVisible():
@@ -236,7 +241,10 @@ class LatentMap(pg.PlotWidget):
             c.setVisible(visible)
 
     def _draw_contours(self) -> None:
-        if self.prior.is_standard:
+        if self.prior is None:
+            for c in self.circles:
+                c.setData([], [])
+        elif self.prior.is_standard:
             for c, mass in zip(self.circles, SIGMA_MASSES, strict=True):
                 c.setData(*ellipse(np.zeros(2), np.full(2, np.sqrt(-2 * np.log(1 - mass))), 128))
         else:

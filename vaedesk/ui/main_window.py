@@ -47,7 +47,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.drawing, self.banner, self.map = DrawingPanel(), DataBanner(), LatentMap()
         self.decoder, self.selection = DecoderPanel(), SelectionPanel()
         self._training: TrainingPanel | None = None  # built on first use
-        self.map.field_decoder = lambda z: self.session.model.decode(z)
+        self.map.field_decoder = lambda xy: self.session.model.decode(self.session.plane.lift(xy))
         central = QWidget()
         row = QHBoxLayout(central)
         middle, right = QVBoxLayout(), QVBoxLayout()
@@ -66,6 +66,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.menu_items = menus.build(self)
         self.field_action = self.menu_items["Decoded-digit field"]
         self.follow_prior_action = self.menu_items["Morph through the prior’s mass"]
+        self.plane_action = self.menu_items["Plane through the selected image"]
         self.export_strip_action = self.menu_items["Export morph strip as PNG\u2026"]
         self.export_strip_action.setEnabled(False)
         self.recent_menu = self.menu_items["Recent models"]
@@ -134,8 +135,10 @@ class MainWindow(PictureDrops, QMainWindow):
         self._show_test_set()
 
     def _show_test_set(self) -> None:
-        test = self.session.test
-        self.map.set_prior(self.session.model.prior)
+        test, plane = self.session.test, self.session.plane
+        self.map.set_plane(plane.labels, self.session.model.prior if plane.is_whole_space else None)
+        self.plane_action.setEnabled(not plane.is_whole_space)
+        self.plane_action.setChecked(False)
         self.map.set_points(self.session.points, test.labels if test is not None else np.zeros(0, np.uint8))
         self.selection.set_count(0 if test is None else len(test.labels))
         self._show_selection(self.session.selection())
@@ -146,18 +149,27 @@ class MainWindow(PictureDrops, QMainWindow):
         self.trace("selected", index=None if s is None else s.index)
         self.selection.show_selection(s)
         self.map.select(s.index if s is not None else None)
+        if self.plane_action.isChecked():
+            self.move_plane(True)
+
+    def move_plane(self, through_selection: bool) -> None:
+        """Explore > Plane through the selected image (models of more than 2 dimensions)."""
+        self.session.move_plane_through_selection(through_selection)
+        self.map.update_field()
+        self._on_hover(*map(float, self.hover_z))
 
     def _on_hover(self, x: float, y: float) -> None:
         self.hover_z = np.array((x, y), np.float32)
-        self.statusBar().showMessage(f"z = ({x:+.3f}, {y:+.3f})")
-        self.decoder.show_digit(self.session.decode(self.hover_z), f"decoded at z = ({x:+.2f}, {y:+.2f})")
+        where = "z" if self.session.plane.is_whole_space else "(PC 1, PC 2)"
+        self.statusBar().showMessage(f"{where} = ({x:+.3f}, {y:+.3f})")
+        self.decoder.show_digit(self.session.decode_at(x, y), f"decoded at {where} = ({x:+.2f}, {y:+.2f})")
         self.trace("hover", z=[x, y])
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:
-            morph = self.session.morph_click(np.float32([x, y]), self.follow_prior_action.isChecked())
+            morph = self.session.morph_click(x, y, self.follow_prior_action.isChecked())
             if morph is None:
-                self.map.show_morph_start(self.session.morph_start)
+                self.map.show_morph_start(self.session.on_map(self.session.morph_start))
                 self.statusBar().showMessage("Morph: shift-click a second point", 4000)
             else:
                 self._play_morph()
@@ -169,7 +181,7 @@ class MainWindow(PictureDrops, QMainWindow):
 
     def _play_morph(self) -> None:
         morph = self.session.morph
-        self.map.show_morph(morph.path)
+        self.map.show_morph(self.session.on_map(morph.path))
         self.export_strip_action.setEnabled(True)
         self.statusBar().showMessage(f"Morph of {len(morph.frames)} frames", 4000)
         self.decoder.play(morph.frames)
@@ -183,7 +195,8 @@ class MainWindow(PictureDrops, QMainWindow):
         if enc is None:
             self.map.show_encoding(None, None, np.zeros((0, 2)))
         else:
-            self.map.show_encoding(enc.mu, enc.sigma, enc.trail)
+            s = self.session
+            self.map.show_encoding(s.on_map(enc.mu), s.plane.spread(enc.sigma), s.on_map(enc.trail))
 
     def set_model(
         self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None
@@ -202,7 +215,7 @@ class MainWindow(PictureDrops, QMainWindow):
     def sample_prior(self) -> None:
         self.decoder.stop()
         image = self.session.sample_prior()
-        self.map.show_samples(self.session.samples)
+        self.map.show_samples(self.session.on_map(self.session.samples))
         self.decoder.show_digit(
             image, f"16 samples from the prior, {self.session.model.prior.describe()}; stars on the map"
         )

@@ -42,6 +42,7 @@ MENUS: list[tuple[str, list]] = [
     ("&Explore", [
         ("Sample 16 points from the prior", "sample_prior", "S"),
         ("Morph through the prior\u2019s mass", None, None, CHECK),  # read when a morph starts
+        ("Plane through the selected image", "move_plane", "P", CHECK),  # models of more than 2-D
         ("Clear morph and samples", "clear_overlays", "Escape"),
     ]),
     ("&Model", [

@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox
 
 from vaedesk.core.session import Selection
-from vaedesk.ui.widgets import digit_pair
+from vaedesk.ui.widgets import digit_pair, numbers
 
 
 class SelectionPanel(QGroupBox):
@@ -49,7 +49,7 @@ class SelectionPanel(QGroupBox):
             return
         self.image.set_image(s.image)
         self.recon.set_image(s.recon)
-        self.info.setText(f"test image {s.index}: digit {s.label}, z = ({s.mu[0]:+.2f}, {s.mu[1]:+.2f})")
+        self.info.setText(f"test image {s.index}: digit {s.label}, z = {numbers(s.mu)}")
         self.index_box.blockSignals(True)
         self.index_box.setValue(s.index)
         self.index_box.blockSignals(False)

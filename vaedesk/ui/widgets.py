@@ -8,6 +8,13 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 
+def numbers(v: np.ndarray, spec: str = "+.2f") -> str:
+    """A latent vector for a caption: every value up to 3 dimensions, else the first two
+    and the size: "(+0.12, -1.05)", "(+0.12, -1.05, \u2026 20 dimensions)"."""
+    shown = ", ".join(format(float(x), spec) for x in v[: len(v) if len(v) <= 3 else 2])
+    return f"({shown})" if len(v) <= 3 else f"({shown}, \u2026 {len(v)} dimensions)"
+
+
 def gray_qimage(image: np.ndarray) -> QImage:
     """A float [0, 1] or uint8 2-D array as an 8-bit grayscale QImage (a copy)."""
     if image.dtype != np.uint8:
