@@ -15,7 +15,7 @@ from vaedesk.core.neighbours import knn_predict
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 
-@pytest.mark.parametrize("arch", ["conv", "seed", "mlp"])
+@pytest.mark.parametrize("arch", ["conv", "seed", "mlp", "report"])
 def test_shapes_of_every_architecture(arch):
     model = VAE(VAEConfig(arch=arch))
     x = torch.rand(5, 1, 28, 28)
@@ -33,6 +33,30 @@ def test_seed_architecture_matches_the_published_layers():
     tconvs = [m for m in model.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [c.out_channels for c in tconvs] == [64, 32, 1]
     assert model.decoder[0].out_features == 64 * 7 * 7
+
+
+def test_report_architecture_matches_the_published_layers():
+    model = VAE(VAEConfig(arch="report", latent_dim=20, loss="mse"))
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (32, (3, 3), (2, 2)),
+        (64, (3, 3), (2, 2)),
+    ]
+    assert model.to_mu.out_features + model.to_logvar.out_features == 40  # its dense 40
+    tconvs = [m for m in model.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in tconvs] == [
+        (64, (7, 7), (1, 1)),
+        (64, (3, 3), (2, 2)),
+        (32, (3, 3), (2, 2)),
+        (1, (3, 3), (1, 1)),
+    ]
+    shapes = []
+    z = torch.zeros(1, 20)
+    for layer in model.decoder:
+        z = layer(z)
+        if isinstance(layer, torch.nn.ConvTranspose2d):
+            shapes.append(tuple(z.shape[1:]))
+    assert shapes == [(64, 7, 7), (64, 14, 14), (32, 28, 28), (1, 28, 28)]
 
 
 def test_kl_matches_torch_distributions():
@@ -270,7 +294,8 @@ def test_evaluate_reports_every_metric(mnist_train_small, mnist_test):
     images, labels = mnist_train_small
     model, _, _ = small_run(images[:1000], epochs=1)
     m = evaluate(model, (mnist_test[0][:300], mnist_test[1][:300]), (images, labels), k_iwae=4)
-    assert set(m) == {"n_test", "neg_elbo", "recon", "kl", "iwae_k4", "knn5_accuracy"}
+    assert set(m) == {"n_test", "neg_elbo", "recon", "kl", "iwae_k4", "iwae_k4_se", "knn5_accuracy"}
+    assert 0 < m["iwae_k4_se"] < 0.5 * m["iwae_k4"] / 300**0.5  # the per-image spread over sqrt(n)
     assert m["neg_elbo"] == pytest.approx(m["recon"] + m["kl"])
     assert 0.1 < m["knn5_accuracy"] <= 1
 

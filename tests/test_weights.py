@@ -48,15 +48,15 @@ def test_a_mixture_prior_round_trips_and_is_read_without_torch(tmp_path):
 # -- the ONNX export: the viewer's runtime agrees with torch ---------------------------------
 
 
-@pytest.mark.parametrize("arch", ["conv", "seed", "mlp"])
-def test_onnx_runtime_and_torch_agree_on_random_points_and_images(tmp_path, arch, mnist_test):
+@pytest.mark.parametrize("arch, dim", [("conv", 2), ("seed", 2), ("mlp", 2), ("report", 20)])
+def test_onnx_runtime_and_torch_agree_on_random_points_and_images(tmp_path, arch, dim, mnist_test):
     torch.manual_seed(1)
-    vae = VAE(VAEConfig(arch=arch))
+    vae = VAE(VAEConfig(arch=arch, latent_dim=dim))
     path = tmp_path / "m.safetensors"
     weights.save(path, vae, {})
     onnx, reference = load_model(path), Model(vae)
     assert (onnx.runtime, reference.runtime) == ("onnxruntime", "torch")
-    z = np.random.default_rng(0).normal(0.0, 3.0, (256, 2)).astype(np.float32)
+    z = np.random.default_rng(0).normal(0.0, 3.0, (256, dim)).astype(np.float32)
     np.testing.assert_allclose(onnx.decode(z), reference.decode(z), atol=1e-5)
     images = mnist_test[0][:500].astype(np.float32) / 255.0
     for got, expected in zip(onnx.encode(images), reference.encode(images), strict=True):

@@ -131,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # --arch, --prior, --latent-dim, --beta and --loss default to None so that --from can
     # tell what was asked for.
-    t.add_argument("--arch", choices=["conv", "seed", "mlp"], help="architecture (default: conv)")
+    t.add_argument(
+        "--arch",
+        choices=["conv", "seed", "mlp", "report"],
+        help="architecture (default: conv; report: the 20-D report's, with --latent-dim 20 --loss mse)",
+    )
     t.add_argument(
         "--prior",
         choices=["normal", "mog"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-ARCHS = ("conv", "seed", "mlp")
+ARCHS = ("conv", "seed", "mlp", "report")
 LOSSES = ("bce", "mse")
 PRIORS = ("normal", "mog")  # N(0, I), or a learned mixture of Gaussians
 MAX_COMPONENTS = 1000

@@ -10,7 +10,11 @@ instead of being packed into one Gaussian ball. Three architectures:
 - ``conv`` (default): a wider convolutional VAE, the bundled model;
 - ``seed``: the Keras example's conv VAE (conv 32, 64 stride 2, dense 16; decoder dense
   64x7x7, transposed convs 64, 32, 1), for comparison with its published figures;
-- ``mlp``: 784-256-2 and 2-256-784.
+- ``mlp``: 784-256-2 and 2-256-784;
+- ``report``: the conv VAE of the report "Generate Digit Images using VAE" (MATLAB's
+  example): conv 3x3 32 and 64 with stride 2, a dense layer to the means and
+  log-variances (40 numbers for its 20 dimensions); decoder transposed convs 7x7 from
+  1x1 to 7x7x64, 3x3 stride 2 to 14x14x64 and 28x28x32, then 3x3 to one channel.
 """
 
 from __future__ import annotations
@@ -50,6 +54,15 @@ def _encoder(arch: str) -> tuple[nn.Module, int]:
         return body, 16
     if arch == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU()), 256
+    if arch == "report":
+        body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1),
+            nn.ReLU(),  # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),  # (B, 64, 7, 7)
+            nn.Flatten(),  # the heads are its dense layer: 2 x latent_dim outputs
+        )
+        return body, 64 * 7 * 7
     body = nn.Sequential(
         nn.Conv2d(1, 32, 3, stride=2, padding=1),
         nn.ReLU(),  # (B, 32, 14, 14)
@@ -75,6 +88,17 @@ def _decoder(arch: str, latent_dim: int) -> nn.Module:
             nn.ReLU(),  # 14
             nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
             nn.ReLU(),  # 28
+            nn.ConvTranspose2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
+        )
+    if arch == "report":
+        return nn.Sequential(
+            nn.Unflatten(1, (latent_dim, 1, 1)),
+            nn.ConvTranspose2d(latent_dim, 64, 7),
+            nn.ReLU(),  # (B, 64, 7, 7)
+            nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),  # (B, 64, 14, 14)
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),  # (B, 32, 28, 28)
             nn.ConvTranspose2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
         )
     if arch == "mlp":
