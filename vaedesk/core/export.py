@@ -33,7 +33,7 @@ class _Decoder(nn.Module):
         return torch.sigmoid(logits), logits
 
 
-def _graph(module: nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str]) -> bytes:
+def graph(module: nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str]) -> bytes:
     buf = io.BytesIO()
     batch = {name: {0: "batch"} for name in inputs + outputs}
     with warnings.catch_warnings():
@@ -56,8 +56,6 @@ def export(vae: VAE) -> dict[str, bytes]:
     vae = vae.eval()
     with torch.no_grad():
         return {
-            ENCODER: _graph(_Encoder(vae), torch.zeros(1, 28, 28), ["images"], ["mu", "logvar"]),
-            DECODER: _graph(
-                _Decoder(vae), torch.zeros(1, vae.config.latent_dim), ["z"], ["images", "logits"]
-            ),
+            ENCODER: graph(_Encoder(vae), torch.zeros(1, 28, 28), ["images"], ["mu", "logvar"]),
+            DECODER: graph(_Decoder(vae), torch.zeros(1, vae.config.latent_dim), ["z"], ["images", "logits"]),
         }

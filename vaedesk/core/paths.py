@@ -35,6 +35,10 @@ def bundled_weights() -> Path:
     return resource("weights", BUNDLED_WEIGHTS_NAME)
 
 
+def bundled_classifier() -> Path:
+    return resource("weights", "classifier.safetensors")
+
+
 def user_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 

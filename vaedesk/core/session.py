@@ -17,6 +17,7 @@ import numpy as np
 
 from vaedesk.core import data, preprocess
 from vaedesk.core.api import Model, tile
+from vaedesk.core.classify import Classifier, ClassifierError, looks_like
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
 from vaedesk.core.plane import Plane
 from vaedesk.core.prior import line
@@ -43,6 +44,7 @@ class DrawingEncoding:
     recon: np.ndarray  # (28, 28)
     trail: np.ndarray  # (T, D): the encodings at the end of each stroke so far
     guess: int | None  # nearest-test-images vote, None without the test set
+    reading: str = ""  # what the digit classifier reads in the input ("" without one)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,22 @@ class Session:
         self._drawing_input: np.ndarray | None = None
         self._trail: list[np.ndarray] = []
         self._train: tuple[np.ndarray, np.ndarray] | None = None
+        self._classifier: Classifier | None | bool = False  # False: not loaded yet
+
+    @property
+    def classifier(self) -> Classifier | None:
+        """The bundled digit classifier, loaded on first use; None if it cannot be."""
+        if self._classifier is False:
+            try:
+                self._classifier = Classifier.load()
+            except ClassifierError:
+                self._classifier = None
+        return self._classifier
+
+    def reading(self, image: np.ndarray) -> str:
+        """What the classifier reads in a (28, 28) digit, or "" without a classifier."""
+        classifier = self.classifier
+        return looks_like(classifier.probabilities(image)[0]) if classifier is not None else ""
 
     # -- data and model ---------------------------------------------------------------------
 
@@ -138,6 +156,32 @@ class Session:
 
     def decode_at(self, x: float, y: float) -> np.ndarray:
         return self.decode(self.latent_at(x, y))
+
+    def neighbours(self, z: np.ndarray, k: int) -> np.ndarray | None:
+        """The k test images whose means are nearest to the latent point z (D,), nearest
+        first, as (k, 28, 28) float32; None without the test set."""
+        if self.test is None:
+            return None
+        d2 = ((self.test.mu - np.asarray(z, np.float32)) ** 2).sum(axis=1)
+        k = min(k, len(d2))
+        nearest = np.argpartition(d2, k - 1)[:k]
+        return data.to_float(self.test.images[nearest[np.argsort(d2[nearest])]])
+
+    def parse_point(self, text: str) -> np.ndarray:
+        """Typed coordinates -> a latent point (D,): D numbers, or for a model of more
+        dimensions also 2 map coordinates; ValueError with what to type otherwise."""
+        dim = self.model.config.latent_dim
+        try:
+            values = np.array(text.replace(",", " ").replace("(", " ").replace(")", " ").split(), np.float64)
+        except ValueError:
+            raise ValueError(f"type {dim} numbers, such as {' '.join(['0.5'] * dim)}") from None
+        if not np.isfinite(values).all():
+            raise ValueError("the coordinates must be finite numbers")
+        if len(values) == dim:
+            return values.astype(np.float32)
+        if len(values) == 2:
+            return self.plane.lift(values)
+        raise ValueError(f"type {dim} numbers (the model has {dim} latent dimensions), or 2 map coordinates")
 
     @property
     def points(self) -> np.ndarray:
@@ -255,7 +299,7 @@ class Session:
             self._trail.append(mu)
         trail = np.array(self._trail, np.float32).reshape(-1, len(mu))
         guess = self.guesser.guess(mu)[0] if self.guesser is not None else None
-        return DrawingEncoding(mnist_like, mu, sigma, self.decode(mu), trail, guess)
+        return DrawingEncoding(mnist_like, mu, sigma, self.decode(mu), trail, guess, self.reading(mnist_like))
 
     def clear_drawing(self) -> None:
         self.drawing = None

@@ -1,19 +1,23 @@
-"""The decoder at the cursor: the digit the model draws at a latent point, and the
-morph animation when one plays."""
+"""The decoder at the cursor: the digit the model draws at a latent point, what the
+digit classifier reads in it, the nearest real test digits, a field to type a point and
+go there, and the morph animation when one plays."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QVBoxLayout
 
-from vaedesk.ui.widgets import DigitView
+from vaedesk.ui.widgets import DigitView, gray_qimage
 
 FRAME_MS = 40
+NEIGHBOURS = 8  # nearest test digits shown under the decoded one
 
 
 class DecoderPanel(QGroupBox):
     shown = Signal()  # after a hovered point's digit is on screen
+    go_requested = Signal(str)  # the text typed in the "go to" field
 
     def __init__(self, side: int = 280) -> None:
         super().__init__("Decoder at the cursor")
@@ -22,9 +26,19 @@ class DecoderPanel(QGroupBox):
         self.caption = QLabel("Move the mouse over the map.")
         self.caption.setWordWrap(True)
         self.caption.setFixedWidth(side)  # long captions wrap instead of widening the column
-        layout.addWidget(self.view)
-        layout.addWidget(self.caption)
+        self.reading = QLabel()  # what the classifier reads in the digit
+        self.reading.setFixedWidth(side)
+        self.neighbours = QLabel()  # the nearest real test digits, in a row
+        self.neighbours.setFixedSize(side, side // NEIGHBOURS)
+        self.neighbours.setToolTip(f"the {NEIGHBOURS} nearest test images in latent space, nearest first")
+        self.go_to = QLineEdit()
+        self.go_to.setPlaceholderText("go to z: type the coordinates, then Enter")
+        self.go_to.setFixedWidth(side)
+        self.go_to.returnPressed.connect(lambda: self.go_requested.emit(self.go_to.text()))
+        for w in (self.view, self.caption, self.reading, self.neighbours, self.go_to):
+            layout.addWidget(w)
         layout.addStretch(1)
+        self.neighbour_images: np.ndarray | None = None
         self._frames: np.ndarray | None = None
         self._frame = 0
         self._timer = QTimer(self, interval=FRAME_MS)
@@ -34,13 +48,32 @@ class DecoderPanel(QGroupBox):
     def image(self) -> np.ndarray | None:
         return self.view.image
 
-    def show_digit(self, image: np.ndarray, caption: str) -> None:
-        """Show a decoded digit, unless an animation owns the view."""
+    def show_digit(
+        self, image: np.ndarray, caption: str, reading: str = "", neighbours: np.ndarray | None = None
+    ) -> None:
+        """Show a decoded digit, unless an animation owns the view, with what the classifier
+        reads in it and the nearest test images (K, 28, 28), if given."""
         if self.is_playing():
             return
         self.view.set_image(image)
         self.caption.setText(caption)
+        self.reading.setText(reading)
+        self.show_neighbours(neighbours)
         self.shown.emit()
+
+    def show_neighbours(self, images: np.ndarray | None) -> None:
+        self.neighbour_images = images
+        if images is None or not len(images):
+            self.neighbours.clear()
+            return
+        strip = np.concatenate(list(images), axis=1)  # (28, 28 K)
+        self.neighbours.setPixmap(
+            QPixmap.fromImage(gray_qimage(strip)).scaled(
+                self.neighbours.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
 
     def play(self, frames: np.ndarray) -> None:
         self._frames, self._frame = frames, 0

@@ -101,7 +101,10 @@ class DrawingPanel(PictureDrops, QGroupBox):
             return
         self.input_view.set_image(enc.input)
         self.recon_view.set_image(enc.recon)
-        guess = f", looks like a {enc.guess}" if enc.guess is not None else ""
+        if enc.reading:  # the classifier's reading, else the nearest test images' vote
+            guess = f"\n{enc.reading}"
+        else:
+            guess = f", looks like a {enc.guess}" if enc.guess is not None else ""
         self.info.setText(f"mean {numbers(enc.mu)}, \u03c3 {numbers(enc.sigma, '.3f')}{guess}")
 
     def picture_dropped_here(self, path: str) -> None:

@@ -33,8 +33,19 @@ PALETTE = [
     "#9c755f",
     "#bab0ac",
 ]
+REGION_CELLS = 48  # the classifier layer's cells along each side of the view
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
+
+
+def region_colours(p: np.ndarray) -> np.ndarray:
+    """Class probabilities (M, 10) -> RGBA (M, 4) uint8: the likeliest digit's colour,
+    mixed with grey as the classifier is less sure (confidence 0.1, a guess, is all grey)."""
+    palette = np.array([pg.mkColor(c).getRgb()[:3] for c in PALETTE], np.float64)
+    top = p.argmax(axis=1)
+    sure = np.clip((p.max(axis=1) - 0.1) / 0.9, 0.0, 1.0)[:, None]
+    rgb = sure * palette[top] + (1 - sure) * 150.0
+    return np.concatenate([rgb, np.full((len(p), 1), 255.0)], axis=1).round().astype(np.uint8)
 
 
 def prior_contours(prior: Prior, n: int = 160) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -92,6 +103,15 @@ class LatentMap(pg.PlotWidget):
         self.field.setVisible(False)
         plot.addItem(self.field)
         self.field_decoder: Callable[[np.ndarray], np.ndarray] | None = None
+        # What the classifier reads in the decoder's digits over the view: each digit's
+        # colour where it is sure, fading to grey where the decoder draws something
+        # ambiguous.
+        self.regions = pg.ImageItem(axisOrder="row-major")
+        self.regions.setZValue(-30)
+        self.regions.setOpacity(0.45)
+        self.regions.setVisible(False)
+        plot.addItem(self.regions)
+        self.region_reader: Callable[[np.ndarray], np.ndarray] | None = None  # (M, 2) -> (M, 10)
 
         # The prior's contours enclosing the mass of N(0, I)'s 1, 2, 3 sigma circles (the
         # circles themselves for that prior), drawn when first shown for a model.
@@ -165,8 +185,11 @@ class LatentMap(pg.PlotWidget):
         self._order = np.zeros(0, np.int64)
         self._field_timer = QTimer(self, singleShot=True, interval=60)
         self._field_timer.timeout.connect(self.update_field)
+        self._field_timer.timeout.connect(self.update_regions)
         self.view.sigRangeChanged.connect(
-            lambda *_: self._field_timer.start() if self.field.isVisible() else None
+            lambda *_: (
+                self._field_timer.start() if self.field.isVisible() or self.regions.isVisible() else None
+            )
         )
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -267,6 +290,22 @@ class LatentMap(pg.PlotWidget):
         mosaic = digits[:, :, ::-1, :].transpose(0, 2, 1, 3).reshape(ny * 28, nx * 28)
         self.field.setImage(1.0 - mosaic, levels=(0, 1))
         self.field.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def set_regions_visible(self, visible: bool) -> None:
+        self.regions.setVisible(visible)
+        if visible:
+            self.update_regions()
+
+    def update_regions(self) -> None:
+        """Redraw the classifier's regions over the visible part of the plane."""
+        if not self.regions.isVisible() or self.region_reader is None:
+            return
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        xs = x0 + (np.arange(REGION_CELLS) + 0.5) * (x1 - x0) / REGION_CELLS
+        ys = y0 + (np.arange(REGION_CELLS) + 0.5) * (y1 - y0) / REGION_CELLS
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        self.regions.setImage(region_colours(self.region_reader(grid)).reshape(REGION_CELLS, REGION_CELLS, 4))
+        self.regions.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
 
     # -- overlays --------------------------------------------------------------------------
 

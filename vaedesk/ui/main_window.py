@@ -15,13 +15,14 @@ from vaedesk.core.digits import EncodedTestSet
 from vaedesk.core.session import DrawingEncoding, Selection, Session
 from vaedesk.ui import files, menus
 from vaedesk.ui.data_banner import DataBanner
-from vaedesk.ui.decoder_panel import DecoderPanel
+from vaedesk.ui.decoder_panel import NEIGHBOURS, DecoderPanel
 from vaedesk.ui.drawing_panel import DrawingPanel, PictureDrops
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
 from vaedesk.ui.training import TrainingPanel
+from vaedesk.ui.widgets import numbers
 
 HELP = (
     "Hover over the map: the decoder draws the digit at that latent point.\n"
@@ -48,6 +49,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.decoder, self.selection = DecoderPanel(), SelectionPanel()
         self._training: TrainingPanel | None = None  # built on first use
         self.map.field_decoder = lambda xy: self.session.model.decode(self.session.plane.lift(xy))
+        self.map.region_reader = self._read_regions
         central = QWidget()
         row = QHBoxLayout(central)
         middle, right = QVBoxLayout(), QVBoxLayout()
@@ -83,6 +85,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.map.clicked.connect(self._on_click)
         self.map.digit_toggled.connect(lambda d, shown: self.session.set_digit_hidden(d, not shown))
         self.decoder.shown.connect(self.hover_decoded)
+        self.decoder.go_requested.connect(self.go_to)
         self.selection.step_requested.connect(lambda k: self._show_selection(self.session.step(k)))
         self.selection.index_requested.connect(lambda i: self._show_selection(self.session.select(i)))
         self.drawing.ink_changed.connect(self._on_ink)
@@ -162,8 +165,39 @@ class MainWindow(PictureDrops, QMainWindow):
         self.hover_z = np.array((x, y), np.float32)
         where = "z" if self.session.plane.is_whole_space else "(PC 1, PC 2)"
         self.statusBar().showMessage(f"{where} = ({x:+.3f}, {y:+.3f})")
-        self.decoder.show_digit(self.session.decode_at(x, y), f"decoded at {where} = ({x:+.2f}, {y:+.2f})")
+        self._show_decoded(self.session.latent_at(x, y), f"decoded at {where} = ({x:+.2f}, {y:+.2f})")
         self.trace("hover", z=[x, y])
+
+    def _show_decoded(self, z: np.ndarray, caption: str) -> None:
+        """The digit at latent point z, what the classifier reads in it, its neighbours."""
+        image = self.session.decode(z)
+        neighbours = self.session.neighbours(z, NEIGHBOURS)
+        self.decoder.show_digit(image, caption, self.session.reading(image), neighbours)
+
+    def go_to(self, text: str) -> None:
+        """The "go to z" field: decode the typed point and put the crosshair there."""
+        try:
+            z = self.session.parse_point(text)
+        except ValueError as e:
+            self.statusBar().showMessage(f"Go to: {e}", 6000)
+            return
+        x, y = map(float, self.session.on_map(z))
+        self.hover_z = np.array((x, y), np.float32)
+        self.map.set_crosshair(x, y)
+        self.decoder.stop()
+        self._show_decoded(z, f"decoded at z = {numbers(z)}")
+        self.trace("go", z=z.tolist())
+
+    def _read_regions(self, xy: np.ndarray) -> np.ndarray:
+        """Class probabilities (M, 10) of the digits decoded at map points (M, 2): uniform
+        where there is no classifier (the layer is then grey)."""
+        classifier = self.session.classifier
+        if classifier is None:
+            self.statusBar().showMessage(
+                "No digit classifier: weights/classifier.safetensors is missing", 6000
+            )
+            return np.full((len(xy), 10), 0.1, np.float32)
+        return classifier.probabilities(self.session.model.decode(self.session.plane.lift(xy)))
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:

@@ -34,6 +34,7 @@ MENUS: list[tuple[str, list]] = [
     ("&View", [
         ("Fit map to the points", "map.fit", "Ctrl+0"),
         ("Decoded-digit field", "map.set_field_visible", "F", CHECK),
+        ("Classifier regions", "map.set_regions_visible", "G", CHECK),
         ("Prior contours (1, 2, 3 \u03c3)", "map.set_circles_visible", "C", CHECK),
         SEPARATOR,
         ("Next test image", "next_image", Qt.Key.Key_Right),

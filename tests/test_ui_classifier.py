@@ -1,0 +1,78 @@
+"""What the digit classifier shows in the window (issue 10): the reading under the
+decoded digit and under the drawing, the nearest real test digits, the classifier's
+regions on the map, and the "go to z" field. The classifier is run here directly and the
+neighbours found by brute force, independently of the window's code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from tests.ui_helpers import dialogs, hover, key, model, window  # noqa: F401 - fixtures
+from vaedesk.core.classify import Classifier
+from vaedesk.ui.latent_map import PALETTE
+from vaedesk.ui.selftest import drag, stroke_seven, viewport_to_latent
+
+CLASSIFIER = Classifier.load()
+
+
+def test_hover_reads_the_decoded_digit_and_shows_its_nearest_test_digits(qtbot, window, model):
+    pos = QPoint(window.map.viewport().width() // 2, window.map.viewport().height() // 3)
+    hover(qtbot, window, pos)
+    z = np.float32(viewport_to_latent(window.map, pos))
+    p = CLASSIFIER.probabilities(model.decode(z))[0]
+    first, second = np.argsort(p)[::-1][:2]
+    text = window.decoder.reading.text()
+    assert text.startswith(f"looks like a {first} ({100 * p[first]:.0f} %)") and f"a {second} (" in text
+    test = window.session.test
+    nearest = np.argsort(((test.mu - z) ** 2).sum(axis=1), kind="stable")[:8]
+    np.testing.assert_allclose(
+        window.decoder.neighbour_images, test.images[nearest] / np.float32(255), atol=1e-6
+    )
+    assert not window.decoder.neighbours.pixmap().isNull()
+
+
+def test_the_drawing_says_what_the_classifier_reads(qtbot, window):
+    drag(window.drawing.pad, stroke_seven())
+    qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
+    p = CLASSIFIER.probabilities(window.drawing.input_view.image)[0]
+    assert f"looks like a {p.argmax()} ({100 * p.max():.0f} %)" in window.drawing.info.text()
+
+
+def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, window, model):
+    m = window.map
+    key(window, Qt.Key.Key_G)
+    assert m.regions.isVisible() and m.regions.zValue() < m.points.zValue()
+    rgba = m.regions.image  # (cells, cells, 4), row 0 at the bottom of the view
+    (x0, x1), (y0, y1) = m.view.viewRange()
+    cells = rgba.shape[0]
+    checked = 0
+    for row, col in [(r, c) for r in range(0, cells, 7) for c in range(0, cells, 7)]:
+        z = np.float32([x0 + (col + 0.5) * (x1 - x0) / cells, y0 + (row + 0.5) * (y1 - y0) / cells])
+        p = CLASSIFIER.probabilities(model.decode(z))[0]
+        if p.max() > 0.95:  # sure: the digit's own colour
+            colour = np.array(pg.mkColor(PALETTE[p.argmax()]).getRgb()[:3])
+            assert np.abs(rgba[row, col, :3].astype(int) - colour).max() <= 12, (row, col, p.argmax())
+            checked += 1
+    assert checked >= 10
+    before = rgba.copy()
+    m.view.setRange(xRange=(0, 0.5), yRange=(0, 0.5), padding=0)  # follows the view
+    qtbot.waitUntil(lambda: not np.array_equal(m.regions.image, before), timeout=3000)
+    key(window, Qt.Key.Key_G)
+    assert not m.regions.isVisible()
+
+
+def test_typing_coordinates_goes_there(qtbot, window, model):
+    field = window.decoder.go_to
+    field.setFocus()
+    QTest.keyClicks(field, "0.5, -1.25")
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    np.testing.assert_allclose(window.decoder.image, model.decode([0.5, -1.25])[0], atol=1e-5)
+    assert (window.map.cross_v.value(), window.map.cross_h.value()) == (0.5, -1.25)
+    field.clear()
+    QTest.keyClicks(field, "1 2 3")
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert "type 2 numbers" in window.statusBar().currentMessage()
+    np.testing.assert_allclose(window.decoder.image, model.decode([0.5, -1.25])[0], atol=1e-5)  # unchanged
