@@ -87,8 +87,10 @@ def main() -> int:
     window.show()
 
     def script() -> None:
-        pump(500)
-        xdo("key", "c")  # View > Prior circles
+        pump(1000)
+        window.activateWindow()
+        pump(200)
+        xdo("key", "c")  # View > Prior contours
         draw(window.drawing.pad, stroke_seven())
         draw(window.drawing.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
         test = window.session.test
@@ -98,6 +100,11 @@ def main() -> int:
             xdo("click", 1)
         hover(window, 0.6, -0.4)
         shoot("screenshot.png", window)
+        xdo("key", "g")  # the classifier's regions
+        pump(1500)
+        hover(window, -0.5, 0.5)
+        shoot("screenshot-regions.png", window)
+        xdo("key", "g")
         if args.training:
             menu_action(window, "Model > Train").trigger()
             panel = window.training_panel

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from tests.ui_helpers import dialogs, hover, key, model, window  # noqa: F401 - fixtures
+from tests.ui_helpers import click, dialogs, hover, key, model, window  # noqa: F401 - fixtures
 from vaedesk.core.classify import Classifier
 from vaedesk.ui.latent_map import PALETTE
 from vaedesk.ui.selftest import drag, stroke_seven, viewport_to_latent
@@ -66,12 +66,15 @@ def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, win
 
 def test_typing_coordinates_goes_there(qtbot, window, model):
     field = window.decoder.go_to
-    field.setFocus()
+    click(qtbot, field)
+    assert field.hasFocus()
     QTest.keyClicks(field, "0.5, -1.25")
     QTest.keyClick(field, Qt.Key.Key_Return)
     np.testing.assert_allclose(window.decoder.image, model.decode([0.5, -1.25])[0], atol=1e-5)
     assert (window.map.cross_v.value(), window.map.cross_h.value()) == (0.5, -1.25)
-    field.clear()
+    assert not field.hasFocus()  # given back: the map's one-letter shortcuts work again
+    click(qtbot, field)
+    field.selectAll()
     QTest.keyClicks(field, "1 2 3")
     QTest.keyClick(field, Qt.Key.Key_Return)
     assert "type 2 numbers" in window.statusBar().currentMessage()

@@ -34,7 +34,10 @@ class DecoderPanel(QGroupBox):
         self.go_to = QLineEdit()
         self.go_to.setPlaceholderText("go to z: type the coordinates, then Enter")
         self.go_to.setFixedWidth(side)
-        self.go_to.returnPressed.connect(lambda: self.go_requested.emit(self.go_to.text()))
+        # Focus only when clicked, and given back after Enter: the map's one-letter shortcuts
+        # (C, F, G, S, P) must not end up typed into it.
+        self.go_to.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.go_to.returnPressed.connect(self._go)
         for w in (self.view, self.caption, self.reading, self.neighbours, self.go_to):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -43,6 +46,10 @@ class DecoderPanel(QGroupBox):
         self._frame = 0
         self._timer = QTimer(self, interval=FRAME_MS)
         self._timer.timeout.connect(self._next_frame)
+
+    def _go(self) -> None:
+        self.go_to.clearFocus()
+        self.go_requested.emit(self.go_to.text())
 
     @property
     def image(self) -> np.ndarray | None:
