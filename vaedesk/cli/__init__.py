@@ -11,7 +11,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vaedesk import __version__
@@ -650,7 +650,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vaedesk.core import preprocess
     from vaedesk.core.classify import Classifier, ClassifierError
     from vaedesk.core.digits import DigitGuesser
 
@@ -660,29 +659,38 @@ def cmd_encode(args: argparse.Namespace) -> int:
     except ClassifierError as e:  # then the nearest encoded test images vote, if MNIST is here
         print(f"vaedesk: {e}; the digit is guessed from the nearest test images", file=sys.stderr)
         classifier, guesser = None, DigitGuesser.for_model(model, args.data)
+
+    def describe(mnist_like: np.ndarray) -> dict:
+        mu, logvar = model.encode(mnist_like)
+        if classifier is not None:
+            digit = int(classifier.probabilities(mnist_like)[0].argmax())
+        else:
+            digit = guesser.guess(mu)[0] if guesser is not None else None
+        sigma = np.exp(0.5 * logvar[0])
+        return {
+            "mu": [round(float(v), 4) for v in mu[0]],
+            "sigma": [round(float(v), 4) for v in sigma],
+            "digit": digit,
+        }
+
+    return _each_picture(args.images, describe)
+
+
+def _each_picture(names: list[str], describe: Callable) -> int:
+    """One JSON line per picture, {"file": name, **describe(picture as the model sees it)};
+    an unreadable picture is one line on stderr and the others still run. Exit code 1 if
+    any was unreadable."""
+    from vaedesk.core import preprocess
+
     failures = 0
-    for name in args.images:
+    for name in names:
         try:
             mnist_like = preprocess.picture_to_mnist(name)
         except preprocess.PictureError as e:
             print(f"vaedesk: {e}", file=sys.stderr)
             failures += 1
             continue
-        mu, logvar = model.encode(mnist_like)
-        sigma = np.exp(0.5 * logvar[0])
-        record = {
-            "file": name,
-            "mu": [round(float(v), 4) for v in mu[0]],
-            "sigma": [round(float(v), 4) for v in sigma],
-            "digit": (
-                int(classifier.probabilities(mnist_like)[0].argmax())
-                if classifier is not None
-                else guesser.guess(mu)[0]
-                if guesser is not None
-                else None
-            ),
-        }
-        print(json.dumps(record), flush=True)
+        print(json.dumps({"file": name, **describe(mnist_like)}), flush=True)
     return 1 if failures else 0
 
 
@@ -696,21 +704,13 @@ def _load_classifier(path: str | None):  # -> vaedesk.core.classify.Classifier
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from vaedesk.core import preprocess
-
     classifier = _load_classifier(args.classifier)
-    failures = 0
-    for name in args.images:
-        try:
-            mnist_like = preprocess.picture_to_mnist(name)
-        except preprocess.PictureError as e:
-            print(f"vaedesk: {e}", file=sys.stderr)
-            failures += 1
-            continue
+
+    def describe(mnist_like) -> dict:
         p = classifier.probabilities(mnist_like)[0]
-        record = {"file": name, "digit": int(p.argmax()), "p": [round(float(v), 4) for v in p]}
-        print(json.dumps(record), flush=True)
-    return 1 if failures else 0
+        return {"digit": int(p.argmax()), "p": [round(float(v), 4) for v in p]}
+
+    return _each_picture(args.images, describe)
 
 
 def cmd_classifier(args: argparse.Namespace) -> int:
