@@ -137,12 +137,12 @@ class LatentMap(pg.PlotWidget):
         self.points = pg.ScatterPlotItem(size=4, pen=None)
         self.points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.addItem(self.points)
-        # The legend's entries: empty items of each digit's colour. Clicking one hides it,
-        # and with it that digit's points.
+        # The legend's entries: empty items of each digit's colour, kept out of the plot so
+        # that no frame paints them. Clicking one hides it, and with it that digit's points.
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
             item = pg.ScatterPlotItem(size=4, pen=None, brush=self.brushes[d], name=str(d))
-            plot.addItem(item)
+            self.legend.addItem(item, str(d))
             item.visibleChanged.connect(lambda d=d: self._on_digit_toggled(d))
             self.digits.append(item)
         self.legend.setZValue(100)  # above the decoded-digit field, whatever the view shows
