@@ -38,6 +38,12 @@ FIELD_TILES = 15  # decoded digits along the longer side of the view, as the pub
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 
 
+def _show(item: pg.GraphicsObject, x, y) -> None:
+    """Set an overlay's points; an empty overlay is hidden, so that frames skip it."""
+    item.setData(x, y)
+    item.setVisible(len(x) > 0)
+
+
 def region_colours(p: np.ndarray) -> np.ndarray:
     """Class probabilities (M, 10) -> RGBA (M, 4) uint8: the likeliest digit's colour,
     mixed with grey as the classifier is less sure (confidence 0.1, a guess, is all grey)."""
@@ -174,6 +180,7 @@ class LatentMap(pg.PlotWidget):
             self.drawn,
         ):
             item.setZValue(10)
+            item.setVisible(False)  # until it has something to show
             plot.addItem(item)
         for line in (self.cross_v, self.cross_h):
             plot.addItem(line, ignoreBounds=True)
@@ -315,39 +322,38 @@ class LatentMap(pg.PlotWidget):
 
     def select(self, index: int | None) -> None:
         if index is None:
-            self.selection.setData([], [])
+            _show(self.selection, [], [])
         else:
-            self.selection.setData([self.mu[index, 0]], [self.mu[index, 1]])
+            _show(self.selection, [self.mu[index, 0]], [self.mu[index, 1]])
 
     def show_samples(self, z: np.ndarray) -> None:
-        self.samples.setData(z[:, 0], z[:, 1])
+        _show(self.samples, z[:, 0], z[:, 1])
 
     def show_morph(self, path: np.ndarray) -> None:
         if len(path):
-            self.morph_path.setData(path[:, 0], path[:, 1])
-            self.morph_ends.setData(path[[0, -1], 0], path[[0, -1], 1])
+            _show(self.morph_path, path[:, 0], path[:, 1])
+            _show(self.morph_ends, path[[0, -1], 0], path[[0, -1], 1])
         else:
-            self.morph_path.setData([], [])
-            self.morph_ends.setData([], [])
+            _show(self.morph_path, [], [])
+            _show(self.morph_ends, [], [])
 
     def show_morph_start(self, z: np.ndarray) -> None:
-        self.morph_path.setData([], [])
-        self.morph_ends.setData([z[0]], [z[1]])
+        _show(self.morph_path, [], [])
+        _show(self.morph_ends, [z[0]], [z[1]])
 
     def show_encoding(self, mu: np.ndarray | None, sigma: np.ndarray | None, trail: np.ndarray) -> None:
         """The drawing's posterior: mean, 1 and 2 sigma ellipses, and the trail it took."""
         if mu is None or sigma is None:
-            for item in (self.sigma1, self.sigma2, self.trail):
-                item.setData([], [])
-            self.drawn.setData([], [])
+            for item in (self.sigma1, self.sigma2, self.trail, self.drawn):
+                _show(item, [], [])
             return
-        self.drawn.setData([mu[0]], [mu[1]])
-        self.sigma1.setData(*ellipse(mu, sigma))
-        self.sigma2.setData(*ellipse(mu, 2 * sigma))
+        _show(self.drawn, [mu[0]], [mu[1]])
+        _show(self.sigma1, *ellipse(mu, sigma))
+        _show(self.sigma2, *ellipse(mu, 2 * sigma))
         if len(trail) > 1:
-            self.trail.setData(trail[:, 0], trail[:, 1])
+            _show(self.trail, trail[:, 0], trail[:, 1])
         else:
-            self.trail.setData([], [])
+            _show(self.trail, [], [])
 
     # -- mouse -------------------------------------------------------------------------------
 
