@@ -158,3 +158,9 @@ def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel):
     text = panel.result_label.text()
     assert "posterior collapsed" in text and "Discard it" in text
     assert window.session.model.card["posterior_collapsed"] is True
+
+
+def test_the_window_with_the_training_panel_fits_a_1000_pixel_screen(qtbot, window, panel):
+    """With a title bar of about 30 pixels, on a 1600 x 1000 screen the Start button must
+    stay on screen (the end-to-end test's Xvfb screen is that size)."""
+    assert window.minimumSizeHint().height() <= 970

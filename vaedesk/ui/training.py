@@ -170,7 +170,8 @@ class TrainingPanel(QDockWidget):
         self.from_current.toggled.connect(
             lambda on: (self.arch.setEnabled(not on), self.prior.setEnabled(not on))
         )
-        for label, w in (
+        # Two columns of fields, so that the panel stays short enough for a 1000-pixel screen.
+        fields = [
             ("architecture", self.arch),
             ("prior", self.prior),
             ("epochs", self.epochs),
@@ -180,9 +181,15 @@ class TrainingPanel(QDockWidget):
             ("seed", self.seed),
             ("training images", self.limit),
             ("IWAE samples", self.eval_k),
-            ("", self.from_current),
-        ):
-            form.addRow(label, w)
+        ]
+        columns = QHBoxLayout()
+        for half in (fields[:5], fields[5:]):
+            column = QFormLayout()
+            for label, w in half:
+                column.addRow(label, w)
+            columns.addLayout(column)
+        form.addRow(columns)
+        form.addRow(self.from_current)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -199,7 +206,7 @@ class TrainingPanel(QDockWidget):
         )
         self.status.setWordWrap(True)
         self.curves = LossCurves()
-        self.curves.setMinimumHeight(180)
+        self.curves.setMinimumHeight(130)
         result = QHBoxLayout()
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
