@@ -28,9 +28,15 @@ def test_hover_reads_the_decoded_digit_and_shows_its_nearest_test_digits(qtbot, 
     assert text.startswith(f"looks like a {first} ({100 * p[first]:.0f} %)") and f"a {second} (" in text
     test = window.session.test
     nearest = np.argsort(((test.mu - z) ** 2).sum(axis=1), kind="stable")[:8]
-    np.testing.assert_allclose(
-        window.decoder.neighbour_images, test.images[nearest] / np.float32(255), atol=1e-6
-    )
+    expected = test.images[nearest] / np.float32(255)
+
+    def shown() -> bool:  # searched once the cursor has rested
+        images = window.decoder.neighbour_images
+        return (
+            images is not None and images.shape == expected.shape and np.allclose(images, expected, atol=1e-6)
+        )
+
+    qtbot.waitUntil(shown, timeout=2000)
     assert not window.decoder.neighbours.pixmap().isNull()
 
 

@@ -150,7 +150,8 @@ def test_row_click_a_digit_in_the_legend(qtbot, window):
     assert s.selected is not None and s.test.labels[s.selected] != 3  # hidden points cannot be picked
     click(qtbot, m.viewport(), pos)
     assert m.digits[3].isVisible() and 3 not in s.hidden_digits
-    assert pixels_of(m, PALETTE[3]) == threes_drawn
+    # all back, bar the few the selection ring now drawn over one of them may cover
+    assert 0.9 * threes_drawn <= pixels_of(m, PALETTE[3]) <= threes_drawn
 
 
 def wheel(widget, pos: QPoint, degrees: int = 30) -> None:

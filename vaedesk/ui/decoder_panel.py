@@ -13,6 +13,7 @@ from vaedesk.ui.widgets import DigitView, gray_qimage
 
 FRAME_MS = 40
 NEIGHBOURS = 8  # nearest test digits shown under the decoded one
+NEIGHBOURS_DELAY_MS = 40  # searched once the cursor has rested this long
 
 
 class DecoderPanel(QGroupBox):
@@ -55,17 +56,14 @@ class DecoderPanel(QGroupBox):
     def image(self) -> np.ndarray | None:
         return self.view.image
 
-    def show_digit(
-        self, image: np.ndarray, caption: str, reading: str = "", neighbours: np.ndarray | None = None
-    ) -> None:
+    def show_digit(self, image: np.ndarray, caption: str, reading: str = "") -> None:
         """Show a decoded digit, unless an animation owns the view, with what the classifier
-        reads in it and the nearest test images (K, 28, 28), if given."""
+        reads in it."""
         if self.is_playing():
             return
         self.view.set_image(image)
         self.caption.setText(caption)
         self.reading.setText(reading)
-        self.show_neighbours(neighbours)
         self.shown.emit()
 
     def show_neighbours(self, images: np.ndarray | None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from vaedesk.core import data, paths, preprocess
@@ -15,7 +15,7 @@ from vaedesk.core.digits import EncodedTestSet
 from vaedesk.core.session import DrawingEncoding, Selection, Session
 from vaedesk.ui import files, menus
 from vaedesk.ui.data_banner import DataBanner
-from vaedesk.ui.decoder_panel import NEIGHBOURS, DecoderPanel
+from vaedesk.ui.decoder_panel import NEIGHBOURS, NEIGHBOURS_DELAY_MS, DecoderPanel
 from vaedesk.ui.drawing_panel import DrawingPanel, PictureDrops
 from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
@@ -50,6 +50,9 @@ class MainWindow(PictureDrops, QMainWindow):
         self._training: TrainingPanel | None = None  # built on first use
         self.map.field_decoder = lambda xy: self.session.model.decode(self.session.plane.lift(xy))
         self.map.region_reader = self._read_regions
+        self._neighbours_of = np.zeros(session.model.config.latent_dim, np.float32)
+        self._neighbour_timer = QTimer(self, singleShot=True, interval=NEIGHBOURS_DELAY_MS)
+        self._neighbour_timer.timeout.connect(self._show_neighbours)
         central = QWidget()
         row = QHBoxLayout(central)
         middle, right = QVBoxLayout(), QVBoxLayout()
@@ -169,10 +172,15 @@ class MainWindow(PictureDrops, QMainWindow):
         self.trace("hover", z=[x, y])
 
     def _show_decoded(self, z: np.ndarray, caption: str) -> None:
-        """The digit at latent point z, what the classifier reads in it, its neighbours."""
+        """The digit at latent point z and what the classifier reads in it, at once; its
+        nearest test digits once the cursor rests (the search costs more than a decode)."""
         image = self.session.decode(z)
-        neighbours = self.session.neighbours(z, NEIGHBOURS)
-        self.decoder.show_digit(image, caption, self.session.reading(image), neighbours)
+        self.decoder.show_digit(image, caption, self.session.reading(image))
+        self._neighbours_of = z
+        self._neighbour_timer.start()
+
+    def _show_neighbours(self) -> None:
+        self.decoder.show_neighbours(self.session.neighbours(self._neighbours_of, NEIGHBOURS))
 
     def go_to(self, text: str) -> None:
         """The "go to z" field: decode the typed point and put the crosshair there."""
