@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -49,7 +50,8 @@ def test_the_drawing_says_what_the_classifier_reads(qtbot, window):
 
 def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, window, model):
     m = window.map
-    key(window, Qt.Key.Key_G)
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):  # coloured in a worker thread
+        key(window, Qt.Key.Key_G)
     assert m.regions.isVisible() and m.regions.zValue() < m.points.zValue()
     rgba = m.regions.image  # (cells, cells, 4), row 0 at the bottom of the view
     (x0, x1), (y0, y1) = m.view.viewRange()
@@ -65,7 +67,11 @@ def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, win
     assert checked >= 10
     before = rgba.copy()
     m.view.setRange(xRange=(0, 0.5), yRange=(0, 0.5), padding=0)  # follows the view
-    qtbot.waitUntil(lambda: not np.array_equal(m.regions.image, before), timeout=3000)
+    qtbot.waitUntil(lambda: not np.array_equal(m.regions.image, before), timeout=5000)
+    qtbot.waitUntil(lambda: not m._regions_task.is_running(), timeout=5000)
+    rect = m.regions.mapRectToParent(m.regions.boundingRect())
+    (x0, x1), (y0, y1) = m.view.viewRange()
+    assert (rect.left(), rect.right(), rect.top(), rect.bottom()) == pytest.approx((x0, x1, y0, y1), abs=1e-6)
     key(window, Qt.Key.Key_G)
     assert not m.regions.isVisible()
 
@@ -85,3 +91,11 @@ def test_typing_coordinates_goes_there(qtbot, window, model):
     QTest.keyClick(field, Qt.Key.Key_Return)
     assert "type 2 numbers" in window.statusBar().currentMessage()
     np.testing.assert_allclose(window.decoder.image, model.decode([0.5, -1.25])[0], atol=1e-5)  # unchanged
+
+
+def test_closing_the_window_while_the_regions_are_coloured_waits_for_them(qtbot, window):
+    key(window, Qt.Key.Key_G)
+    task = window.map._regions_task
+    assert task is not None and task.is_running()  # the GUI thread did not wait for it
+    window.close()
+    assert task.thread.isFinished()  # close waited for it: nothing runs on into a closed window

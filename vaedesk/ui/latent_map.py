@@ -19,6 +19,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem
 
 from vaedesk.core.prior import SIGMA_MASSES, Prior
+from vaedesk.ui.workers import Task, Worker
 
 # A clear, colour-blind-aware 10-colour palette (Tableau 10).
 PALETTE = [
@@ -34,6 +35,7 @@ PALETTE = [
     "#bab0ac",
 ]
 REGION_CELLS = 32  # the classifier layer's cells along each side of the view: 1,024 decodes, ~0.2 s
+# (computed in a worker thread, so that panning with the layer on never waits for it)
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 
@@ -87,6 +89,8 @@ class LatentMap(pg.PlotWidget):
     clicked = Signal(float, float, bool)
     digit_toggled = Signal(int, bool)  # a legend click: digit, now visible
     first_painted = Signal()  # once, when the map has been drawn on screen for the first time
+    regions_shown = Signal()  # the classifier's regions were recoloured for the current view
+    regions_failed = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -117,7 +121,11 @@ class LatentMap(pg.PlotWidget):
         self.regions.setOpacity(0.45)
         self.regions.setVisible(False)
         plot.addItem(self.regions)
-        self.region_reader: Callable[[np.ndarray], np.ndarray] | None = None  # (M, 2) -> (M, 10)
+        # Called in the GUI thread; returns the function, (M, 2) -> (M, 10) probabilities,
+        # that the worker thread runs, bound to the current model and classifier.
+        self.region_reader: Callable[[], Callable[[np.ndarray], np.ndarray]] | None = None
+        self._regions_task: Task | None = None
+        self._regions_stale = False  # the view changed while the task ran
 
         # The prior's contours enclosing the mass of N(0, I)'s 1, 2, 3 sigma circles (the
         # circles themselves for that prior), drawn when first shown for a model.
@@ -309,15 +317,39 @@ class LatentMap(pg.PlotWidget):
             self.update_regions()
 
     def update_regions(self) -> None:
-        """Redraw the classifier's regions over the visible part of the plane."""
+        """Recolour the classifier's regions over the visible part of the plane, in a worker
+        thread: one task at a time, and a view change during it starts one more at its end."""
         if not self.regions.isVisible() or self.region_reader is None:
             return
+        if self._regions_task is not None and self._regions_task.is_running():
+            self._regions_stale = True
+            return
+        self._regions_stale = False
         (x0, x1), (y0, y1) = self.view.viewRange()
         xs = x0 + (np.arange(REGION_CELLS) + 0.5) * (x1 - x0) / REGION_CELLS
         ys = y0 + (np.arange(REGION_CELLS) + 0.5) * (y1 - y0) / REGION_CELLS
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-        self.regions.setImage(region_colours(self.region_reader(grid)).reshape(REGION_CELLS, REGION_CELLS, 4))
-        self.regions.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        reader, rect = self.region_reader(), QRectF(x0, y0, x1 - x0, y1 - y0)
+
+        def job(emit, should_stop) -> np.ndarray:
+            return region_colours(reader(grid)).reshape(REGION_CELLS, REGION_CELLS, 4)
+
+        worker = Worker(job)
+        worker.succeeded.connect(lambda rgba: self._show_regions(rgba, rect))
+        worker.failed.connect(lambda kind, message: self.regions_failed.emit(f"{kind}: {message}"))
+        worker.finished.connect(lambda: self.update_regions() if self._regions_stale else None)
+        self._regions_task = Task(worker, self)
+        self._regions_task.start()
+
+    def _show_regions(self, rgba: np.ndarray, rect: QRectF) -> None:
+        self.regions.setImage(rgba)
+        self.regions.setRect(rect)
+        self.regions_shown.emit()
+
+    def stop_and_wait(self) -> None:
+        """Wait for the regions' task (a fraction of a second): used when the window closes."""
+        if self._regions_task is not None:
+            self._regions_task.stop_and_wait()
 
     # -- overlays --------------------------------------------------------------------------
 

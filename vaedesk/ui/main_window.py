@@ -3,6 +3,7 @@ signals. What a click does lives in the session; what is shown lives in the pane
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,9 @@ class MainWindow(PictureDrops, QMainWindow):
         self._training: TrainingPanel | None = None  # built on first use
         self.map.field_decoder = lambda xy: self.session.model.decode(self.session.plane.lift(xy))
         self.map.region_reader = self._read_regions
+        self.map.regions_failed.connect(
+            lambda message: self.statusBar().showMessage(f"Classifier regions failed: {message}", 10000)
+        )
         self._neighbours_of = np.zeros(session.model.config.latent_dim, np.float32)
         self._neighbour_timer = QTimer(self, singleShot=True, interval=NEIGHBOURS_DELAY_MS)
         self._neighbour_timer.timeout.connect(self._show_neighbours)
@@ -196,16 +200,17 @@ class MainWindow(PictureDrops, QMainWindow):
         self._show_decoded(z, f"decoded at z = {numbers(z)}")
         self.trace("go", z=z.tolist())
 
-    def _read_regions(self, xy: np.ndarray) -> np.ndarray:
-        """Class probabilities (M, 10) of the digits decoded at map points (M, 2): uniform
-        where there is no classifier (the layer is then grey)."""
-        classifier = self.session.classifier
+    def _read_regions(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The map's regions layer: map points (M, 2) -> class probabilities (M, 10) of the
+        digits decoded there, run in a worker thread. Uniform where there is no classifier
+        (the layer is then grey)."""
+        classifier, model, plane = self.session.classifier, self.session.model, self.session.plane
         if classifier is None:
             self.statusBar().showMessage(
                 "No digit classifier: weights/classifier.safetensors is missing", 6000
             )
-            return np.full((len(xy), 10), 0.1, np.float32)
-        return classifier.probabilities(self.session.model.decode(self.session.plane.lift(xy)))
+            return lambda xy: np.full((len(xy), 10), 0.1, np.float32)
+        return lambda xy: classifier.probabilities(model.decode(plane.lift(xy)))
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:
@@ -393,6 +398,7 @@ class MainWindow(PictureDrops, QMainWindow):
         """Stop background work first: a training run ends within one batch, a download
         within one block; neither leaves a half-written file."""
         self.decoder.stop()
+        self.map.stop_and_wait()
         if self._training is not None:
             self._training.stop_and_wait()
         self.banner.stop_and_wait()
