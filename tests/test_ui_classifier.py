@@ -15,6 +15,7 @@ from tests.ui_helpers import click, dialogs, hover, key, model, window  # noqa: 
 from vaedesk.core.classify import Classifier
 from vaedesk.ui.latent_map import PALETTE
 from vaedesk.ui.selftest import drag, stroke_seven, viewport_to_latent
+from vaedesk.ui.workers import Task
 
 CLASSIFIER = Classifier.load()
 
@@ -72,6 +73,11 @@ def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, win
     rect = m.regions.mapRectToParent(m.regions.boundingRect())
     (x0, x1), (y0, y1) = m.view.viewRange()
     assert (rect.left(), rect.right(), rect.top(), rect.bottom()) == pytest.approx((x0, x1, y0, y1), abs=1e-6)
+    for i in range(5):  # each view change makes a task; the finished ones are freed
+        with qtbot.waitSignal(m.regions_shown, timeout=5000):
+            m.view.setRange(xRange=(0, 1 + i), yRange=(0, 1 + i), padding=0)
+    qtbot.wait(100)
+    assert len(m.findChildren(Task)) <= 2
     key(window, Qt.Key.Key_G)
     assert not m.regions.isVisible()
 

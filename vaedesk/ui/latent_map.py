@@ -325,6 +325,9 @@ class LatentMap(pg.PlotWidget):
             self._regions_stale = True
             return
         self._regions_stale = False
+        if self._regions_task is not None:  # finished: free it, as a long session makes many
+            self._regions_task.worker.deleteLater()
+            self._regions_task.deleteLater()
         (x0, x1), (y0, y1) = self.view.viewRange()
         xs = x0 + (np.arange(REGION_CELLS) + 0.5) * (x1 - x0) / REGION_CELLS
         ys = y0 + (np.arange(REGION_CELLS) + 0.5) * (y1 - y0) / REGION_CELLS
