@@ -39,14 +39,21 @@ __all__ = [
 ]
 
 
+def _downsample() -> list[nn.Module]:
+    """The encoders' first layers: two stride-2 convolutions, (B, 1, 28, 28) -> (B, 64, 7, 7)."""
+    return [
+        nn.Conv2d(1, 32, 3, stride=2, padding=1),
+        nn.ReLU(),  # (B, 32, 14, 14)
+        nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        nn.ReLU(),  # (B, 64, 7, 7)
+    ]
+
+
 def _encoder(arch: str) -> tuple[nn.Module, int]:
     """The encoder body and the width of its output, before the mu / logvar heads."""
     if arch == "seed":
         body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1),
-            nn.ReLU(),  # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, stride=2, padding=1),
-            nn.ReLU(),  # (B, 64, 7, 7)
+            *_downsample(),
             nn.Flatten(),
             nn.Linear(64 * 7 * 7, 16),
             nn.ReLU(),  # (B, 16)
@@ -56,18 +63,12 @@ def _encoder(arch: str) -> tuple[nn.Module, int]:
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU()), 256
     if arch == "report":
         body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1),
-            nn.ReLU(),  # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, stride=2, padding=1),
-            nn.ReLU(),  # (B, 64, 7, 7)
+            *_downsample(),
             nn.Flatten(),  # the heads are its dense layer: 2 x latent_dim outputs
         )
         return body, 64 * 7 * 7
     body = nn.Sequential(
-        nn.Conv2d(1, 32, 3, stride=2, padding=1),
-        nn.ReLU(),  # (B, 32, 14, 14)
-        nn.Conv2d(32, 64, 3, stride=2, padding=1),
-        nn.ReLU(),  # (B, 64, 7, 7)
+        *_downsample(),
         nn.Conv2d(64, 64, 3, padding=1),
         nn.ReLU(),  # (B, 64, 7, 7)
         nn.Flatten(),

@@ -154,9 +154,6 @@ class Session:
         """Latent points (N, D) or (D,) -> where the map shows them, (N, 2) or (2,)."""
         return self.plane.project(z)
 
-    def decode_at(self, x: float, y: float) -> np.ndarray:
-        return self.decode(self.latent_at(x, y))
-
     def neighbours(self, z: np.ndarray, k: int) -> np.ndarray | None:
         """The k test images whose means are nearest to the latent point z (D,), nearest
         first, as (k, 28, 28) float32; None without the test set."""
