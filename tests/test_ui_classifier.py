@@ -105,3 +105,20 @@ def test_closing_the_window_while_the_regions_are_coloured_waits_for_them(qtbot,
     assert task is not None and task.is_running()  # the GUI thread did not wait for it
     window.close()
     assert task.thread.isFinished()  # close waited for it: nothing runs on into a closed window
+
+
+def test_the_classifier_regions_follow_a_newly_opened_model(qtbot, window, dialogs, tmp_path):
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    m = window.map
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):
+        key(window, Qt.Key.Key_G)
+    before = m.regions.image.copy()
+    other = tmp_path / "untrained.safetensors"
+    weights.save(other, VAE(VAEConfig(arch="mlp")), {})
+    dialogs.open_file = str(other)
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):  # recoloured without moving the view
+        key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.model.path == other
+    assert not np.array_equal(m.regions.image, before)

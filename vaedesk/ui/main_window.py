@@ -166,6 +166,7 @@ class MainWindow(PictureDrops, QMainWindow):
         """Explore > Plane through the selected image (models of more than 2 dimensions)."""
         self.session.move_plane_through_selection(through_selection)
         self.map.update_field()
+        self.map.update_regions()
         self._on_hover(*map(float, self.hover_z))
 
     def _on_hover(self, x: float, y: float) -> None:
@@ -253,6 +254,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self._show_test_set()
         self._show_model_name(label)
         self.map.update_field()
+        self.map.update_regions()
         self.clear_overlays()
         self._on_hover(*map(float, self.hover_z))
         self._show_drawing(self.session.drawing)  # the session has re-encoded it
