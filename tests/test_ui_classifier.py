@@ -103,8 +103,12 @@ def test_closing_the_window_while_the_regions_are_coloured_waits_for_them(qtbot,
     key(window, Qt.Key.Key_G)
     task = window.map._regions_task
     assert task is not None and task.is_running()  # the GUI thread did not wait for it
+    window.map.view.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    qtbot.wait(100)  # the view changed while it ran: it would start again at its end
     window.close()
     assert task.thread.isFinished()  # close waited for it: nothing runs on into a closed window
+    qtbot.wait(300)
+    assert window.map._regions_task is task  # and no task started after the close
 
 
 def test_the_classifier_regions_follow_a_newly_opened_model(qtbot, window, dialogs, tmp_path):

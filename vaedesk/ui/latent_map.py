@@ -350,7 +350,9 @@ class LatentMap(pg.PlotWidget):
         self.regions_shown.emit()
 
     def stop_and_wait(self) -> None:
-        """Wait for the regions' task (a fraction of a second): used when the window closes."""
+        """Wait for the regions' task (a fraction of a second), and start no other: used when
+        the window closes (a thread still running when the window is destroyed aborts)."""
+        self.region_reader, self._regions_stale = None, False
         if self._regions_task is not None:
             self._regions_task.stop_and_wait()
 
