@@ -89,7 +89,7 @@ def test_typing_coordinates_goes_there(qtbot, window, model):
     QTest.keyClicks(field, "0.5, -1.25")
     QTest.keyClick(field, Qt.Key.Key_Return)
     np.testing.assert_allclose(window.decoder.image, model.decode([0.5, -1.25])[0], atol=1e-5)
-    assert (window.map.cross_v.value(), window.map.cross_h.value()) == (0.5, -1.25)
+    assert window.map.crosshair() == (0.5, -1.25)
     assert not field.hasFocus()  # given back: the map's one-letter shortcuts work again
     click(qtbot, field)
     field.selectAll()

@@ -50,6 +50,51 @@ def test_row_move_over_the_map_rapid_moves_end_on_the_resting_position(qtbot, wi
     np.testing.assert_allclose(window.decoder.image, model.decode(z)[0], atol=1e-5)
 
 
+def pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()  # outlives image
+
+
+def on_screen(qtbot, widget) -> np.ndarray:
+    """The widget's pixels as the window's backing store holds them, what a screenshot
+    shows (a widget's grab() would paint it anew and hide a stale region), after the
+    pending repaints. The whole window is grabbed and cropped: the offscreen platform
+    shears a grab of part of a window."""
+    qtbot.wait(30)
+    QApplication.processEvents()
+    at = widget.mapTo(widget.window(), QPoint(0, 0))
+    shot = pixels(QGuiApplication.primaryScreen().grabWindow(widget.window().winId()).toImage())
+    return shot[at.y() : at.y() + widget.height(), at.x() : at.x() + widget.width()]
+
+
+def test_the_crosshair_follows_the_cursor_and_leaves_no_trace(qtbot, window):
+    """A move repaints only the crosshair's strips: the lines are where the cursor is, and
+    nothing of the previous lines stays on screen."""
+    m = window.map
+    vp = m.viewport()
+    a, b = QPoint(vp.width() // 3, vp.height() // 3), QPoint(2 * vp.width() // 3 + 7, vp.height() // 2 + 5)
+    hover(qtbot, window, a)
+    shot_a = on_screen(qtbot, vp)
+    hover(qtbot, window, b)
+    shot_b = on_screen(qtbot, vp)
+    box = m.view.sceneBoundingRect().toRect()  # the plot, inside the axes
+    rows, cols = slice(box.top() + 3, box.bottom() - 3), slice(box.left() + 3, box.right() - 3)
+    changed = (shot_a != shot_b).any(axis=2)
+    ys, xs = np.nonzero(changed)
+    near_x = np.minimum(np.abs(xs - a.x()), np.abs(xs - b.x())) <= 2
+    near_y = np.minimum(np.abs(ys - a.y()), np.abs(ys - b.y())) <= 2
+    assert (near_x | near_y).all(), "pixels changed off the crosshair"
+    # Both lines moved: the old ones are gone and the new ones drawn, over most of the plot.
+    assert changed[rows, b.x()].mean() > 0.9 and changed[b.y(), cols].mean() > 0.9
+    assert changed[rows, a.x()].mean() > 0.9 and changed[a.y(), cols].mean() > 0.9
+    # What is on screen is what a full repaint draws: no stale line anywhere.
+    np.testing.assert_array_equal(shot_b, pixels(vp.grab().toImage()))
+    np.testing.assert_allclose(m.crosshair(), viewport_to_latent(m, b), atol=1e-9)
+    wheel(vp, vp.rect().center())  # zoom in: the crosshair stays on its latent point
+    np.testing.assert_array_equal(on_screen(qtbot, vp), pixels(vp.grab().toImage()))
+
+
 def test_moving_overlays_never_redraws_the_points_but_zooming_does(qtbot, window):
     """The scatter is drawn from Qt's pixmap cache while the crosshair, the selection ring
     and the drawing's marker move; only a change of view redraws the 300 (here) points."""
