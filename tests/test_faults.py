@@ -31,6 +31,22 @@ def test_1_data_before_the_command_is_honoured(tmp_path, capsys):
     assert str(tmp_path) in capsys.readouterr().err  # it looked there, and only there
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--threads", "-1", "train"], "--threads goes after the command: vaedesk train --threads"),
+        (["--threads=2", "eval"], "unrecognized option --threads (vaedesk eval --help lists its options)"),
+    ],
+)
+def test_1_a_command_option_given_before_the_command_is_named(capsys, argv, said):
+    """Not argparse's "invalid choice: '-1'", which names neither the option nor the fix."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err and "invalid choice" not in err
+
+
 def test_1_an_option_that_cannot_apply_is_refused(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--weights", "x.safetensors", "train"])

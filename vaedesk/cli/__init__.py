@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--latent-dim",
         type=positive_int,
         metavar="N",
-        help="latent dimensions (default: 2, the map's plane; more fit better but the window "
-        "opens only 2-D models for now)",
+        help="latent dimensions (default: 2, the map's plane; more fit better, and the window "
+        "shows them on a plane through the latent space)",
     )
     t.add_argument(
         "--components",
@@ -300,9 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options_before_the_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """`vaedesk --threads 1 train` would fail with "invalid choice: '1'": say instead that
+    the option belongs after the command."""
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 (argparse's own)
+    command = next((a for a in argv if a in commands), None)
+    if command is None:
+        return
+    for token in argv[: argv.index(command)]:
+        name = token.split("=", 1)[0]
+        if name.startswith("-") and name not in parser._option_string_actions:  # noqa: SLF001
+            if name in commands[command]._option_string_actions:  # noqa: SLF001
+                parser.error(f"{name} goes after the command: vaedesk {command} {name} ...")
+            parser.error(f"unrecognized option {name} (vaedesk {command} --help lists its options)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    _options_before_the_command(parser, argv)
     args = parser.parse_args(argv)
     args.argv = argv
     if args.command is not None:
