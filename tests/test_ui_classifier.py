@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from tests.ui_helpers import click, dialogs, hover, key, model, window  # noqa: F401 - fixtures
+from tests.ui_helpers import click, dialogs, hover, key, model, wheel, window  # noqa: F401 - fixtures
 from vaedesk.core.classify import Classifier
 from vaedesk.ui.latent_map import PALETTE
 from vaedesk.ui.selftest import drag, stroke_seven, viewport_to_latent
@@ -118,11 +118,15 @@ def test_the_classifier_regions_follow_a_newly_opened_model(qtbot, window, dialo
     m = window.map
     with qtbot.waitSignal(m.regions_shown, timeout=5000):
         key(window, Qt.Key.Key_G)
-    before = m.regions.image.copy()
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):  # the user zooms: the new model keeps it
+        wheel(m.viewport(), m.viewport().rect().center())
+    qtbot.wait(300)  # any further recolouring of this view ends
+    view, before = m.view.viewRange(), m.regions.image.copy()
     other = tmp_path / "untrained.safetensors"
     weights.save(other, VAE(VAEConfig(arch="mlp")), {})
     dialogs.open_file = str(other)
     with qtbot.waitSignal(m.regions_shown, timeout=5000):  # recoloured without moving the view
         key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.session.model.path == other
+    assert m.view.viewRange() == view
     assert not np.array_equal(m.regions.image, before)

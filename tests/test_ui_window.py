@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tests.ui_helpers import click, dialogs, hover, key, make_window, model, press, window
+from tests.ui_helpers import click, dialogs, hover, key, make_window, model, press, wheel, window
 from vaedesk import load_model
 from vaedesk.core import paths, preprocess
 from vaedesk.core.session import MORPH_STEPS
@@ -199,21 +200,33 @@ def test_row_click_a_digit_in_the_legend(qtbot, window):
     assert 0.9 * threes_drawn <= pixels_of(m, PALETTE[3]) <= threes_drawn
 
 
-def wheel(widget, pos: QPoint, degrees: int = 30) -> None:
-    """A mouse-wheel turn away from the user (zoom in), at `pos`."""
-    from PySide6.QtGui import QWheelEvent
+def test_a_new_model_is_fitted_unless_the_user_moved_the_view(qtbot, window, dialogs, tmp_path):
+    """An untrained model's map is a small cluster where the bundled one spans the plane:
+    opened, it fills the view; after a zoom, the next one keeps the user's view."""
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
 
-    event = QWheelEvent(
-        QPointF(pos),
-        QPointF(widget.mapToGlobal(pos)),
-        QPoint(0, 0),
-        QPoint(0, 8 * degrees),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(widget, event)
+    m, opened = window.map, []
+    for seed in (1, 2):
+        path = tmp_path / f"untrained{seed}.safetensors"
+        torch.manual_seed(seed)
+        weights.save(path, VAE(VAEConfig(arch="mlp")), {})
+        opened.append(path)
+    dialogs.open_file = str(opened[0])
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    mu = window.session.points
+    (x0, x1), (y0, y1) = m.view.viewRange()
+    inside = (mu[:, 0] > x0) & (mu[:, 0] < x1) & (mu[:, 1] > y0) & (mu[:, 1] < y1)
+    spread = np.percentile(mu, 99.8, axis=0) - np.percentile(mu, 0.2, axis=0)
+    assert inside.mean() > 0.99
+    assert max((x1 - x0) / spread[0], (y1 - y0) / spread[1]) < 1.5  # fills it, not a dot in a corner
+    wheel(m.viewport(), m.viewport().rect().center())
+    zoomed = m.view.viewRange()
+    dialogs.open_file = str(opened[1])
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.model.path == opened[1] and m.view.viewRange() == zoomed
+    key(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # View > Fit: fitted again
+    assert m.view.viewRange() != zoomed
 
 
 def test_row_drag_and_wheel(qtbot, window):

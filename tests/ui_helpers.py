@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from vaedesk import load_model
 from vaedesk.core.session import Session
@@ -94,3 +95,18 @@ def hover(qtbot, w: MainWindow, pos: QPoint) -> None:
 def click(qtbot, widget, pos: QPoint | None = None, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
     pos = pos if pos is not None else widget.rect().center()
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, modifiers, pos)
+
+
+def wheel(widget, pos: QPoint, degrees: int = 30) -> None:
+    """A mouse-wheel turn away from the user (zoom in), at `pos`."""
+    event = QWheelEvent(
+        QPointF(pos),
+        QPointF(widget.mapToGlobal(pos)),
+        QPoint(0, 0),
+        QPoint(0, 8 * degrees),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)

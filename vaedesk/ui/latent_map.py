@@ -208,6 +208,10 @@ class LatentMap(pg.PlotWidget):
         self._field_timer.timeout.connect(self.update_field)
         self._field_timer.timeout.connect(self.update_regions)
         self.view.sigRangeChanged.connect(lambda *_: self.viewport().update())  # the crosshair
+        # Whether the user zoomed or panned since the view was last fitted to the points: a
+        # new model (opened, or a training epoch) is then shown in the user's view, else fitted.
+        self.view_moved_by_user = False
+        self.view.sigRangeChangedManually.connect(lambda *_: setattr(self, "view_moved_by_user", True))
         self.view.sigRangeChanged.connect(
             lambda *_: (
                 self._field_timer.start() if self.field.isVisible() or self.regions.isVisible() else None
@@ -265,6 +269,7 @@ class LatentMap(pg.PlotWidget):
         else:
             lo, hi = np.full(2, -3.0), np.full(2, 3.0)
         self.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
+        self.view_moved_by_user = False
 
     def set_plane(self, labels: tuple[str, str], prior: Prior | None) -> None:
         """The axes' names, and the model's prior whose contours the C key shows (None: the

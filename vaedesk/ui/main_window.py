@@ -252,6 +252,8 @@ class MainWindow(PictureDrops, QMainWindow):
         """Switch every view to another model (the session re-encodes what it holds)."""
         self.session.set_model(model, encoded)
         self._show_test_set()
+        if not self.map.view_moved_by_user:  # the new map may lie elsewhere, or be smaller
+            self.map.fit()
         self._show_model_name(label)
         self.map.update_field()
         self.map.update_regions()
