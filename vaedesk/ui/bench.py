@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from vaedesk.core.timing import ms, percentile
+from vaedesk.core.timing import ms, percentile, timings
 
 BARE_VIEWER = "bare import of numpy, onnxruntime, Qt, pyqtgraph"
 BARE_TORCH = "bare import of torch, Qt, pyqtgraph"
@@ -240,6 +240,60 @@ def bench_drawing(app, window, strokes: int) -> None:
     print("  target p99 <= 16 ms")
 
 
+def bench_classifier_costs(app, window, moves: int) -> None:
+    """What the classifier adds to a hover (its reading, the nearest test digits), and the
+    regions layer: its recolouring per view change, and hovering while it is shown and
+    while it is being recoloured, beside hovering without it, interleaved."""
+    from vaedesk.ui.decoder_panel import NEIGHBOURS
+
+    s, rng = window.session, np.random.default_rng(5)
+    zs = [s.latent_at(*map(float, p)) for p in rng.uniform(-3, 3, size=(64, 2))]
+    images = [s.decode(z) for z in zs]
+    i = iter(range(10**9))
+    decode = timings(lambda: s.decode(zs[next(i) % 64]), 2000)
+    read = timings(lambda: s.reading(images[next(i) % 64]), 2000)
+    near = timings(lambda: window.decoder.show_neighbours(s.neighbours(zs[next(i) % 64], NEIGHBOURS)), 500)
+    print("per hover, in the GUI thread:")
+    print(f"  decode (the digit itself)          {ms(decode)}")
+    print(f"  classifier's reading of it         {ms(read)}")
+    print(f"  the {NEIGHBOURS} nearest test digits, shown  {ms(near)} (once the cursor rests 40 ms)")
+    m = window.map
+    shown = []
+    m.regions_shown.connect(lambda: shown.append(time.perf_counter()))
+    m.set_regions_visible(True)
+    while not shown:
+        app.processEvents()
+    (x0, x1), (y0, y1) = m.view.viewRange()
+    recolour = []
+    for k in range(10):
+        n, t = len(shown), time.perf_counter()
+        dx = 0.1 * (x1 - x0) * (1 if k % 2 else -1)
+        m.view.setRange(xRange=(x0 + dx, x1 + dx), yRange=(y0, y1), padding=0)
+        while len(shown) == n:
+            app.processEvents()
+        recolour.append(shown[-1] - t)
+    print(f"regions layer, view change to recoloured (in a worker thread): {ms(recolour)}")
+    points = rng.uniform(-3, 3, size=(moves, 2))
+    on, off = [], []
+    for block in range(0, moves, 50):
+        m.set_regions_visible(True)
+        on += hover_latencies(app, window, points[block : block + 50], repaint=True)
+        m.set_regions_visible(False)
+        off += hover_latencies(app, window, points[block : block + 50], repaint=True)
+    print(f"  hover with the layer shown:    {ms(on)}")
+    print(f"  hover without it:              {ms(off)}")
+    m.set_regions_visible(True)
+    busy: list[float] = []
+    for block in range(0, moves // 2, 10):  # a view change every 10 moves keeps the worker busy
+        dx = 0.05 * (x1 - x0) * (1 if block % 20 else -1)
+        m.view.setRange(xRange=(x0 + dx, x1 + dx), yRange=(y0, y1), padding=0)
+        app.processEvents()
+        busy += hover_latencies(app, window, points[block : block + 10], repaint=True)
+    print(f"  hover while it is recoloured: {ms(busy)}")
+    m.set_regions_visible(False)
+    m.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+
 def bench_hover_memory(app, window, events: int) -> None:
     rng = np.random.default_rng(1)
     points = rng.uniform(-3, 3, size=(events, 2))
@@ -324,6 +378,7 @@ def run_ui_bench(args: argparse.Namespace, quick: bool = False) -> None:
     app, window = make_window(args)
     bench_hover(app, window, moves=200 if quick else 1000)
     bench_drawing(app, window, strokes=5 if quick else 30)
+    bench_classifier_costs(app, window, moves=200 if quick else 1000)
     bench_hover_memory(app, window, events=10_000 if quick else 100_000)
     bench_during_training(app, window, seconds=8 if quick else 30)
     window.close()
