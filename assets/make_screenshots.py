@@ -3,6 +3,7 @@
     apt-get install xvfb xdotool imagemagick libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
     Xvfb :99 -screen 0 1600x1000x24 &
     DISPLAY=:99 VAEDESK_DATA=../shared/mnist python assets/make_screenshots.py [--training]
+    DISPLAY=:99 python assets/make_screenshots.py --data ../shared/mnist --weights weights/report.safetensors
 
 The mouse really moves (xdotool talks to the X server), so what is shown went through
 the same event path as a user's hand. Screenshots are taken with ImageMagick's `import`.
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -72,6 +74,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--training", action="store_true", help="also a screenshot mid-training")
     parser.add_argument("--data")
+    parser.add_argument(
+        "--weights", help="another model: screenshot-NAME.png and screenshot-NAME-regions.png, no training"
+    )
     args = parser.parse_args()
 
     from vaedesk.core.api import Model
@@ -82,7 +87,8 @@ def main() -> int:
 
     configure()
     app = QApplication([sys.argv[0]])
-    window = MainWindow(Session(Model.load(None), args.data))
+    window = MainWindow(Session(Model.load(args.weights), args.data))
+    prefix = f"screenshot-{Path(args.weights).stem}" if args.weights else "screenshot"
     window.setGeometry(0, 0, 1600, 1000)
     window.show()
 
@@ -93,19 +99,22 @@ def main() -> int:
         xdo("key", "c")  # View > Prior contours
         draw(window.drawing.pad, stroke_seven())
         draw(window.drawing.pad, [(120, 150), (200, 150)])  # the bar across a continental 7
-        test = window.session.test
+        test, at = window.session.test, window.session.points  # map coordinates
         if test is not None:
-            threes = test.mu[test.labels == 3]
-            hover(window, *threes[0])
+            hover(window, *at[test.labels == 3][0])
             xdo("click", 1)
-        hover(window, 0.6, -0.4)
-        shoot("screenshot.png", window)
+            if not window.session.plane.is_whole_space:
+                xdo("key", "p")  # the plane through the selected 3: hovering varies it
+            hover(window, *np.median(at[test.labels == 5], axis=0))
+        else:
+            hover(window, 0.6, -0.4)
+        shoot(f"{prefix}.png", window)
         xdo("key", "g")  # the classifier's regions
         pump(1500)
-        hover(window, -0.5, 0.5)
-        shoot("screenshot-regions.png", window)
+        hover(window, *(np.median(at[test.labels == 0], axis=0) if test is not None else (-0.5, 0.5)))
+        shoot(f"{prefix}-regions.png", window)
         xdo("key", "g")
-        if args.training:
+        if args.training and not args.weights:
             menu_action(window, "Model > Train").trigger()
             panel = window.training_panel
             panel.arch.setCurrentText("conv")
