@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QRegion
 from PySide6.QtWidgets import QGraphicsItem
 
 from vaedesk.core.prior import SIGMA_MASSES, Prior
@@ -399,6 +399,11 @@ class LatentMap(pg.PlotWidget):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         super().drawForeground(painter, rect)
+        if self.legend.isVisible():  # under the legend, as the points are
+            outside = QRegion(self.view.sceneBoundingRect().toAlignedRect())
+            painter.setClipRegion(
+                outside.subtracted(QRegion(self.legend.sceneBoundingRect().toAlignedRect()))
+            )
         painter.setPen(self.cross_pen)
         for line in self._crosshair_lines():
             painter.drawLine(line)
