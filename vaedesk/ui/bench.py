@@ -99,7 +99,8 @@ def make_window(args: argparse.Namespace):
 
 
 def paint_counter(widget):
-    """A callable giving the number of paint events `widget` has had: a frame on screen."""
+    """A callable giving the number of paint events `widget` has had (a frame on screen);
+    its `remove()` takes the counter off the widget again."""
     from PySide6.QtCore import QEvent, QObject
 
     class Counter(QObject):
@@ -110,9 +111,16 @@ def paint_counter(widget):
                 self.n += 1
             return False
 
+        def __call__(self) -> int:
+            return self.n
+
+        def remove(self) -> None:
+            widget.removeEventFilter(self)
+            self.deleteLater()
+
     counter = Counter(widget)
     widget.installEventFilter(counter)
-    return lambda: counter.n
+    return counter
 
 
 def painted(app, *counters_and_counts) -> None:
@@ -128,7 +136,8 @@ def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> l
     after a real move (only the regions that changed)."""
     out = []
     done = []
-    window.hover_decoded.connect(lambda: done.append(1))
+    on_decoded = lambda: done.append(1)  # noqa: E731
+    window.hover_decoded.connect(on_decoded)
     map_paints, digit_paints = paint_counter(window.map.viewport()), paint_counter(window.decoder.view)
     for x, y in points:
         n, frames = len(done), (map_paints(), digit_paints())
@@ -144,6 +153,12 @@ def hover_latencies(app, window, points: np.ndarray, repaint: bool = False) -> l
         gap = time.perf_counter() + 0.012
         while time.perf_counter() < gap:
             app.processEvents()
+    # Left in place, every earlier call's list would grow with each later hover (the
+    # bench's own memory, which the hover-memory figure then counted as the window's)
+    # and every paint would run every earlier call's counters.
+    window.hover_decoded.disconnect(on_decoded)
+    map_paints.remove()
+    digit_paints.remove()
     return out
 
 
@@ -198,6 +213,7 @@ def bench_hover(app, window, moves: int) -> None:
             gap = time.perf_counter() + 0.012  # as between real moves, like hover_latencies
             while time.perf_counter() < gap:
                 app.processEvents()
+    plot_paints.remove()
     plot.close()
     print(f"  mouse move to digit shown and the frame painted: {ms(ours)}")
     print(f"  bare single-item scatter, crosshair moved and the frame painted: {ms(bare)}")
@@ -236,6 +252,8 @@ def bench_drawing(app, window, strokes: int) -> None:
                 app.processEvents()
         QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
         app.processEvents()
+    map_paints.remove()
+    recon_paints.remove()
     print(f"pad move to marker, ellipses and reconstruction shown ({len(out)} moves): {ms(out)}")
     print("  target p99 <= 16 ms")
 
@@ -259,7 +277,8 @@ def bench_classifier_costs(app, window, moves: int) -> None:
     print(f"  the {NEIGHBOURS} nearest test digits, shown  {ms(near)} (once the cursor rests 40 ms)")
     m = window.map
     shown = []
-    m.regions_shown.connect(lambda: shown.append(time.perf_counter()))
+    on_shown = lambda: shown.append(time.perf_counter())  # noqa: E731
+    m.regions_shown.connect(on_shown)
     m.set_regions_visible(True)
     while not shown:
         app.processEvents()
@@ -291,6 +310,7 @@ def bench_classifier_costs(app, window, moves: int) -> None:
         busy += hover_latencies(app, window, points[block : block + 10], repaint=True)
     print(f"  hover while it is recoloured: {ms(busy)}")
     m.set_regions_visible(False)
+    m.regions_shown.disconnect(on_shown)
     m.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
 
