@@ -47,6 +47,20 @@ def test_row_train(qtbot, window, panel, model):
     assert run(qtbot, panel) == "completed"
     assert epochs == [1, 2]
     assert len(panel.curves.points["train"][0]) >= 2 and len(panel.curves.points["val"][0]) == 2
+    # the losses on the left axis, the KL (far smaller) on its own axis on the right
+    curves = panel.curves.getPlotItem()
+    (_, _), (lo, hi) = curves.vb.viewRange()
+    val = panel.curves.val.getData()[1]
+    kl = panel.curves.kl.getData()[1]
+    assert lo <= val.min() and val.max() <= hi
+    assert kl.max() < lo  # the KL would sit below the loss axis: it has its own
+    train = panel.curves.train.getData()[1]
+    assert len(train) >= 10 and train[0] > hi  # the untrained first batches run off the top
+    assert lo <= train[-1] <= hi
+    (_, _), (kl_lo, kl_hi) = panel.curves.kl_view.viewRange()
+    assert kl_lo <= kl.min() and kl.max() <= kl_hi
+    assert tuple(curves.getAxis("right").range) == pytest.approx((kl_lo, kl_hi))
+    assert "val KL (right axis)" in [label.text for _, label in curves.legend.items]
     assert panel.progress.value() == panel.progress.maximum() > 0
     assert not np.allclose(before, window.map.mu)  # the points moved to their new places
     assert window.session.model is not model and window.session.model.config.arch == "mlp"

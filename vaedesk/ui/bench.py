@@ -295,9 +295,16 @@ def bench_classifier_costs(app, window, moves: int) -> None:
     points = rng.uniform(-3, 3, size=(moves, 2))
     on, off = [], []
     for block in range(0, moves, 50):
+        # A toggle recolours the layer and repaints the whole map once: wait for the layer
+        # and make two untimed moves, so that neither lands in a timed move's figure.
+        n = len(shown)
         m.set_regions_visible(True)
+        while len(shown) == n:
+            app.processEvents()
+        hover_latencies(app, window, points[block : block + 2], repaint=True)
         on += hover_latencies(app, window, points[block : block + 50], repaint=True)
         m.set_regions_visible(False)
+        hover_latencies(app, window, points[block : block + 2], repaint=True)
         off += hover_latencies(app, window, points[block : block + 50], repaint=True)
     print(f"  hover with the layer shown:    {ms(on)}")
     print(f"  hover without it:              {ms(off)}")

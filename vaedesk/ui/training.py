@@ -68,14 +68,25 @@ def training_job(spec: RunSpec):
 
 
 class LossCurves(pg.PlotWidget):
-    """Training and validation loss, with the reconstruction and KL terms (val), per epoch."""
+    """Training and validation loss and the validation reconstruction term, per epoch, in
+    nats on the left axis; the validation KL, some fifty times smaller, on its own axis on
+    the right, so that neither flattens the other.
+
+    The loss axis follows the curves but leaves out the first tenth of the training
+    curve, whose first batches (twice the loss of a trained model, or more) would
+    otherwise squash the rest into a flat line; those run off the top."""
+
+    EARLY = 0.1  # of the training curve's points, left out of the loss axis's range
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setLabel("bottom", "epoch")
-        self.setLabel("left", "nats / image")
+        self.setLabel("left", "loss (nats / image)")
         self.showGrid(x=True, y=True, alpha=0.2)
-        self.addLegend(offset=(-10, 10))
+        backdrop = pg.mkColor(pg.getConfigOption("background"))
+        backdrop.setAlpha(210)  # the curves may pass under the legend: keep its text legible
+        # Bottom left: losses fall from the top left, and validation starts after epoch 1.
+        self.addLegend(offset=(10, -10), brush=backdrop)
         self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
         self.val = self.plot(
             pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=6, symbolBrush="#e15759", name="val loss"
@@ -83,7 +94,19 @@ class LossCurves(pg.PlotWidget):
         self.recon = self.plot(
             pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine), name="val reconstruction"
         )
-        self.kl = self.plot(pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine), name="val KL")
+        # The KL in a view box of its own, sharing the x axis, scaled on the right axis.
+        plot = self.getPlotItem()
+        self.kl_view = pg.ViewBox(enableMouse=False)
+        plot.showAxis("right")
+        plot.scene().addItem(self.kl_view)
+        plot.getAxis("right").linkToView(self.kl_view)
+        plot.getAxis("right").setLabel("val KL (nats)", color="#b07aa1")
+        self.kl_view.setXLink(plot)
+        self.kl = pg.PlotDataItem(pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine))
+        self.kl_view.addItem(self.kl)
+        plot.legend.addItem(self.kl, "val KL (right axis)")
+        plot.vb.sigResized.connect(lambda *_: self.kl_view.setGeometry(plot.vb.sceneBoundingRect()))
+        plot.vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
         self.reset()
 
     def reset(self) -> None:
@@ -93,12 +116,28 @@ class LossCurves(pg.PlotWidget):
         }
         for curve in (self.train, self.val, self.recon, self.kl):
             curve.setData([], [])
+        self.setYRange(0, 1)
+
+    def loss_range(self) -> tuple[float, float] | None:
+        """The loss axis's span: every validation point, and the training curve but for
+        its first tenth (all of it while it has fewer than ten points)."""
+        train = self.points["train"][1]
+        values = train[int(len(train) * self.EARLY) if len(train) >= 10 else 0 :]
+        values = values + self.points["val"][1] + self.points["recon"][1]
+        finite = [v for v in values if np.isfinite(v)]
+        if not finite:
+            return None
+        return min(finite), max(finite)
 
     def _add(self, key: str, curve, x: float, y: float) -> None:
         xs, ys = self.points[key]
         xs.append(x)
         ys.append(y)
         curve.setData(xs, ys)
+        if key == "kl":
+            self.kl_view.setYRange(0, max(1.0, max(v for v in ys if np.isfinite(v))), padding=0.1)
+        elif (span := self.loss_range()) is not None:
+            self.setYRange(*span, padding=0.08)
 
     def add_batch(self, p: BatchProgress) -> None:
         """Plot the mean over the batches since the last report, not the epoch's running
