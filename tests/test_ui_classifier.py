@@ -130,3 +130,30 @@ def test_the_classifier_regions_follow_a_newly_opened_model(qtbot, window, dialo
     assert window.session.model.path == other
     assert m.view.viewRange() == view
     assert not np.array_equal(m.regions.image, before)
+
+
+def test_regions_shown_again_come_back_at_once_and_never_from_another_model(qtbot, window, dialogs, tmp_path):
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    m = window.map
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):
+        key(window, Qt.Key.Key_G)
+    qtbot.waitUntil(lambda: not m._regions_task.is_running(), timeout=5000)
+    task, before = m._regions_task, m.regions.image.copy()
+    key(window, Qt.Key.Key_G)  # off, then on over the same view of the same model:
+    with qtbot.waitSignal(m.regions_shown, timeout=200):
+        key(window, Qt.Key.Key_G)
+    assert m._regions_task is task and np.array_equal(m.regions.image, before)  # not recoloured
+
+    key(window, Qt.Key.Key_G)  # off; another model opens meanwhile
+    other = tmp_path / "untrained.safetensors"
+    weights.save(other, VAE(VAEConfig(arch="mlp")), {})
+    dialogs.open_file = str(other)
+    key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.model.path == other
+    with qtbot.waitSignal(m.regions_shown, timeout=5000):
+        key(window, Qt.Key.Key_G)
+        assert m.regions.isVisible() and m.regions.image is None  # the old colours are not shown
+    assert m._regions_task is not task
+    assert not np.array_equal(m.regions.image, before)  # the new model's colours

@@ -129,6 +129,10 @@ class LatentMap(pg.PlotWidget):
         self.region_reader: Callable[[], Callable[[np.ndarray], np.ndarray]] | None = None
         self._regions_task: Task | None = None
         self._regions_stale = False  # the view changed while the task ran
+        # The view the shown colours were made for; None once the model or the plane has
+        # changed since (the colours then belong to another model: not shown again).
+        self._regions_rect: QRectF | None = None
+        self._regions_model = 0  # counts model and plane changes: a task's colours are for one
 
         # The prior's contours enclosing the mass of N(0, I)'s 1, 2, 3 sigma circles (the
         # circles themselves for that prior), drawn when first shown for a model.
@@ -206,7 +210,7 @@ class LatentMap(pg.PlotWidget):
         self._all_shown = True
         self._field_timer = QTimer(self, singleShot=True, interval=60)
         self._field_timer.timeout.connect(self.update_field)
-        self._field_timer.timeout.connect(self.update_regions)
+        self._field_timer.timeout.connect(lambda: self.update_regions(model_changed=False))
         self.view.sigRangeChanged.connect(lambda *_: self.viewport().update())  # the crosshair
         # Whether the user zoomed or panned since the view was last fitted to the points: a
         # new model (opened, or a training epoch) is then shown in the user's view, else fitted.
@@ -323,13 +327,27 @@ class LatentMap(pg.PlotWidget):
         self.field.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
 
     def set_regions_visible(self, visible: bool) -> None:
+        """Show or hide the classifier's regions. Shown again over the same view of the same
+        model, the last colours come back at once; otherwise they are recoloured, and colours
+        made for another model or plane are not shown meanwhile."""
+        if visible and self._regions_rect is None:
+            self.regions.clear()
         self.regions.setVisible(visible)
-        if visible:
+        if visible and self._regions_rect == self._view_rect() and not self._regions_stale:
+            self.regions_shown.emit()
+        elif visible:
             self.update_regions()
 
-    def update_regions(self) -> None:
+    def _view_rect(self) -> QRectF:
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+    def update_regions(self, model_changed: bool = True) -> None:
         """Recolour the classifier's regions over the visible part of the plane, in a worker
-        thread: one task at a time, and a view change during it starts one more at its end."""
+        thread: one task at a time, and a view change during it starts one more at its end.
+        `model_changed` is False when only the view moved."""
+        if model_changed:
+            self._regions_rect, self._regions_model = None, self._regions_model + 1
         if not self.regions.isVisible() or self.region_reader is None:
             return
         if self._regions_task is not None and self._regions_task.is_running():
@@ -343,21 +361,26 @@ class LatentMap(pg.PlotWidget):
         xs = x0 + (np.arange(REGION_CELLS) + 0.5) * (x1 - x0) / REGION_CELLS
         ys = y0 + (np.arange(REGION_CELLS) + 0.5) * (y1 - y0) / REGION_CELLS
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-        reader, rect = self.region_reader(), QRectF(x0, y0, x1 - x0, y1 - y0)
+        reader, rect, made_for = self.region_reader(), self._view_rect(), self._regions_model
 
         def job(emit, should_stop) -> np.ndarray:
             return region_colours(reader(grid)).reshape(REGION_CELLS, REGION_CELLS, 4)
 
         worker = Worker(job)
-        worker.succeeded.connect(lambda rgba: self._show_regions(rgba, rect))
+        worker.succeeded.connect(lambda rgba: self._show_regions(rgba, rect, made_for))
         worker.failed.connect(lambda kind, message: self.regions_failed.emit(f"{kind}: {message}"))
-        worker.finished.connect(lambda: self.update_regions() if self._regions_stale else None)
+        worker.finished.connect(
+            lambda: self.update_regions(model_changed=False) if self._regions_stale else None
+        )
         self._regions_task = Task(worker, self)
         self._regions_task.start()
 
-    def _show_regions(self, rgba: np.ndarray, rect: QRectF) -> None:
+    def _show_regions(self, rgba: np.ndarray, rect: QRectF, made_for: int) -> None:
+        if made_for != self._regions_model:  # another model's: the task after it recolours
+            return
         self.regions.setImage(rgba)
         self.regions.setRect(rect)
+        self._regions_rect = rect
         self.regions_shown.emit()
 
     def stop_and_wait(self) -> None:
