@@ -336,7 +336,7 @@ class LatentMap(pg.PlotWidget):
         if visible and self._regions_rect == self._view_rect() and not self._regions_stale:
             self.regions_shown.emit()
         elif visible:
-            self.update_regions()
+            self.update_regions(model_changed=False)  # a toggle changes no model
 
     def _view_rect(self) -> QRectF:
         (x0, x1), (y0, y1) = self.view.viewRange()
