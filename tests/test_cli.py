@@ -134,6 +134,8 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
         "0.01",
         "--beta",
         "0.5",
+        "--dropout",
+        "0.25",
         "-o",
         str(out),
     ]
@@ -142,6 +144,7 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
     # every option reaches the run, and the card says so
     assert card["options"]["kl_warmup"] == 1 and card["options"]["weight_decay"] == 0.01
     assert card["config"]["beta"] == 0.5 and card["options"]["val_size"] == 300
+    assert card["config"]["dropout"] == 0.25 and load_model(out).vae.config.dropout == 0.25
     assert card["command"].startswith("vaedesk train --data") and card["epochs_run"] == 2
     assert card["test_metrics"]["n_test"] == 300 and "knn5_accuracy" in card["test_metrics"]
     assert len(card["history"]) == 2 and card["eval_iwae_k"] == 2
@@ -270,6 +273,8 @@ def test_any_latent_size_trains_evaluates_encodes_and_decodes(tmp_path, mnist_di
 def test_bad_training_options_are_refused(capsys):
     assert main(["train", "--lr", "-1"]) == 1
     assert "learning rate" in capsys.readouterr().err
+    assert main(["train", "--dropout", "1"]) == 1
+    assert "dropout must be a fraction" in capsys.readouterr().err
 
 
 def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):

@@ -77,11 +77,36 @@ def test_bce_is_the_bernoulli_negative_log_likelihood_summed_over_pixels():
     assert kl.item() == 0 and math.isclose(loss.item(), recon.item())
 
 
+@pytest.mark.parametrize("arch", ["conv", "seed", "mlp", "report"])
+def test_encoder_dropout_acts_only_while_training(arch):
+    """Dropout adds no parameters: a file trained with it loads into a model without it,
+    and in use (eval mode) both encode identically; while training, the same image
+    encodes differently on every pass, and about the asked fraction of units is zeroed."""
+    torch.manual_seed(0)
+    plain = VAE(VAEConfig(arch=arch))
+    dropped = VAE(VAEConfig(arch=arch, dropout=0.4))
+    assert list(plain.state_dict()) == list(dropped.state_dict())
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(plain.eval().encode(x)[0], dropped.eval().encode(x)[0])
+        dropped.train()
+        assert not torch.equal(dropped.encode(x)[0], dropped.encode(x)[0])
+        hidden_plain = plain.encoder(x)
+        hidden = dropped.encoder(x)
+    alive = hidden_plain != 0
+    zeroed = (hidden[alive] == 0).float().mean().item()
+    assert zeroed == pytest.approx(0.4, abs=0.05) if arch in ("mlp", "report") else zeroed > 0.3
+
+
 def test_config_rejects_unknown_values():
     with pytest.raises(ValueError, match="unknown architecture"):
         VAEConfig(arch="transformer")
     with pytest.raises(ValueError, match="beta"):
         VAEConfig(beta=float("nan"))
+    for p in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="dropout"):
+            VAEConfig(dropout=p)
 
 
 def small_run(images, seed=0, **kw):

@@ -171,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: %(default)s)"
     )
+    t.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help="dropout in the encoder while training, against its overfitting (default: 0, or the"
+        " --from weights')",
+    )
     t.add_argument("--beta", type=float, help="weight of the KL term (default: 1, or the --from weights')")
     t.add_argument(
         "--binarize",
@@ -410,6 +417,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             prior=args.prior or "mog",
             components=args.components,
             latent_dim=args.latent_dim or 2,
+            dropout=args.dropout or 0.0,
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
@@ -505,8 +513,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _starting_model(args: argparse.Namespace):  # -> VAE
-    """The --from weights, with --beta and --loss applied (they change the training
-    objective, not the network); a different --arch is refused, as it cannot apply."""
+    """The --from weights, with --beta, --loss and --dropout applied (they change the
+    training, not the network's parameters); a different --arch is refused, as it cannot
+    apply."""
     from vaedesk.core.model import VAE, VAEConfig
 
     start = _load_model(args.init)
@@ -521,7 +530,8 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
                 f"{flag} {asked}: the weights in {args.init} have the '{has}' {what},"
                 f" which training cannot change; leave out {flag}, or train from scratch"
             )
-    overrides = {k: v for k, v in (("beta", args.beta), ("loss", args.loss)) if v is not None}
+    asked = (("beta", args.beta), ("loss", args.loss), ("dropout", args.dropout))
+    overrides = {k: v for k, v in asked if v is not None}
     config = VAEConfig.from_dict({**base.to_dict(), **overrides})
     model = VAE(config)
     model.load_state_dict(start.vae.state_dict())

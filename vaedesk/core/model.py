@@ -49,31 +49,38 @@ def _downsample() -> list[nn.Module]:
     ]
 
 
-def _encoder(arch: str) -> tuple[nn.Module, int]:
-    """The encoder body and the width of its output, before the mu / logvar heads."""
+def _dropped(layer: nn.Module, p: float) -> nn.Module:
+    """`layer` followed by dropout, in one slot of its Sequential, so that the parameters'
+    names do not depend on the dropout rate (layer has no parameters of its own)."""
+    return nn.Sequential(layer, nn.Dropout(p)) if p > 0 else layer
+
+
+def _encoder(arch: str, dropout: float = 0.0) -> tuple[nn.Module, int]:
+    """The encoder body and the width of its output, before the mu / logvar heads; with
+    `dropout`, on the flattened features and the hidden layer while training."""
     if arch == "seed":
         body = nn.Sequential(
             *_downsample(),
-            nn.Flatten(),
+            _dropped(nn.Flatten(), dropout),
             nn.Linear(64 * 7 * 7, 16),
-            nn.ReLU(),  # (B, 16)
+            _dropped(nn.ReLU(), dropout),  # (B, 16)
         )
         return body, 16
     if arch == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU()), 256
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), _dropped(nn.ReLU(), dropout)), 256
     if arch == "report":
         body = nn.Sequential(
             *_downsample(),
-            nn.Flatten(),  # the heads are its dense layer: 2 x latent_dim outputs
+            _dropped(nn.Flatten(), dropout),  # the heads are its dense layer: 2 x latent_dim outputs
         )
         return body, 64 * 7 * 7
     body = nn.Sequential(
         *_downsample(),
         nn.Conv2d(64, 64, 3, padding=1),
         nn.ReLU(),  # (B, 64, 7, 7)
-        nn.Flatten(),
+        _dropped(nn.Flatten(), dropout),
         nn.Linear(64 * 7 * 7, 256),
-        nn.ReLU(),  # (B, 256)
+        _dropped(nn.ReLU(), dropout),  # (B, 256)
     )
     return body, 256
 
@@ -151,7 +158,7 @@ class VAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
         self.config = config or VAEConfig()
-        self.encoder, width = _encoder(self.config.arch)
+        self.encoder, width = _encoder(self.config.arch, self.config.dropout)
         self.to_mu = nn.Linear(width, self.config.latent_dim)
         self.to_logvar = nn.Linear(width, self.config.latent_dim)
         self.decoder = _decoder(self.config.arch, self.config.latent_dim)
