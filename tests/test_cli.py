@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -154,6 +155,16 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
     assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(
         card["test_metrics"]["neg_elbo"], rel=1e-3
     )
+    assert (
+        main(["eval", "--data", str(mnist_dir), "--weights", str(out), "-k", "0", "--amortization", "20"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    for name in ("test", "train"):
+        line = next(row for row in printed.splitlines() if f"on 20 {name} images" in row)
+        gap, amortized, optimized = (float(v) for v in re.findall(r"\d+\.\d+", line))
+        assert line.startswith("amortization gap") and gap == pytest.approx(amortized - optimized, abs=0.02)
+        assert 0 < gap < amortized
 
 
 @pytest.mark.parametrize("beta, collapsed", [(80.0, True), (0.5, False)])

@@ -226,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="on the test set binarized with a fixed seed, as the published log-likelihoods are"
         " (Burda et al. 2016; Davidson et al. 2018: k = 500)",
     )
+    e.add_argument(
+        "--amortization",
+        type=positive_int,
+        metavar="N",
+        help="also the amortization gap on N test and N training images: how much each one's"
+        " -ELBO falls when its posterior is optimised on its own (a few minutes for 500)",
+    )
 
     enc = sub.add_parser("encode", parents=[common, weights_opt], help="encode pictures of digits")
     enc.add_argument("images", nargs="+", metavar="IMAGE")
@@ -602,6 +609,15 @@ def _format_metrics(m: dict) -> str:
             lines.append(f"IWAE bound, k={key[6:]:<4} {value:.2f}{spread}")
     if "knn5_accuracy" in m:
         lines.append(f"latent 5-NN accuracy {100 * m['knn5_accuracy']:.2f}%")
+    for name in ("test", "train"):
+        gap, amortized, optimized = (
+            m.get(f"amortization_{name}_{k}") for k in ("gap", "amortized", "optimized")
+        )
+        if gap is not None:
+            lines.append(
+                f"amortization gap    {gap:.2f} on {m['amortization_images']} {name} images"
+                f" (-ELBO {amortized:.2f} from the encoder, {optimized:.2f} optimised)"
+            )
     if "seconds" in m:
         lines.append(f"evaluated in        {m['seconds']:.1f} s")
     return "\n".join(lines)
@@ -621,7 +637,7 @@ class StageBars:
             self.bars[stage] = tqdm(
                 total=total,
                 desc=f"{stage:>10}",
-                unit="img",
+                unit="step" if stage.startswith("q, ") else "img",
                 file=sys.stderr,
                 disable=None,
                 dynamic_ncols=True,
@@ -659,6 +675,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         metrics = evaluate(model.vae, test, train, k_iwae=k, progress=bars)
     finally:
         bars.close()
+    if args.amortization:
+        try:
+            metrics.update(_amortization(model, test, train, args.amortization, bars))
+        finally:
+            bars.close()
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["binarized"] = args.binarized
     if args.json:
@@ -671,6 +692,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"test set            binarized (seed {BINARIZE_SEED}); -log p(x) <= the IWAE bound")
         print(_format_metrics(metrics))
     return 0
+
+
+def _amortization(model, test: tuple, train: tuple | None, n: int, progress) -> dict[str, float]:
+    """The amortization gap on the first n test images and on the first n images of the
+    training split the model's card records (all training images if it records none)."""
+    import numpy as np
+
+    from vaedesk.core.evaluate import amortization_gap
+    from vaedesk.core.train import split_train_val
+
+    sets = {"test": test[0][:n]}
+    if train is not None:
+        options = model.card.get("options", {})
+        try:
+            trained, _ = split_train_val(len(train[0]), options.get("val_size", 5000), options.get("seed", 0))
+        except (TypeError, ValueError):
+            trained = np.arange(len(train[0]))
+        sets["train"] = train[0][np.sort(trained[:n])]
+    out: dict[str, float] = {"amortization_images": len(sets["test"])}
+    for name, images in sets.items():
+        gap = amortization_gap(model.vae, images, progress=progress, stage=f"q, {name}")
+        out.update({f"amortization_{name}_{k}": v for k, v in gap.items()})
+    return out
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
