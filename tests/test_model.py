@@ -99,6 +99,18 @@ def test_encoder_dropout_acts_only_while_training(arch):
     assert zeroed == pytest.approx(0.4, abs=0.05) if arch in ("mlp", "report") else zeroed > 0.3
 
 
+def test_encoder_only_training_leaves_the_decoder_and_prior_as_they_were(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp", prior="mog", components=4, dropout=0.3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opts = TrainOptions(epochs=1, batch_size=64, val_size=100, encoder_only=True)
+    list(Trainer(model, images, opts).run())
+    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"encoder", "to_mu", "to_logvar"}
+    assert all(p.requires_grad for p in model.parameters())  # frozen for the run only
+
+
 def test_config_rejects_unknown_values():
     with pytest.raises(ValueError, match="unknown architecture"):
         VAEConfig(arch="transformer")

@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="dropout in the encoder while training, against its overfitting (default: 0, or the"
         " --from weights')",
     )
+    t.add_argument(
+        "--encoder-only",
+        action="store_true",
+        help="train only the encoder of the --from weights, their decoder and prior fixed (a"
+        " second stage, with --dropout, for an encoder that overfits: see eval --amortization)",
+    )
     t.add_argument("--beta", type=float, help="weight of the KL term (default: 1, or the --from weights')")
     t.add_argument(
         "--binarize",
@@ -412,6 +418,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             weight_decay=args.weight_decay,
             kl_warmup=args.kl_warmup,
             binarize=args.binarize,
+            encoder_only=args.encoder_only,
             seed=args.seed,
             val_size=args.val_size,
             patience=args.patience,
@@ -428,6 +435,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
+    if args.encoder_only and not args.init:
+        raise CommandError(
+            "--encoder-only trains the encoder of existing weights: give them with --from FILE"
+        )
     output = _check_output(args.output)  # before hours of training, not after
     images, labels = _load_data("train", args.data)
     if args.limit:

@@ -166,6 +166,10 @@ class VAE(nn.Module):
         if self.config.prior == "mog":
             self.prior = MixturePrior(self.config.components, self.config.latent_dim)
 
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters of q(z|x): the encoder body and its mean and variance heads."""
+        return [*self.encoder.parameters(), *self.to_mu.parameters(), *self.to_logvar.parameters()]
+
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) for points (..., D) -> (...)."""
         if self.prior is None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vaedesk import __version__
-from vaedesk.core import data
+from vaedesk.core import data, weights
 from vaedesk.core.config import VAEConfig
 from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent
 from vaedesk.core.model import VAE
@@ -73,6 +73,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
     }
     if options.binarize:
         argv += ["--binarize"]
+    if options.encoder_only:
+        argv += ["--encoder-only"]
     for name, flag in flags.items():
         value = getattr(options, name)
         if value != getattr(defaults, name) or name in ("epochs", "seed"):
@@ -84,12 +86,23 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
     return shlex.join(argv)
 
 
+def _command_of(path: str | None) -> str | None:
+    """The command recorded in the card of the weights at `path`, if it can be read."""
+    if path is None:
+        return None
+    try:
+        return weights.read(path).card.get("command")
+    except weights.WeightsError:
+        return None
+
+
 def make_card(
     *,
     command: str,
     options: TrainOptions,
     trainer: Trainer,
     init: str | None,
+    init_command: str | None = None,
     train_images: int,
     seconds: float,
     metrics: dict[str, float] | None,
@@ -104,6 +117,7 @@ def make_card(
         "seed": options.seed,
         "options": {f.name: getattr(options, f.name) for f in fields(options)},
         "init": init,
+        "init_command": init_command,  # how the --from weights were made, from their card
         "train_images": train_images,
         "epochs_run": len(trainer.history),
         "best_epoch": trainer.best_epoch,
@@ -246,6 +260,7 @@ class TrainingRun:
         self.options = options
         self.command = command
         self.init = init
+        self.init_command = _command_of(init)
         self.test = test
         self.eval_k = eval_k
         self.reencode_test = reencode_test
@@ -312,6 +327,7 @@ class TrainingRun:
             options=self.options,
             trainer=self.trainer,
             init=self.init,
+            init_command=self.init_command,
             train_images=len(self.train[0]),
             seconds=seconds,
             metrics=self.metrics,
