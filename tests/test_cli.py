@@ -155,10 +155,8 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
     assert metrics["arch"] == "mlp" and metrics["neg_elbo"] == pytest.approx(
         card["test_metrics"]["neg_elbo"], rel=1e-3
     )
-    assert (
-        main(["eval", "--data", str(mnist_dir), "--weights", str(out), "-k", "0", "--amortization", "20"])
-        == 0
-    )
+    gap_argv = ["eval", "--data", str(mnist_dir), "--weights", str(out), "-k", "0", "--threads", "1"]
+    assert main([*gap_argv, "--amortization", "20"]) == 0
     printed = capsys.readouterr().out
     for name in ("test", "train"):
         line = next(row for row in printed.splitlines() if f"on 20 {name} images" in row)

@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on the test set binarized with a fixed seed, as the published log-likelihoods are"
         " (Burda et al. 2016; Davidson et al. 2018: k = 500)",
     )
+    e.add_argument("--threads", type=positive_int, help="torch threads (default: all cores)")
     e.add_argument(
         "--amortization",
         type=positive_int,
@@ -669,6 +670,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from vaedesk.core import data
     from vaedesk.core.evaluate import BINARIZE_SEED, binarized, evaluate
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     model = _load_model(args.weights)
     test = _load_data("test", args.data)
     try:
