@@ -25,8 +25,9 @@ class VAEConfig:
     prior: str = "normal"  # files from before the mixture have no "prior": they are "normal"
     components: int = 16  # of the mixture, when prior is "mog"
     # Dropout in the encoder while training: on its flattened features and its hidden
-    # layer. A trained encoder fits its training images far better than new ones (the
-    # amortization gap, Cremer et al. 2018); dropout narrows that gap. No effect in use.
+    # layer; no effect in use. A trained encoder fits its training images far better than
+    # new ones (the amortization gap, Cremer et al. 2018). Measured on the bundled recipe,
+    # 0.2 narrows that gap from 7.06 to 3.80 nats, but the decoder then fits worse.
     dropout: float = 0.0
 
     def __post_init__(self) -> None:

@@ -41,9 +41,10 @@ class TrainOptions:
     binarize: bool = False
     # Train the encoder alone, the decoder and the prior fixed: a second stage after a
     # full run, whose encoder overfits while its decoder does not (see
-    # `evaluate.amortization_gap`); with --dropout, the encoder is regularised without
-    # the decoder learning under the noisier codes (cf. Shu et al. 2018, "Amortized
-    # Inference Regularization").
+    # `evaluate.amortization_gap`), to regularise the encoder without the decoder
+    # learning under noisier codes (cf. Shu et al. 2018, "Amortized Inference
+    # Regularization"). With dropout it did not help: the fixed decoder cannot absorb
+    # the noise either (README, "The bundled model").
     encoder_only: bool = False
 
     def __post_init__(self) -> None:
