@@ -35,7 +35,8 @@ def test_1_data_before_the_command_is_honoured(tmp_path, capsys):
     ("argv", "said"),
     [
         (["--threads", "-1", "train"], "--threads goes after the command: vaedesk train --threads"),
-        (["--threads=2", "eval"], "unrecognized option --threads (vaedesk eval --help lists its options)"),
+        (["--threads=2", "eval"], "--threads goes after the command: vaedesk eval --threads"),
+        (["--epochs=2", "eval"], "unrecognized option --epochs (vaedesk eval --help lists its options)"),
     ],
 )
 def test_1_a_command_option_given_before_the_command_is_named(capsys, argv, said):
