@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vaedesk.core.model import VAE, log_normal, reconstruction_loss
+from vaedesk.core.model import VAE, frozen, log_normal, reconstruction_loss
 from vaedesk.core.neighbours import knn_accuracy
 from vaedesk.core.train import as_tensor
 
@@ -98,9 +98,7 @@ def amortization_gap(
         mu, logvar = model.encode(x)
         amortized = neg_elbo(mu, logvar, samples).mean().item()
     params = [mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)]
-    frozen = [p.requires_grad for p in model.parameters()]
-    model.requires_grad_(False)
-    try:
+    with frozen(model.parameters()):
         optimizer = torch.optim.Adam(params, lr=lr)
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
@@ -109,9 +107,6 @@ def amortization_gap(
             progress(stage, step + 1, steps)
         with torch.no_grad():
             optimized = neg_elbo(*params, samples).mean().item()
-    finally:
-        for p, was in zip(model.parameters(), frozen, strict=True):
-            p.requires_grad_(was)
     return {"amortized": amortized, "optimized": optimized, "gap": amortized - optimized}
 
 

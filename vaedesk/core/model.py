@@ -20,6 +20,8 @@ instead of being packed into one Gaussian ball. Three architectures:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +36,7 @@ __all__ = [
     "VAE",
     "MixturePrior",
     "VAEConfig",
+    "frozen",
     "kl_divergence",
     "reconstruction_loss",
 ]
@@ -214,6 +217,20 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar)
         beta = self.config.beta if beta is None else beta
         return vae_loss(self.decode_logits(z), x, self.kl(mu, logvar, z), self.config.loss, beta)
+
+
+@contextmanager
+def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
+    """No gradients for these parameters inside the block; afterwards each is as it was."""
+    params = list(params)
+    was = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, before in zip(params, was, strict=True):
+            p.requires_grad_(before)
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaedesk.core.model import VAE
+from vaedesk.core.model import VAE, frozen
 
 SCHEDULES = ("constant", "cosine")
 
@@ -163,13 +163,8 @@ class Trainer:
         model = self.model
         trained = model.encoder_parameters() if self.options.encoder_only else list(model.parameters())
         fixed = [p for p in model.parameters() if all(p is not q for q in trained)]
-        for p in fixed:
-            p.requires_grad_(False)
-        try:
+        with frozen(fixed):
             yield from self._epochs(should_stop, trained)
-        finally:
-            for p in fixed:
-                p.requires_grad_(True)
 
     def _epochs(
         self, should_stop: Callable[[], bool] | None, trained: list[torch.nn.Parameter]
