@@ -215,7 +215,7 @@ def test_a_second_stage_trains_the_encoder_alone_and_records_the_first(tmp_path,
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
     assert main([*argv, "--epochs", "1", "--eval-k", "0", "-o", str(first)]) == 0
     stage = ["train", "--data", str(mnist_dir), "--limit", "600", "--val-size", "100", "--epochs", "1"]
-    stage += ["--eval-k", "0", "--encoder-only", "--dropout", "0.3", "-o", str(second)]
+    stage += ["--eval-k", "0", "--encoder-only", "--dropout", "0.3", "--augment", "-o", str(second)]
     assert main(stage) == 1
     assert "--encoder-only trains the encoder of existing weights" in capsys.readouterr().err
     assert main([*stage, "--from", str(first)]) == 0, capsys.readouterr().err
@@ -223,6 +223,7 @@ def test_a_second_stage_trains_the_encoder_alone_and_records_the_first(tmp_path,
     first_card = json.loads(first.with_suffix(".card.json").read_text())
     assert card["init"] == str(first) and card["init_command"] == first_card["command"]
     assert card["options"]["encoder_only"] is True and card["config"]["dropout"] == 0.3
+    assert card["options"]["augment"] is True
     a, b = load_model(first).vae.state_dict(), load_model(second).vae.state_dict()
     assert {k.split(".")[0] for k in a if not torch.equal(a[k], b[k])} == {"encoder", "to_mu", "to_logvar"}
 

@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train only the encoder of the --from weights, their decoder and prior fixed (a"
         " second stage, with --dropout, for an encoder that overfits: see eval --amortization)",
     )
+    t.add_argument(
+        "--augment",
+        action="store_true",
+        help="distort each batch's images by a small random rotation (up to 10 degrees), scale"
+        " (up to 10 %%) and shear, against the encoder's overfitting",
+    )
     t.add_argument("--beta", type=float, help="weight of the KL term (default: 1, or the --from weights')")
     t.add_argument(
         "--binarize",
@@ -420,6 +426,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             kl_warmup=args.kl_warmup,
             binarize=args.binarize,
             encoder_only=args.encoder_only,
+            augment=args.augment,
             seed=args.seed,
             val_size=args.val_size,
             patience=args.patience,

@@ -75,6 +75,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         argv += ["--binarize"]
     if options.encoder_only:
         argv += ["--encoder-only"]
+    if options.augment:
+        argv += ["--augment"]
     for name, flag in flags.items():
         value = getattr(options, name)
         if value != getattr(defaults, name) or name in ("epochs", "seed"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vaedesk.core.augment import random_affine
 from vaedesk.core.model import VAE, frozen
 
 SCHEDULES = ("constant", "cosine")
@@ -46,6 +47,10 @@ class TrainOptions:
     # Regularization"). With dropout it did not help: the fixed decoder cannot absorb
     # the noise either (README, "The bundled model").
     encoder_only: bool = False
+    # Each batch's images distorted by a small random rotation, scale and shear
+    # (`augment.random_affine`), against the encoder's overfitting; validation images are
+    # never distorted.
+    augment: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -172,6 +177,7 @@ class Trainer:
         opts, model = self.options, self.model
         torch.manual_seed(opts.seed)
         shuffle = torch.Generator().manual_seed(opts.seed)
+        distort = torch.Generator().manual_seed(opts.seed + 1)
         optimizer = torch.optim.AdamW(trained, lr=opts.lr, weight_decay=opts.weight_decay)
         total_batches = opts.epochs * self.batches_per_epoch
         schedule = _schedule(opts, total_batches)
@@ -197,6 +203,8 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = schedule(done_batches)
                 xb = self.x_train[order[first : first + opts.batch_size]]
+                if opts.augment:
+                    xb = random_affine(xb, distort)
                 if opts.binarize:
                     xb = torch.bernoulli(xb)
                 loss, recon, kl = model.losses(xb, beta(done_batches))
