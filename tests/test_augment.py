@@ -26,7 +26,7 @@ def test_each_image_is_distorted_on_its_own_and_stays_in_place(real_mnist_dir):
     x = as_tensor(images[:500])
     y = random_affine(x, torch.Generator().manual_seed(3))
     assert y.shape == x.shape and y.dtype == torch.float32
-    assert 0 <= y.min() and y.max() <= 1
+    assert y.min() >= 0 and y.max() <= 1
     # Every image changed, and each by its own amount.
     change = (y - x).abs().flatten(1).sum(1).numpy()
     assert change.min() > 1.0 and change.std() > 0.2 * change.mean()
@@ -34,7 +34,7 @@ def test_each_image_is_distorted_on_its_own_and_stays_in_place(real_mnist_dir):
     ink_after, centre_after = moments(y)
     # A scale by s changes the ink by s^2, from 0.81 to 1.21 (rotation and shear keep it).
     ratio = ink_after / ink
-    assert 0.75 < ratio.min() and ratio.max() < 1.3 and ratio.std() > 0.03
+    assert ratio.min() > 0.75 and ratio.max() < 1.3 and ratio.std() > 0.03
     # Distorted about the frame's centre, with no shift: MNIST digits are centred by their
     # centre of mass, which stays within a pixel and a half.
     assert np.abs(centre_after - centre).max() < 1.5
