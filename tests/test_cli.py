@@ -208,7 +208,7 @@ def test_train_with_a_mixture_prior(tmp_path, mnist_dir, capsys):
     assert "have the 'mog' prior, which training cannot change" in capsys.readouterr().err
 
 
-def test_a_second_stage_trains_the_encoder_alone_and_records_the_first(tmp_path, mnist_dir, capsys):
+def test_second_stages_train_the_encoder_or_the_decoder_alone_and_record_how(tmp_path, mnist_dir, capsys):
     import torch
 
     first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
@@ -226,6 +226,20 @@ def test_a_second_stage_trains_the_encoder_alone_and_records_the_first(tmp_path,
     assert card["options"]["augment"] is True
     a, b = load_model(first).vae.state_dict(), load_model(second).vae.state_dict()
     assert {k.split(".")[0] for k in a if not torch.equal(a[k], b[k])} == {"encoder", "to_mu", "to_logvar"}
+
+    # The other second stage: the decoder alone, on the codes of the encoder without dropout.
+    third = tmp_path / "third.safetensors"
+    stage = ["train", "--data", str(mnist_dir), "--limit", "600", "--val-size", "100", "--epochs", "1"]
+    stage += ["--eval-k", "0", "--decoder-only", "--from", str(second), "-o", str(third)]
+    assert main([*stage, "--dropout", "0.1"]) == 1
+    assert "--decoder-only fits the decoder to the encoder as it is used" in capsys.readouterr().err
+    assert main(stage) == 0
+    assert "the encoder's dropout (0.3) off" in capsys.readouterr().err
+    card = json.loads(third.with_suffix(".card.json").read_text())
+    assert card["options"]["decoder_only"] is True and card["config"]["dropout"] == 0.0
+    assert card["init_command"] == json.loads(second.with_suffix(".card.json").read_text())["command"]
+    c = load_model(third).vae.state_dict()
+    assert {k.split(".")[0] for k in b if not torch.equal(b[k], c[k])} == {"decoder", "prior"}
 
 
 def test_binarized_training_and_evaluation(tmp_path, mnist_dir, capsys):

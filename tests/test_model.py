@@ -111,6 +111,20 @@ def test_encoder_only_training_leaves_the_decoder_and_prior_as_they_were(mnist_t
     assert all(p.requires_grad for p in model.parameters())  # frozen for the run only
 
 
+def test_decoder_only_training_leaves_the_encoder_as_it_was(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp", prior="mog", components=4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opts = TrainOptions(epochs=1, batch_size=64, val_size=100, decoder_only=True)
+    list(Trainer(model, images, opts).run())
+    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"decoder", "prior"}
+    assert all(p.requires_grad for p in model.parameters())  # frozen for the run only
+    with pytest.raises(ValueError, match="not both"):
+        TrainOptions(encoder_only=True, decoder_only=True)
+
+
 def test_config_rejects_unknown_values():
     with pytest.raises(ValueError, match="unknown architecture"):
         VAEConfig(arch="transformer")

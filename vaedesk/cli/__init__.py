@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
         " second stage, with --dropout, for an encoder that overfits: see eval --amortization)",
     )
     t.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="train only the decoder and prior of the --from weights, their encoder fixed and"
+        " without dropout (a second stage after --dropout or --augment: the decoder fits the"
+        " codes the encoder gives in use)",
+    )
+    t.add_argument(
         "--augment",
         action="store_true",
         help="distort each batch's images by a small random rotation (up to 10 degrees), scale"
@@ -426,6 +433,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             kl_warmup=args.kl_warmup,
             binarize=args.binarize,
             encoder_only=args.encoder_only,
+            decoder_only=args.decoder_only,
             augment=args.augment,
             seed=args.seed,
             val_size=args.val_size,
@@ -443,9 +451,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
-    if args.encoder_only and not args.init:
+    for flag, asked in (("--encoder-only", args.encoder_only), ("--decoder-only", args.decoder_only)):
+        if asked and not args.init:
+            part = flag[2:].split("-")[0]
+            raise CommandError(f"{flag} trains the {part} of existing weights: give them with --from FILE")
+    if args.decoder_only and args.dropout:
         raise CommandError(
-            "--encoder-only trains the encoder of existing weights: give them with --from FILE"
+            "--decoder-only fits the decoder to the encoder as it is used, without dropout:"
+            " leave out --dropout"
         )
     output = _check_output(args.output)  # before hours of training, not after
     images, labels = _load_data("train", args.data)
@@ -558,13 +571,20 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
             )
     asked = (("beta", args.beta), ("loss", args.loss), ("dropout", args.dropout))
     overrides = {k: v for k, v in asked if v is not None}
-    config = VAEConfig.from_dict({**base.to_dict(), **overrides})
+    fixed_encoder = {"dropout": 0.0} if args.decoder_only else {}  # its codes as in use
+    config = VAEConfig.from_dict({**base.to_dict(), **overrides, **fixed_encoder})
     model = VAE(config)
     model.load_state_dict(start.vae.state_dict())
     print(
         f"starting from {args.init}: architecture {config.arch} and latent size {config.latent_dim}"
         f" from the file; beta {config.beta:g} and loss {config.loss}"
-        + (f" (given here: {', '.join(f'--{k}' for k in overrides)})" if overrides else " from the file"),
+        + (f" (given here: {', '.join(f'--{k}' for k in overrides)})" if overrides else " from the file")
+        + (
+            f"; the encoder's dropout ({base.dropout:g}) off: --decoder-only fits the decoder to the"
+            " codes the encoder gives in use"
+            if fixed_encoder and base.dropout
+            else ""
+        ),
         file=sys.stderr,
     )
     return model

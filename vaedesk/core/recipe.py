@@ -75,6 +75,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         argv += ["--binarize"]
     if options.encoder_only:
         argv += ["--encoder-only"]
+    if options.decoder_only:
+        argv += ["--decoder-only"]
     if options.augment:
         argv += ["--augment"]
     for name, flag in flags.items():

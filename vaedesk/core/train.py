@@ -47,6 +47,11 @@ class TrainOptions:
     # Regularization"). With dropout it did not help: the fixed decoder cannot absorb
     # the noise either (README, "The bundled model").
     encoder_only: bool = False
+    # The other second stage: train the decoder and the prior alone, the encoder fixed, so
+    # that a decoder trained beside a regularised encoder (dropout, distorted images) fits
+    # the codes the encoder gives in use, on the images themselves, while the encoder
+    # cannot overfit them any further.
+    decoder_only: bool = False
     # Each batch's images distorted by a small random rotation, scale and shear
     # (`augment.random_affine`), against the encoder's overfitting; validation images are
     # never distorted.
@@ -61,6 +66,8 @@ class TrainOptions:
             raise ValueError("KL warm-up must be zero or more epochs")
         if not self.weight_decay >= 0:
             raise ValueError("weight decay must be a non-negative number")
+        if self.encoder_only and self.decoder_only:
+            raise ValueError("train the encoder alone or the decoder alone, not both")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.lr_schedule!r}")
 
@@ -166,7 +173,13 @@ class Trainer:
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[BatchProgress | EpochResult]:
         model = self.model
-        trained = model.encoder_parameters() if self.options.encoder_only else list(model.parameters())
+        encoder = model.encoder_parameters()
+        if self.options.encoder_only:
+            trained = encoder
+        elif self.options.decoder_only:
+            trained = [p for p in model.parameters() if all(p is not q for q in encoder)]
+        else:
+            trained = list(model.parameters())
         fixed = [p for p in model.parameters() if all(p is not q for q in trained)]
         with frozen(fixed):
             yield from self._epochs(should_stop, trained)
