@@ -237,7 +237,10 @@ def test_second_stages_train_the_encoder_or_the_decoder_alone_and_record_how(tmp
     assert "the encoder's dropout (0.3) off" in capsys.readouterr().err
     card = json.loads(third.with_suffix(".card.json").read_text())
     assert card["options"]["decoder_only"] is True and card["config"]["dropout"] == 0.0
-    assert card["init_command"] == json.loads(second.with_suffix(".card.json").read_text())["command"]
+    second_card = json.loads(second.with_suffix(".card.json").read_text())
+    assert card["init_command"] == second_card["command"]
+    # Every stage recorded in the last card, even with the earlier files gone.
+    assert card["init_card"] == second_card and card["init_card"]["init_card"] == first_card
     c = load_model(third).vae.state_dict()
     assert {k.split(".")[0] for k in b if not torch.equal(b[k], c[k])} == {"decoder", "prior"}
 

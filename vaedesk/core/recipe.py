@@ -90,12 +90,12 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
     return shlex.join(argv)
 
 
-def _command_of(path: str | None) -> str | None:
-    """The command recorded in the card of the weights at `path`, if it can be read."""
+def _card_of(path: str | None) -> dict[str, Any] | None:
+    """The card of the weights at `path`, if it can be read."""
     if path is None:
         return None
     try:
-        return weights.read(path).card.get("command")
+        return weights.read(path).card
     except weights.WeightsError:
         return None
 
@@ -106,7 +106,7 @@ def make_card(
     options: TrainOptions,
     trainer: Trainer,
     init: str | None,
-    init_command: str | None = None,
+    init_card: dict[str, Any] | None = None,
     train_images: int,
     seconds: float,
     metrics: dict[str, float] | None,
@@ -121,7 +121,11 @@ def make_card(
         "seed": options.seed,
         "options": {f.name: getattr(options, f.name) for f in fields(options)},
         "init": init,
-        "init_command": init_command,  # how the --from weights were made, from their card
+        "init_command": init_card.get("command") if init_card else None,  # how --from was made
+        # and the whole card of the --from weights (their history, time and test metrics),
+        # so that a model trained in stages records every stage even when the first file
+        # is gone
+        "init_card": init_card,
         "train_images": train_images,
         "epochs_run": len(trainer.history),
         "best_epoch": trainer.best_epoch,
@@ -264,7 +268,7 @@ class TrainingRun:
         self.options = options
         self.command = command
         self.init = init
-        self.init_command = _command_of(init)
+        self.init_card = _card_of(init)
         self.test = test
         self.eval_k = eval_k
         self.reencode_test = reencode_test
@@ -331,7 +335,7 @@ class TrainingRun:
             options=self.options,
             trainer=self.trainer,
             init=self.init,
-            init_command=self.init_command,
+            init_card=self.init_card,
             train_images=len(self.train[0]),
             seconds=seconds,
             metrics=self.metrics,
