@@ -1,11 +1,14 @@
 """Small random affine distortions of digit images, for training an encoder that
 generalises (Simard et al. 2003 distort MNIST digits for the same reason).
 
-The bundled model's encoder fits its training images far better than new ones: its
-amortization gap is 7.06 nats on test images against 2.04 on training ones (README, "The
-bundled model"). Distorted copies give it more images to learn from. Each image gets its
-own rotation, scale and shear, about the image centre, drawn afresh every batch; no
-shift, since MNIST digits are centred by their centre of mass and the test set is too.
+A VAE's encoder trained on the images alone fits them far better than new ones: the
+previous bundled model's amortization gap was 7.06 nats on test images against 2.04 on
+training ones (README, "The bundled model"). Distorted copies give it more images to
+learn from. Each image gets its own rotation, scale and shear, about the image centre,
+drawn afresh every batch; no shift, since MNIST digits are centred by their centre of
+mass and the test set is too. The decoder then also learns to draw distorted digits,
+which it never has to: the bundled model is trained with them, then its decoder alone
+on the images themselves (`TrainOptions.decoder_only`).
 """
 
 from __future__ import annotations
