@@ -114,3 +114,20 @@ def test_a_mixture_with_the_wrong_shapes_is_refused():
         Prior.of(VAEConfig(arch="mlp", prior="mog", components=6), tensors)
     with pytest.raises(ValueError, match="unknown prior"):
         VAEConfig(prior="vamp")
+
+
+def test_points_are_moved_onto_the_exact_density_level():
+    model = mixture_vae(seed=3)
+    with torch.no_grad():  # narrow components, whose contours bend within a grid cell
+        model.prior.logvars.uniform_(-4.0, -1.0)
+    prior, mixture = numpy_prior(model), torch_mixture(model)
+    level = prior.levels()[0]
+    # Points near the level set: samples whose density is within a factor 3 of it.
+    z = prior.sample(20000, np.random.default_rng(0)).astype(np.float64)
+    log_p = mixture.log_prob(torch.from_numpy(z)).detach().numpy()
+    near = z[np.abs(log_p - np.log(level)) < np.log(3)]
+    assert len(near) > 100
+    moved = prior.onto_level(near, level, max_step=0.1)
+    after = mixture.log_prob(torch.from_numpy(moved)).detach().numpy()
+    assert np.abs(after - np.log(level)).max() < 1e-3
+    assert np.linalg.norm(moved - near, axis=1).max() < 4 * 0.1  # no step over max_step

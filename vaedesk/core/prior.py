@@ -83,6 +83,19 @@ class Prior:
         pull = (self.means[None] - z[:, None, :]) / np.exp(self.logvars)[None]  # (N, K, D)
         return (r[:, :, None] * pull).sum(axis=1)
 
+    def onto_level(self, z: np.ndarray, level: float, max_step: float, iterations: int = 4) -> np.ndarray:
+        """Points (N, D) moved along the density's gradient onto {p(z) = level} by Newton
+        steps on log p, none longer than `max_step`: a contour traced on a grid is only as
+        exact as the grid, and a mixture with narrow components bends within one cell."""
+        z = np.asarray(z, np.float64).reshape(-1, self.dim)
+        target = np.log(level)
+        for _ in range(iterations):
+            g = self.grad_log_density(z)
+            step = ((self.log_density(z) - target) / np.maximum((g * g).sum(axis=1), 1e-12))[:, None] * g
+            length = np.linalg.norm(step, axis=1, keepdims=True)
+            z = z - step * np.minimum(1.0, max_step / np.maximum(length, 1e-12))
+        return z
+
     def levels(self, masses: tuple[float, ...] = SIGMA_MASSES, n: int = 20000, seed: int = 0) -> list[float]:
         """Density thresholds whose regions {p(z) >= t} hold these fractions of the mass
         (estimated from n seeded samples); for N(0, I) in 2-D, the 1, 2, 3 sigma circles."""

@@ -61,18 +61,21 @@ def region_colours(p: np.ndarray) -> np.ndarray:
 
 def prior_contours(prior: Prior, n: int = 256) -> list[tuple[np.ndarray, np.ndarray]]:
     """The curves (x, y, pieces separated by NaN) where a 2-D prior's density encloses each
-    of SIGMA_MASSES, traced on an n x n grid over its extent."""
+    of SIGMA_MASSES, traced on an n x n grid over its extent, then moved onto the exact
+    density level."""
     lo, hi = prior.extent()
     xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
     density = np.exp(prior.log_density(np.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(n, n)
+    cell = np.array([xs[1] - xs[0], ys[1] - ys[0]])
     curves = []
     for level in prior.levels():
         x, y = [], []
         for piece in pg.functions.isocurve(density, level, connected=True):
-            ix, iy = np.array(piece).T - 0.5  # isocurve counts from pixel corners
-            x += [*(lo[0] + ix * (xs[1] - xs[0])), np.nan]
-            y += [*(lo[1] + iy * (ys[1] - ys[0])), np.nan]
+            on = lo + (np.array(piece) - 0.5) * cell  # isocurve counts from pixel corners
+            on = prior.onto_level(on, level, max_step=float(cell.max()))
+            x += [*on[:, 0], np.nan]
+            y += [*on[:, 1], np.nan]
         curves.append((np.array(x), np.array(y)))
     return curves
 
