@@ -173,14 +173,16 @@ class Trainer:
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[BatchProgress | EpochResult]:
         model = self.model
-        encoder = model.encoder_parameters()
+        params = list(model.parameters())
+        in_encoder = {id(p) for p in model.encoder_parameters()}
         if self.options.encoder_only:
-            trained = encoder
+            trained = [p for p in params if id(p) in in_encoder]
         elif self.options.decoder_only:
-            trained = [p for p in model.parameters() if all(p is not q for q in encoder)]
+            trained = [p for p in params if id(p) not in in_encoder]
         else:
-            trained = list(model.parameters())
-        fixed = [p for p in model.parameters() if all(p is not q for q in trained)]
+            trained = params
+        trained_ids = {id(p) for p in trained}
+        fixed = [p for p in params if id(p) not in trained_ids]
         with frozen(fixed):
             yield from self._epochs(should_stop, trained)
 
