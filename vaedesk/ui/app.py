@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import gc
 import os
+import signal
 import sys
 import time
 
@@ -83,6 +86,15 @@ def _collect_from_now_on() -> None:
         gc.enable()
 
 
+def dump_stacks_on_request() -> None:
+    """`kill -USR1 PID` prints every thread's Python stack to stderr and the program goes
+    on: what a window that stopped answering is doing, without a debugger (POSIX only)."""
+    if not hasattr(signal, "SIGUSR1") or sys.stderr is None:
+        return
+    with contextlib.suppress(ValueError, OSError):  # a stderr with no file descriptor
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def run_app(args: argparse.Namespace) -> int:
     if not has_display():
         print(
@@ -92,6 +104,7 @@ def run_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    dump_stacks_on_request()
 
     # No garbage collection until the window is on screen: importing Qt and pyqtgraph makes
     # hundreds of thousands of objects and nothing to collect, and the collector's passes

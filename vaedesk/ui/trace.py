@@ -52,6 +52,8 @@ class Trace:
         panel.visibilityChanged.connect(lambda shown: shown and later())
         panel.run_started.connect(lambda: self("run_started"))
         panel.epoch_finished.connect(lambda e: self("epoch", epoch=e, progress=panel.progress.value()))
+        panel.cancel_button.clicked.connect(lambda: self("cancel_clicked"))
+        panel.evaluating.connect(lambda best: self("evaluating", best_epoch=best))
         panel.run_finished.connect(lambda reason: (self("run_finished", reason=reason), later()))
 
     def _panel(self, panel) -> None:

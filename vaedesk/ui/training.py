@@ -159,6 +159,7 @@ class TrainingPanel(QDockWidget):
 
     run_started = Signal()
     epoch_finished = Signal(int)
+    evaluating = Signal(int)  # the run has stopped; its best epoch is being evaluated
     run_finished = Signal(str)  # the stop reason, "diverged: ..." or "failed: ..."
     # The window shows this model (and these test-set means, or None to re-encode), under
     # this label (None: the model's own name).
@@ -461,6 +462,7 @@ class TrainingPanel(QDockWidget):
                 f"Stopped ({event.stop_reason}); evaluating the best epoch, {event.best_epoch}, "
                 "on the test set\u2026"
             )
+            self.evaluating.emit(event.best_epoch)
 
     def _on_succeeded(self, run: RunOutcome) -> None:
         self._set_running(False)
