@@ -76,12 +76,17 @@ class Prior:
 
     def grad_log_density(self, z: np.ndarray) -> np.ndarray:
         """d log p / dz at points (N, D) -> (N, D)."""
-        z = np.asarray(z, np.float64).reshape(-1, self.dim)
+        return self._log_density_and_grad(np.asarray(z, np.float64).reshape(-1, self.dim))[1]
+
+    def _log_density_and_grad(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log p(z), (N,), and d log p / dz, (N, D), from one pass over the components."""
         a = self._per_component(z)
-        r = np.exp(a - a.max(axis=1, keepdims=True))
-        r /= r.sum(axis=1, keepdims=True)  # responsibilities (N, K)
+        top = a.max(axis=1, keepdims=True)
+        r = np.exp(a - top)
+        total = r.sum(axis=1, keepdims=True)
+        r /= total  # responsibilities (N, K)
         pull = (self.means[None] - z[:, None, :]) / np.exp(self.logvars)[None]  # (N, K, D)
-        return (r[:, :, None] * pull).sum(axis=1)
+        return (top + np.log(total))[:, 0], (r[:, :, None] * pull).sum(axis=1)
 
     def onto_level(self, z: np.ndarray, level: float, max_step: float, iterations: int = 4) -> np.ndarray:
         """Points (N, D) moved along the density's gradient onto {p(z) = level} by Newton
@@ -90,8 +95,8 @@ class Prior:
         z = np.asarray(z, np.float64).reshape(-1, self.dim)
         target = np.log(level)
         for _ in range(iterations):
-            g = self.grad_log_density(z)
-            step = ((self.log_density(z) - target) / np.maximum((g * g).sum(axis=1), 1e-12))[:, None] * g
+            log_p, g = self._log_density_and_grad(z)
+            step = ((log_p - target) / np.maximum((g * g).sum(axis=1), 1e-12))[:, None] * g
             length = np.linalg.norm(step, axis=1, keepdims=True)
             z = z - step * np.minimum(1.0, max_step / np.maximum(length, 1e-12))
         return z

@@ -172,17 +172,13 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[BatchProgress | EpochResult]:
-        model = self.model
-        params = list(model.parameters())
-        in_encoder = {id(p) for p in model.encoder_parameters()}
-        if self.options.encoder_only:
-            trained = [p for p in params if id(p) in in_encoder]
-        elif self.options.decoder_only:
-            trained = [p for p in params if id(p) not in in_encoder]
-        else:
-            trained = params
-        trained_ids = {id(p) for p in trained}
-        fixed = [p for p in params if id(p) not in trained_ids]
+        opts = self.options
+        in_encoder = {id(p) for p in self.model.encoder_parameters()}
+        trained, fixed = [], []
+        for p in self.model.parameters():
+            # TrainOptions refuses encoder_only with decoder_only
+            frozen_here = opts.encoder_only if id(p) not in in_encoder else opts.decoder_only
+            (fixed if frozen_here else trained).append(p)
         with frozen(fixed):
             yield from self._epochs(should_stop, trained)
 
