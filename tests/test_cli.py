@@ -181,6 +181,23 @@ def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, 
         assert "--kl-warmup" in err
 
 
+def test_train_with_a_vamp_prior_saves_its_mixture(tmp_path, mnist_dir):
+    out = tmp_path / "v.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert (
+        main(
+            [*argv, "--epochs", "1", "--eval-k", "0", "--prior", "vamp", "--components", "6", "-o", str(out)]
+        )
+        == 0
+    )
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["config"]["prior"] == "mog" and card["config"]["components"] == 6
+    assert card["trained_prior"] == "vamp" and "--prior vamp --components 6" in card["command"]
+    model = load_model(out)
+    assert model.prior.describe() == "a mixture of 6 Gaussians"
+    assert np.allclose(model.prior.log_weights, np.log(1 / 6))  # the VampPrior's equal weights
+
+
 def test_train_with_a_mixture_prior(tmp_path, mnist_dir, capsys):
     out = tmp_path / "m.safetensors"
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]

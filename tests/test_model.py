@@ -125,6 +125,52 @@ def test_decoder_only_training_leaves_the_encoder_as_it_was(mnist_train_small):
         TrainOptions(encoder_only=True, decoder_only=True)
 
 
+def test_the_vamp_prior_is_the_mixture_of_the_posteriors_at_its_pseudo_images():
+    """log p(z) = log (1/K) sum_k N(z; mu(u_k), sigma^2(u_k)), written out with torch.distributions."""
+    torch.manual_seed(5)
+    model = VAE(VAEConfig(arch="mlp", prior="vamp", components=3)).eval()
+    with torch.no_grad():
+        model.prior.pseudo_logits.normal_(0.0, 2.0)
+        pseudo = 1 / (1 + np.exp(-model.prior.pseudo_logits.numpy().astype(np.float64)))
+        mu, logvar = model.encode(torch.from_numpy(pseudo).float())
+        normal = torch.distributions.Normal
+        parts = torch.distributions.Independent(normal(mu.double(), torch.exp(0.5 * logvar.double())), 1)
+        mixture = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(torch.ones(3)), parts)
+        z = torch.randn(200, 2) * 1.5
+        assert (logvar > -6).all()  # no component under the floor here: the textbook formula holds
+        np.testing.assert_allclose(
+            model.log_prior(z).numpy(), mixture.log_prob(z.double()).numpy(), atol=1e-4
+        )
+
+
+def test_a_trained_vamp_prior_is_saved_as_the_mixture_it_encodes_to(tmp_path, mnist_train_small):
+    from vaedesk import load_model
+    from vaedesk.core import weights
+
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp", prior="vamp", components=4, dropout=0.2))
+    trainer = Trainer(model, images, TrainOptions(epochs=1, batch_size=64, val_size=100))
+    started = torch.sigmoid(model.prior.pseudo_logits.detach()).flatten(1)
+    real = torch.from_numpy(images).float().div(255).flatten(1).clamp(0.05, 0.95)
+    nearest = (started[:, None] - real[None]).abs().amax(dim=-1).min(dim=1).values
+    assert nearest.max() < 1e-5  # each starts at a training image
+    list(trainer.run())
+    assert not torch.allclose(torch.sigmoid(model.prior.pseudo_logits.detach()).flatten(1), started)
+    with pytest.raises(ValueError, match="settle_prior"):
+        weights.save(tmp_path / "unsettled.safetensors", model, {})
+    z = torch.randn(100, 2) * 2
+    with torch.no_grad():
+        before = model.eval().log_prior(z)
+        model.settle_prior()
+        assert model.config.prior == "mog" and model.config.components == 4
+        np.testing.assert_allclose(model.log_prior(z).numpy(), before.numpy(), atol=1e-5)
+    weights.save(tmp_path / "m.safetensors", model, {})
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.prior.describe() == "a mixture of 4 Gaussians"
+    np.testing.assert_allclose(loaded.prior.log_density(z.numpy()), before.numpy(), atol=1e-4)
+
+
 def test_config_rejects_unknown_values():
     with pytest.raises(ValueError, match="unknown architecture"):
         VAEConfig(arch="transformer")

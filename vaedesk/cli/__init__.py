@@ -141,9 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--prior",
-        choices=["normal", "mog"],
-        help="the latent prior: a learned mixture of Gaussians, as the bundled model, or the standard"
-        " normal (default: mog)",
+        choices=["normal", "mog", "vamp"],
+        help="the latent prior: a learned mixture of Gaussians, as the bundled model; the standard"
+        " normal; or a VampPrior, the mixture of the encoder's posteriors at --components learned"
+        " pseudo-images, saved as that mixture (default: mog)",
     )
     t.add_argument(
         "--latent-dim",
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=16,
         metavar="K",
-        help="Gaussians in the mixture prior (default: %(default)s)",
+        help="Gaussians in the mixture prior, or the VampPrior's pseudo-images (default: %(default)s)",
     )
     t.add_argument(
         "--from", dest="init", metavar="FILE", help="start from these weights instead of from scratch"

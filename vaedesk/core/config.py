@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass
 
 ARCHS = ("conv", "seed", "mlp", "report")
 LOSSES = ("bce", "mse")
-PRIORS = ("normal", "mog")  # N(0, I), or a learned mixture of Gaussians
+# N(0, I); a learned mixture of Gaussians; or the VampPrior (Tomczak & Welling 2018), the
+# mixture of the encoder's posteriors at learned pseudo-images, which exists only while it
+# trains: a trained one is saved as the "mog" mixture it is (`VAE.settle_prior`).
+PRIORS = ("normal", "mog", "vamp")
 MAX_COMPONENTS = 1000
 PRIOR_LOGVAR_FLOOR = -6.0  # no mixture component narrower than this: none shrinks onto one encoding
 MAX_LATENT_DIM = 1024  # far beyond any use; a larger size in a file is damage, not a model
@@ -23,7 +26,7 @@ class VAEConfig:
     loss: str = "bce"  # reconstruction term used for training; evaluation always reports BCE
     beta: float = 1.0  # weight of the KL term (Higgins et al. 2017); 1 is the true ELBO
     prior: str = "normal"  # files from before the mixture have no "prior": they are "normal"
-    components: int = 16  # of the mixture, when prior is "mog"
+    components: int = 16  # of the mixture, when prior is "mog"; pseudo-images, when "vamp"
     # Dropout in the encoder while training: on its flattened features and its hidden
     # layer; no effect in use. A trained encoder fits its training images far better than
     # new ones (the amortization gap, Cremer et al. 2018). Measured on the bundled recipe,

@@ -1,5 +1,5 @@
 """The variational autoencoder: Gaussian posterior, Bernoulli decoder, and a prior that is
-either the standard normal or a learned mixture of Gaussians.
+the standard normal, a learned mixture of Gaussians, or (while training) a VampPrior.
 
 Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014. With a mixture prior the
 KL term has no closed form: it is the posterior's entropy (exact) plus the cross-entropy
@@ -19,6 +19,7 @@ instead of being packed into one Gaussian ball. Three architectures:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ __all__ = [
     "VAE",
     "MixturePrior",
     "VAEConfig",
+    "VampPrior",
     "frozen",
     "kl_divergence",
     "reconstruction_loss",
@@ -157,6 +159,26 @@ class MixturePrior(nn.Module):
         return torch.logsumexp(per_component + F.log_softmax(self.logits, dim=0), dim=-1)
 
 
+class VampPrior(nn.Module):
+    """The VampPrior (Tomczak & Welling 2018, eq. 9): p(z) = 1/K sum_k q(z | u_k), the
+    encoder's own posteriors at K learned pseudo-images u_k, so that the prior follows
+    where the encoder puts real digits. It holds only the pseudo-images (as pixel logits,
+    so that they stay in [0, 1]); `VAE.log_prior` encodes them. A trained one is the
+    mixture of K Gaussians it encodes to: `VAE.settle_prior` makes it a `MixturePrior`
+    with equal weights, which is what files, the viewer and the ONNX export know."""
+
+    def __init__(self, components: int) -> None:
+        super().__init__()
+        # grey, near-blank images until `start_from` puts real digits there
+        self.pseudo_logits = nn.Parameter(torch.full((components, 1, 28, 28), -2.0))
+
+    @torch.no_grad()
+    def start_from(self, images: torch.Tensor) -> None:
+        """Start the pseudo-images at these (K, 1, 28, 28) images in [0, 1] (the paper's
+        initialisation from training data), kept off 0 and 1 so that they can move."""
+        self.pseudo_logits.copy_(torch.logit(images.clamp(0.05, 0.95)))
+
+
 class VAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
@@ -168,6 +190,8 @@ class VAE(nn.Module):
         self.prior = None  # the standard normal, in closed form
         if self.config.prior == "mog":
             self.prior = MixturePrior(self.config.components, self.config.latent_dim)
+        elif self.config.prior == "vamp":
+            self.prior = VampPrior(self.config.components)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The parameters of q(z|x): the encoder body and its mean and variance heads."""
@@ -177,7 +201,35 @@ class VAE(nn.Module):
         """log p(z) for points (..., D) -> (...)."""
         if self.prior is None:
             return log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+        if isinstance(self.prior, VampPrior):
+            means, logvars = self._vamp_components()
+            per_component = log_normal(z.unsqueeze(-2), means, logvars)  # (..., K)
+            return torch.logsumexp(per_component, dim=-1) - math.log(len(means))
         return self.prior.log_prob(z)
+
+    def _vamp_components(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The VampPrior's components, (K, D) each: the posteriors at its pseudo-images, their
+        log-variances floored as a mixture's are."""
+        mu, logvar = self.encode(torch.sigmoid(self.prior.pseudo_logits))
+        return mu, logvar.clamp(min=PRIOR_LOGVAR_FLOOR)
+
+    @torch.no_grad()
+    def settle_prior(self) -> None:
+        """Turn a trained VampPrior into the mixture of Gaussians it is, in eval mode (no
+        dropout): the same log p(z) everywhere, as a "mog" prior with equal weights. Any
+        other prior is left as it is."""
+        if not isinstance(self.prior, VampPrior):
+            return
+        was_training = self.training
+        self.eval()
+        means, logvars = self._vamp_components()
+        self.train(was_training)
+        mixture = MixturePrior(len(means), self.config.latent_dim)
+        mixture.means.copy_(means)
+        mixture.logvars.copy_(logvars)
+        mixture.logits.zero_()
+        self.prior = mixture
+        self.config = dataclasses.replace(self.config, prior="mog")
 
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """KL(q(z|x) || p(z)) per image, (B,): exact for the standard normal prior; for the
@@ -185,7 +237,7 @@ class VAE(nn.Module):
         if self.prior is None:
             return kl_divergence(mu, logvar)
         neg_entropy = -0.5 * torch.sum(1 + math.log(2 * math.pi) + logvar, dim=1)
-        return neg_entropy - self.prior.log_prob(z)
+        return neg_entropy - self.log_prior(z)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 1, 28, 28) in [0, 1] -> posterior mean and log-variance, (B, D) each."""

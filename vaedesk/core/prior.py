@@ -35,6 +35,8 @@ class Prior:
         """The prior of a model with this config and these parameters (name -> array)."""
         if config.prior == "normal":
             return cls.standard(config.latent_dim)
+        if config.prior == "vamp":  # `VAE.settle_prior` makes it a mixture before any save
+            raise ValueError("its prior is an unsettled VampPrior, which files never hold")
         k, d = config.components, config.latent_dim
         means, logvars, logits = (
             np.asarray(tensors.get(f"prior.{name}"), np.float64) for name in ("means", "logvars", "logits")

@@ -50,7 +50,7 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
     argv = ["vaedesk", "train"]
     if init is None:
         argv += ["--arch", config["arch"], "--prior", config.get("prior", "normal")]
-        if config.get("prior") == "mog":
+        if config.get("prior") in ("mog", "vamp"):
             argv += ["--components", str(config["components"])]
         if config.get("latent_dim", 2) != 2:
             argv += ["--latent-dim", str(config["latent_dim"])]
@@ -325,11 +325,14 @@ class TrainingRun:
             self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
     def _describe(self, seconds: float) -> None:
-        """Restore the best epoch and write its card (test metrics still None)."""
+        """Restore the best epoch and write its card (test metrics still None); a VampPrior
+        becomes the mixture it encodes to, as it is saved and evaluated."""
         if self.trainer.best_state is None:
             return  # no epoch finished: nothing to describe
         self.trainer.restore_best()
         self.model.eval()
+        trained_prior = self.model.config.prior
+        self.model.settle_prior()
         self.card = make_card(
             command=self.command,
             options=self.options,
@@ -342,3 +345,4 @@ class TrainingRun:
             eval_k=self.eval_k,
             stop_reason=self.stop_reason,
         )
+        self.card["trained_prior"] = trained_prior  # the config says "mog" for a settled VampPrior

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vaedesk.core.augment import random_affine
-from vaedesk.core.model import VAE, frozen
+from vaedesk.core.model import VAE, VampPrior, frozen
 
 SCHEDULES = ("constant", "cosine")
 
@@ -157,6 +157,9 @@ class Trainer:
         self.x_train, self.x_val = x[train_idx], x[val_idx]
         if options.binarize:
             self.x_val = torch.bernoulli(self.x_val, generator=torch.Generator().manual_seed(options.seed))
+        if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
+            k, seeded = len(model.prior.pseudo_logits), torch.Generator().manual_seed(options.seed)
+            model.prior.start_from(self.x_train[torch.randint(len(self.x_train), (k,), generator=seeded)])
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_val = math.inf
         self.best_epoch = 0

@@ -60,6 +60,8 @@ def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
     from vaedesk.core.export import export
 
     refuse_bundled(path)
+    if model.config.prior == "vamp":
+        raise ValueError("a VampPrior is saved as its mixture: call model.settle_prior() first")
     card = {**card, "config": model.config.to_dict()}
     tensors = {k: v.detach().contiguous().cpu().numpy() for k, v in model.state_dict().items()}
     for name, graph in export(model).items():
