@@ -112,8 +112,10 @@ def test_a_mixture_with_the_wrong_shapes_is_refused():
     tensors = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="shapes of 6 components"):
         Prior.of(VAEConfig(arch="mlp", prior="mog", components=6), tensors)
+    with pytest.raises(ValueError, match="unsettled VampPrior"):  # files hold its mixture, never it
+        Prior.of(VAEConfig(arch="mlp", prior="vamp", components=5), tensors)
     with pytest.raises(ValueError, match="unknown prior"):
-        VAEConfig(prior="vamp")
+        VAEConfig(prior="laplace")
 
 
 def test_points_are_moved_onto_the_exact_density_level():
