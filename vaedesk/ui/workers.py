@@ -2,12 +2,14 @@
 
 The wiring is superqt's ``new_worker_qthread``: a QObject runner moved to a QThread,
 ``thread.started -> runner.run``, ``runner.done -> thread.quit``, ``deleteLater`` on
-both. One difference: no Python object crosses threads inside a queued signal. The
-runner puts what it has to say on a queue (under the GIL) and emits a signal with no
-arguments; the `Worker`, which lives in the GUI thread, drains the queue there and emits
-`progress`, `succeeded` and `failed` with their values. Queued `Signal(object)` payloads
-from a worker thread corrupted the interpreter's GC lists now and then (a segfault in
-the GUI thread after a run finished), which this design rules out.
+both. Two differences. The runner moves back to the GUI thread at its end and is deleted
+there, never in the worker thread (a deadlock, see `_Runner.run`). And no Python object
+crosses threads inside a queued signal: the runner puts what it has to say on a queue
+(under the GIL) and emits a signal with no arguments; the `Worker`, which lives in the
+GUI thread, drains the queue there and emits `progress`, `succeeded` and `failed` with
+their values. Queued `Signal(object)` payloads from a worker thread corrupted the
+interpreter's GC lists now and then (a segfault in the GUI thread after a run
+finished), which this design rules out.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class _Runner(QObject):
         super().__init__()
         self._job, self._expected, self._out = job, expected, out
         self.stop_requested = False
+        self._home = QThread.currentThread()  # the GUI thread, where it is destroyed
 
     def _emit(self, value: Any) -> None:
         self._out.put(("progress", value))
@@ -49,6 +52,12 @@ class _Runner(QObject):
         else:
             self._out.put(("succeeded", result))
         finally:
+            # Back to the GUI thread before the end, so that it is never destroyed in the
+            # worker thread: ~QObject there holds Qt's signal-slot locks while PySide waits
+            # for the GIL, and a GUI thread holding the GIL while it connects or disconnects
+            # anything (pyqtgraph does, setting an axis label) deadlocked on them (seen in
+            # test_a_diverging_run_keeps_the_previous_model, both threads' stacks dumped).
+            self.moveToThread(self._home)
             self.ready.emit()
             self.done.emit()
 
@@ -101,7 +110,6 @@ class Task(QObject):
         # Direct: QThread.quit is thread-safe, and a queued call would never run while the
         # GUI thread is blocked in stop_and_wait() (closing the window mid-run).
         runner.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        runner.done.connect(runner.deleteLater)
         self.thread.finished.connect(self.thread.deleteLater)
         self._running = True
         self.thread.finished.connect(self._on_thread_finished)
@@ -114,6 +122,7 @@ class Task(QObject):
         self._running = False
         self.worker.drain()  # whatever is left, in order, then
         self.worker.finished.emit()
+        self.worker.runner.deleteLater()  # in this, the GUI thread (see _Runner.run)
 
     def is_running(self) -> bool:
         return self._running
