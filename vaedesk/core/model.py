@@ -155,8 +155,7 @@ class MixturePrior(nn.Module):
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) for points (..., D) -> (...)."""
         logvars = self.logvars.clamp(min=PRIOR_LOGVAR_FLOOR)
-        per_component = log_normal(z.unsqueeze(-2), self.means, logvars)  # (..., K)
-        return torch.logsumexp(per_component + F.log_softmax(self.logits, dim=0), dim=-1)
+        return log_mixture(z, self.means, logvars, F.log_softmax(self.logits, dim=0))
 
 
 class VampPrior(nn.Module):
@@ -203,8 +202,7 @@ class VAE(nn.Module):
             return log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
         if isinstance(self.prior, VampPrior):
             means, logvars = self._vamp_components()
-            per_component = log_normal(z.unsqueeze(-2), means, logvars)  # (..., K)
-            return torch.logsumexp(per_component, dim=-1) - math.log(len(means))
+            return log_mixture(z, means, logvars, torch.full((len(means),), -math.log(len(means))))
         return self.prior.log_prob(z)
 
     def _vamp_components(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -312,6 +310,15 @@ def vae_loss(
     recon = reconstruction_loss(logits, x, kind).mean()
     kl = kl.mean()
     return recon + beta * kl, recon, kl
+
+
+def log_mixture(
+    z: torch.Tensor, means: torch.Tensor, logvars: torch.Tensor, log_weights: torch.Tensor
+) -> torch.Tensor:
+    """log sum_k w_k N(z; m_k, diag(exp(v_k))) for points (..., D) -> (...); means and
+    logvars (K, D), log_weights (K,)."""
+    per_component = log_normal(z.unsqueeze(-2), means, logvars)  # (..., K)
+    return torch.logsumexp(per_component + log_weights, dim=-1)
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
