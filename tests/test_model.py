@@ -342,6 +342,50 @@ def test_iwae_by_hand_on_a_tiny_batch(prior):
     assert iwae_bound(model, images, k=k) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("prior", ["normal", "mog"])
+def test_the_iwae_training_objective_by_hand(prior):
+    """`--iw-samples`: the loss the optimiser sees against the textbook IWAE bound on the
+    same posterior samples, and its gradient reaching the encoder and the decoder."""
+    torch.manual_seed(5)
+    model = VAE(VAEConfig(arch="mlp", prior=prior, components=3))
+    x = torch.from_numpy(np.random.default_rng(6).random((4, 1, 28, 28), dtype=np.float32))
+    k = 6
+    torch.manual_seed(7)
+    loss, recon, kl = model.losses(x, samples=k)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.randn((k, *mu.shape)) * torch.exp(0.5 * logvar)
+        p = torch.sigmoid(model.decode_logits(z.flatten(0, 1))).view(k, 4, 784).double()
+        xf = x.flatten(1).double()
+        log_px = (xf * p.log() + (1 - xf) * (1 - p).log()).sum(-1)
+        normal = torch.distributions.Normal
+        log_pz = model.log_prior(z) if prior == "mog" else normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+        expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert recon.item() == pytest.approx(-log_px.mean().item(), rel=1e-5)
+    assert kl.item() == pytest.approx((log_qz - log_pz).mean().item(), rel=1e-4, abs=1e-4)
+    assert loss.item() < recon.item() + kl.item()  # log of a mean above the mean of logs
+    loss.backward()
+    assert model.to_logvar.weight.grad.abs().sum() > 0 and model.decoder[0].weight.grad.abs().sum() > 0
+
+
+def test_iwae_training_validates_on_its_own_bound(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp"))
+    trainer = Trainer(model, images, TrainOptions(epochs=1, batch_size=64, val_size=200, iw_samples=8))
+    epoch = [r for r in trainer.run() if isinstance(r, EpochResult)][0]
+    assert math.isfinite(epoch.train_loss) and epoch.val_loss < epoch.val_recon + epoch.val_kl
+    # the evaluation's own estimator, other noise, on the same images and model
+    val_images = trainer.x_val.squeeze(1).numpy()
+    assert epoch.val_loss == pytest.approx(iwae_bound(model, val_images, k=8, seed=1), abs=0.5)
+    assert epoch.val_loss < iwae_bound(model, val_images, k=1, seed=1) - 0.5
+    with pytest.raises(ValueError, match="importance samples"):
+        TrainOptions(iw_samples=0)
+
+
 def test_binarized_images_are_zeros_and_ones_drawn_with_the_intensity():
     from vaedesk.core.evaluate import binarized
 

@@ -206,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         " probability (the literature's binarized MNIST; compare with eval --binarized)",
     )
     t.add_argument(
+        "--iw-samples",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="importance samples per image: 1 trains the ELBO; K > 1 the tighter IWAE bound, for"
+        " a better log-likelihood at K decodes per image (default: %(default)s)",
+    )
+    t.add_argument(
         "--kl-warmup",
         type=int,
         default=0,
@@ -436,6 +444,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             encoder_only=args.encoder_only,
             decoder_only=args.decoder_only,
             augment=args.augment,
+            iw_samples=args.iw_samples,
             seed=args.seed,
             val_size=args.val_size,
             patience=args.patience,

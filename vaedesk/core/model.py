@@ -259,14 +259,30 @@ class VAE(nn.Module):
         return self.decode_logits(z), mu, logvar
 
     def losses(
-        self, x: torch.Tensor, beta: float | None = None
+        self, x: torch.Tensor, beta: float | None = None, samples: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(loss, reconstruction, KL) on images x with one posterior sample each, means over
-        the batch in nats per image; `beta` defaults to the config's."""
+        """(loss, reconstruction, KL) on images x, means over the batch in nats per image;
+        `beta` defaults to the config's.
+
+        With one posterior sample per image the loss is the negative ELBO. With `samples`
+        k > 1 it is the negative importance-weighted bound (Burda et al. 2016, "Importance
+        Weighted Autoencoders", eq. 8), -log 1/k sum_i p(x, z_i) / q(z_i|x), tighter than
+        the ELBO and equal to it at k = 1, with beta weighting log p(z) - log q(z|x) in each
+        weight; reconstruction and KL are then the ELBO's two terms averaged over the k
+        samples, so the loss is no longer their sum.
+        """
         mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
         beta = self.config.beta if beta is None else beta
-        return vae_loss(self.decode_logits(z), x, self.kl(mu, logvar, z), self.config.loss, beta)
+        if samples == 1:
+            z = self.reparameterize(mu, logvar)
+            return vae_loss(self.decode_logits(z), x, self.kl(mu, logvar, z), self.config.loss, beta)
+        z = mu + torch.randn((samples, *mu.shape)) * torch.exp(0.5 * logvar)  # (k, B, D)
+        logits = self.decode_logits(z.flatten(0, 1))  # (k * B, 1, 28, 28), sample-major
+        recon = reconstruction_loss(logits, x.repeat(samples, 1, 1, 1), self.config.loss).view(samples, -1)
+        kl = log_normal(z, mu, logvar) - self.log_prior(z)  # (k, B), each at its own sample
+        log_w = -recon - beta * kl
+        bound = torch.logsumexp(log_w, dim=0) - math.log(samples)
+        return -bound.mean(), recon.mean(), kl.mean()
 
 
 @contextmanager

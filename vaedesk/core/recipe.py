@@ -70,6 +70,7 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         "seed": "--seed",
         "val_size": "--val-size",
         "patience": "--patience",
+        "iw_samples": "--iw-samples",
     }
     if options.binarize:
         argv += ["--binarize"]

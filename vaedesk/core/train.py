@@ -56,12 +56,18 @@ class TrainOptions:
     # (`augment.random_affine`), against the encoder's overfitting; validation images are
     # never distorted.
     augment: bool = False
+    # Importance samples per image in the objective, training and validation alike: 1 is
+    # the ELBO; k > 1 the IWAE bound (Burda et al. 2016), which trains the decoder for the
+    # log-likelihood that `eval` estimates by importance sampling, at k decodes per image.
+    iw_samples: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError("the learning rate must be a positive number")
+        if self.iw_samples < 1:
+            raise ValueError("importance samples must be at least 1")
         if self.kl_warmup < 0:
             raise ValueError("KL warm-up must be zero or more epochs")
         if not self.weight_decay >= 0:
@@ -123,10 +129,11 @@ def as_tensor(images: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def mean_loss(
-    model: VAE, x: torch.Tensor, batch_size: int = 1000, seed: int = 0
+    model: VAE, x: torch.Tensor, batch_size: int = 1000, seed: int = 0, samples: int = 1
 ) -> tuple[float, float, float]:
-    """Single-sample (loss, recon, KL) averaged over `x`, with a fixed noise seed so that
-    successive epochs are compared on the same draw."""
+    """(loss, recon, KL) averaged over `x`, with `samples` posterior samples per image (see
+    `VAE.losses`) and a fixed noise seed so that successive epochs are compared on the
+    same draw."""
     was_training = model.training
     model.eval()
     totals = np.zeros(3)
@@ -134,7 +141,7 @@ def mean_loss(
         torch.manual_seed(seed)
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size]
-            loss, recon, kl = model.losses(xb)
+            loss, recon, kl = model.losses(xb, samples=samples)
             totals += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
     model.train(was_training)
     loss, recon, kl = totals / len(x)
@@ -221,7 +228,7 @@ class Trainer:
                     xb = random_affine(xb, distort)
                 if opts.binarize:
                     xb = torch.bernoulli(xb)
-                loss, recon, kl = model.losses(xb, beta(done_batches))
+                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples)
                 if not torch.isfinite(loss):
                     self.stop_reason = "diverged"
                     raise TrainingDiverged(
@@ -246,7 +253,7 @@ class Trainer:
                         elapsed=elapsed,
                         eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
                     )
-            val = mean_loss(model, self.x_val, seed=opts.seed)
+            val = mean_loss(model, self.x_val, seed=opts.seed, samples=opts.iw_samples)
             improved = val[0] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val[0], epoch
