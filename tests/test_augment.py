@@ -53,10 +53,10 @@ def test_training_sees_distorted_images_and_validates_on_untouched_ones(mnist_tr
         trainer = Trainer(model, images, options)
         seen, losses = [], model.losses
 
-        def spy(x: torch.Tensor, *args):  # the batches trained on, not the validation
+        def spy(x: torch.Tensor, *args, **kwargs):  # the batches trained on, not the validation
             if model.training:
                 seen.append(x.flatten(1).numpy().round(4))
-            return losses(x, *args)
+            return losses(x, *args, **kwargs)
 
         model.losses = spy
         list(trainer.run())

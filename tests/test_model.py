@@ -404,7 +404,7 @@ def test_binarized_training_sees_only_zeros_and_ones(mnist_train_small):
     model = VAE(VAEConfig(arch="mlp"))
     trainer = Trainer(model, images, TrainOptions(epochs=1, batch_size=100, val_size=100, binarize=True))
     seen, losses = set(), model.losses
-    model.losses = lambda x, *a: (seen.update(torch.unique(x).tolist()), losses(x, *a))[1]
+    model.losses = lambda x, *a, **kw: (seen.update(torch.unique(x).tolist()), losses(x, *a, **kw))[1]
     list(trainer.run())
     assert seen == {0.0, 1.0} and set(torch.unique(trainer.x_val).tolist()) == {0.0, 1.0}
     assert len(np.unique(images[:100])) > 2  # the images themselves are grey-levelled
