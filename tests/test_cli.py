@@ -285,6 +285,23 @@ def test_binarized_training_and_evaluation(tmp_path, mnist_dir, capsys):
     assert card["test_metrics"]["iwae_k2"] == pytest.approx(again["iwae_k2"], abs=1e-3)
 
 
+def test_iwae_training_is_recorded_and_reproducible_from_its_card(tmp_path, mnist_dir, capsys):
+    import shlex
+
+    out, again = tmp_path / "iw.safetensors", tmp_path / "again.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert main([*argv, "--epochs", "1", "--eval-k", "0", "--iw-samples", "3", "-o", str(out)]) == 0
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["options"]["iw_samples"] == 3 and "--iw-samples 3" in card["command"]
+    epoch = card["history"][0]
+    assert epoch["val"] < epoch["val_recon"] + epoch["val_kl"]  # the IWAE bound, under the ELBO
+    # the card's command, run again, gives the same validation bound
+    command = shlex.split(card["command"])[1:]
+    command[command.index("-o") + 1] = str(again)
+    assert main([*command, "--data", str(mnist_dir)]) == 0, capsys.readouterr().err
+    assert json.loads(again.with_suffix(".card.json").read_text())["history"][0]["val"] == epoch["val"]
+
+
 def test_any_latent_size_trains_evaluates_encodes_and_decodes(tmp_path, mnist_dir, capsys):
     out = tmp_path / "d3.safetensors"
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
