@@ -293,6 +293,7 @@ def test_iwae_training_is_recorded_and_reproducible_from_its_card(tmp_path, mnis
     assert main([*argv, "--epochs", "1", "--eval-k", "0", "--iw-samples", "3", "-o", str(out)]) == 0
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["options"]["iw_samples"] == 3 and "--iw-samples 3" in card["command"]
+    assert "train IWAE-3 " in capsys.readouterr().err  # the printed loss is the bound, not recon + KL
     epoch = card["history"][0]
     assert epoch["val"] < epoch["val_recon"] + epoch["val_kl"]  # the IWAE bound, under the ELBO
     # the card's command, run again, gives the same validation bound

@@ -507,6 +507,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         file=sys.stderr,
         disable=None,
     )
+    # an IWAE run's loss is its bound, no longer recon + KL: say so on every line
+    bound = f"IWAE-{options.iw_samples} " if options.iw_samples > 1 else ""
     try:
         for event in run.events(should_stop=lambda: stop["requested"], eval_progress=eval_bars):
             if isinstance(event, BatchProgress):
@@ -517,8 +519,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             elif isinstance(event, EpochUpdate):
                 r = event.result
                 tqdm.write(
-                    f"epoch {r.epoch:3d}  train {r.train_loss:.2f} (recon {r.train_recon:.2f}"
-                    f" kl {r.train_kl:.2f})  val {r.val_loss:.2f}  lr {r.lr:.2e}"
+                    f"epoch {r.epoch:3d}  train {bound}{r.train_loss:.2f} (recon {r.train_recon:.2f}"
+                    f" kl {r.train_kl:.2f})  val {bound}{r.val_loss:.2f}  lr {r.lr:.2e}"
                     f"  {r.seconds:.0f}s{'  *' if r.improved else ''}",
                     file=sys.stderr,
                 )
