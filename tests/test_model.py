@@ -360,7 +360,13 @@ def test_the_iwae_training_objective_by_hand(prior):
         xf = x.flatten(1).double()
         log_px = (xf * p.log() + (1 - xf) * (1 - p).log()).sum(-1)
         normal = torch.distributions.Normal
-        log_pz = model.log_prior(z) if prior == "mog" else normal(0.0, 1.0).log_prob(z).sum(-1)
+        if prior == "normal":
+            log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+        else:  # torch.distributions' mixture, not the model's own log_prior
+            m = model.prior
+            parts = torch.distributions.Independent(normal(m.means, torch.exp(0.5 * m.logvars)), 1)
+            mixture = torch.distributions.Categorical(logits=m.logits)
+            log_pz = torch.distributions.MixtureSameFamily(mixture, parts).log_prob(z)
         log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
         expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
     assert loss.item() == pytest.approx(expected, rel=1e-5)
