@@ -187,6 +187,17 @@ def test_api_takes_and_returns_numpy(tiny_model, mnist_test):
     assert isinstance(tiny_model, Model)
 
 
+def test_the_api_scales_uint8_images_and_refuses_floats_outside_0_1(tiny_model, mnist_test):
+    raw = mnist_test[0][:4]  # uint8, 0-255, as data.load gives them
+    assert raw.dtype == np.uint8 and raw.max() > 1
+    by_hand = tiny_model.encode(raw.astype(np.float64) / 255.0)
+    for got, expected in zip(tiny_model.encode(raw), by_hand, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    for bad in (raw.astype(np.float32), np.full((1, 28, 28), -0.5), np.full((1, 28, 28), np.nan)):
+        with pytest.raises(ValueError, match=r"in \[0, 1\].*divide 0-255 images by 255"):
+            tiny_model.encode(bad)
+
+
 def test_the_binarized_model_is_as_good_as_its_card_says(real_mnist_test):
     """The README's binarized row: its -ELBO recomputed on 2,000 binarized test images is
     close to the card's, and its IWAE bound with 16 samples on 200 of them lies below it."""

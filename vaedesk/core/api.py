@@ -104,10 +104,24 @@ class Model:
         return float(value) if isinstance(value, int | float) else None
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) or (28, 28) in [0, 1] -> posterior mean and log-variance, (N, D) each."""
-        x = np.asarray(images, dtype=np.float32)
+        """(N, 28, 28) or (28, 28) -> posterior mean and log-variance, (N, D) each.
+
+        Floats are pixel intensities in [0, 1]; uint8 images, as `data.load` returns
+        them, are 0-255 and scaled here. Floats outside [0, 1] are refused: 0-255 values
+        as floats would encode, silently, to the wrong place.
+        """
+        x = np.asarray(images)
         if x.shape[-2:] != (28, 28):
             raise ValueError(f"images must be 28 x 28, got shape {x.shape}")
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255.0
+        else:
+            x = x.astype(np.float32, copy=False)
+            if x.size and not (x.min() >= 0.0 and x.max() <= 1.0):  # also refuses NaN
+                raise ValueError(
+                    f"float pixel values must lie in [0, 1], got {x.min():g} to {x.max():g}"
+                    " (divide 0-255 images by 255, or pass them as uint8)"
+                )
         x = x.reshape(-1, 28, 28)
         parts = [self._encode(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
         if not parts:
