@@ -163,6 +163,12 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
         gap, amortized, optimized = (float(v) for v in re.findall(r"\d+\.\d+", line))
         assert line.startswith("amortization gap") and gap == pytest.approx(amortized - optimized, abs=0.02)
         assert 0 < gap < amortized
+    # the printed share right of each digit is the JSON's, and they average to the accuracy
+    line = next(row for row in printed.splitlines() if "by digit" in row)
+    shown = dict(re.findall(r"(\d) (\d+\.\d)", line.split("% right", 1)[1]))
+    assert set(shown) == {k[-1] for k in metrics if k.startswith("knn5_recall_")} and len(shown) >= 5
+    for digit, percent in shown.items():
+        assert float(percent) == pytest.approx(100 * metrics[f"knn5_recall_{digit}"], abs=0.051)
 
 
 @pytest.mark.parametrize("beta, collapsed", [(80.0, True), (0.5, False)])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from vaedesk.core.evaluate import amortization_gap, evaluate, iwae_bound, negative_elbo
 from vaedesk.core.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
-from vaedesk.core.neighbours import knn_predict
+from vaedesk.core.neighbours import knn_predict, recall_by_class
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 
@@ -462,10 +462,22 @@ def test_evaluate_reports_every_metric(mnist_train_small, mnist_test):
     images, labels = mnist_train_small
     model, _, _ = small_run(images[:1000], epochs=1)
     m = evaluate(model, (mnist_test[0][:300], mnist_test[1][:300]), (images, labels), k_iwae=4)
-    assert set(m) == {"n_test", "neg_elbo", "recon", "kl", "iwae_k4", "iwae_k4_se", "knn5_accuracy"}
+    present = sorted(set(mnist_test[1][:300].tolist()))
+    recalls = {f"knn5_recall_{d}" for d in present}
+    assert set(m) == {"n_test", "neg_elbo", "recon", "kl", "iwae_k4", "iwae_k4_se", "knn5_accuracy"} | recalls
     assert 0 < m["iwae_k4_se"] < 0.5 * m["iwae_k4"] / 300**0.5  # the per-image spread over sqrt(n)
     assert m["neg_elbo"] == pytest.approx(m["recon"] + m["kl"])
     assert 0.1 < m["knn5_accuracy"] <= 1
+    # each digit's share right, weighted by how many test images it has, is the accuracy
+    counts = np.bincount(mnist_test[1][:300], minlength=10)
+    weighted = sum(counts[d] * m[f"knn5_recall_{d}"] for d in present) / 300
+    assert weighted == pytest.approx(m["knn5_accuracy"], abs=1e-9)
+
+
+def test_recall_by_class_counts_each_digits_share_right():
+    labels = np.array([4, 4, 4, 4, 9, 9, 1])
+    guessed = np.array([4, 9, 4, 9, 9, 4, 1])  # 4: 2 of 4 right, 9: 1 of 2, 1: 1 of 1
+    assert recall_by_class(labels, guessed) == {1: 1.0, 4: 0.5, 9: 0.5}
 
 
 @pytest.mark.slow

@@ -660,6 +660,9 @@ def _format_metrics(m: dict) -> str:
             lines.append(f"IWAE bound, k={key[6:]:<4} {value:.2f}{spread}")
     if "knn5_accuracy" in m:
         lines.append(f"latent 5-NN accuracy {100 * m['knn5_accuracy']:.2f}%")
+        by_digit = [f"{d} {100 * m[f'knn5_recall_{d}']:.1f}" for d in range(10) if f"knn5_recall_{d}" in m]
+        if by_digit:
+            lines.append(f"  by digit, % right  {'  '.join(by_digit)}")
     for name in ("test", "train"):
         gap, amortized, optimized = (
             m.get(f"amortization_{name}_{k}") for k in ("gap", "amortized", "optimized")

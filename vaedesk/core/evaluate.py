@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from vaedesk.core.model import VAE, frozen, log_normal, reconstruction_loss
-from vaedesk.core.neighbours import knn_accuracy
+from vaedesk.core.neighbours import knn_predict, recall_by_class
 from vaedesk.core.train import as_tensor
 
 Progress = Callable[[str, int, int], None]  # (stage, images done, images in all)
@@ -220,7 +220,8 @@ def evaluate(
     seed: int = 0,
     progress: Progress = silent,
 ) -> dict[str, float]:
-    """All test metrics; the kNN accuracy needs the training set's means."""
+    """All test metrics; the kNN accuracy, overall and digit by digit, needs the training
+    set's means."""
     images, labels = test
     metrics: dict[str, float] = {
         "n_test": len(images),
@@ -234,5 +235,8 @@ def evaluate(
     if train is not None:
         test_mu, _ = encode_means(model, images)
         train_mu, _ = encode_means(model, train[0], progress=progress, stage="5-NN")
-        metrics["knn5_accuracy"] = knn_accuracy(train_mu, train[1], test_mu, labels, k=5, search=torch_search)
+        guesses = knn_predict(train_mu, train[1], test_mu, k=5, search=torch_search)
+        metrics["knn5_accuracy"] = float((guesses == labels).mean())
+        for digit, recall in recall_by_class(labels, guesses).items():
+            metrics[f"knn5_recall_{digit}"] = recall
     return metrics
