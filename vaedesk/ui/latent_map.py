@@ -13,6 +13,7 @@ one-pixel strips it leaves and enters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -409,6 +410,11 @@ class LatentMap(pg.PlotWidget):
         it falls inside the plot."""
         box = self.view.sceneBoundingRect()
         p = self.view.mapViewToScene(QPointF(*self._cross))
+        # Scene units are viewport pixels (pyqtgraph keeps the view's transform at identity).
+        # A cursor at pixel (501, 400) maps back to exactly 501.0, the edge between two pixel
+        # columns, where an aliased line may land on either: a repaint of just the crosshair's
+        # strips and a full repaint then disagreed by a pixel. Draw through pixel centres.
+        p = QPointF(math.floor(p.x() + 1e-3) + 0.5, math.floor(p.y() + 1e-3) + 0.5)
         lines = []
         if box.left() <= p.x() <= box.right():
             lines.append(QLineF(p.x(), box.top(), p.x(), box.bottom()))
