@@ -268,6 +268,43 @@ def test_second_stages_train_the_encoder_or_the_decoder_alone_and_record_how(tmp
     assert {k.split(".")[0] for k in b if not torch.equal(b[k], c[k])} == {"decoder", "prior"}
 
 
+def test_a_fixed_means_stage_keeps_the_map_and_refits_the_variances_at_beta_1(tmp_path, mnist_dir, capsys):
+    """After a run at beta 0.25, `--fixed-means --beta 1` trains the decoder, the prior and
+    the variance head only: every test image's point on the map stays put, its posterior
+    widens towards what the ELBO wants, and the test -ELBO improves."""
+    import torch
+
+    from vaedesk.core import data
+
+    first, second = tmp_path / "low-beta.safetensors", tmp_path / "refit.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert main([*argv, "--epochs", "2", "--beta", "0.25", "--eval-k", "0", "-o", str(first)]) == 0
+    stage = ["train", "--data", str(mnist_dir), "--limit", "600", "--val-size", "100", "--epochs", "2"]
+    stage += ["--eval-k", "0", "--fixed-means", "--beta", "1", "-o", str(second)]
+    assert main(stage) == 1
+    assert "--fixed-means trains the decoder and the variances of existing weights" in capsys.readouterr().err
+    assert main([*stage, "--from", str(first), "--dropout", "0.2"]) == 1
+    assert "--fixed-means fits the decoder to the encoder as it is used" in capsys.readouterr().err
+    assert main([*stage, "--from", str(first)]) == 0
+    capsys.readouterr()
+    card = json.loads(second.with_suffix(".card.json").read_text())
+    assert card["options"]["fixed_means"] is True and "--fixed-means" in card["command"]
+    assert card["config"]["beta"] == 1.0 and "--beta 1" in card["command"]
+    a, b = load_model(first).vae.state_dict(), load_model(second).vae.state_dict()
+    assert {k.split(".")[0] for k in a if not torch.equal(a[k], b[k])} == {"decoder", "prior", "to_logvar"}
+    test_images = data.load_split(mnist_dir, "test")[0]
+    mu_a, logvar_a = load_model(first).encode(test_images)
+    mu_b, logvar_b = load_model(second).encode(test_images)
+    np.testing.assert_array_equal(mu_a, mu_b)  # the map, point for point
+    assert np.mean(logvar_b) > np.mean(logvar_a)  # a KL weight of 1 wants wider posteriors
+
+    def neg_elbo(path) -> float:
+        assert main(["eval", "--data", str(mnist_dir), "--weights", str(path), "-k", "0", "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["neg_elbo"]
+
+    assert neg_elbo(second) < neg_elbo(first)
+
+
 def test_binarized_training_and_evaluation(tmp_path, mnist_dir, capsys):
     out = tmp_path / "b.safetensors"
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]

@@ -121,8 +121,26 @@ def test_decoder_only_training_leaves_the_encoder_as_it_was(mnist_train_small):
     changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {"decoder", "prior"}
     assert all(p.requires_grad for p in model.parameters())  # frozen for the run only
-    with pytest.raises(ValueError, match="not both"):
-        TrainOptions(encoder_only=True, decoder_only=True)
+    for two in ({"encoder_only": True, "decoder_only": True}, {"decoder_only": True, "fixed_means": True}):
+        with pytest.raises(ValueError, match="choose one of"):
+            TrainOptions(**two)
+
+
+def test_training_with_fixed_means_keeps_every_posterior_mean(mnist_train_small):
+    images = mnist_train_small[0][:600]
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="mlp", prior="mog", components=4))
+    x = torch.from_numpy(images[:50]).float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        mu_before, logvar_before = model.encode(x)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    list(Trainer(model, images, TrainOptions(epochs=1, batch_size=64, val_size=100, fixed_means=True)).run())
+    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"decoder", "prior", "to_logvar"}
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    assert torch.equal(mu, mu_before) and not torch.allclose(logvar, logvar_before)
+    assert all(p.requires_grad for p in model.parameters())
 
 
 def test_the_vamp_prior_is_the_mixture_of_the_posteriors_at_its_pseudo_images():

@@ -193,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
         " codes the encoder gives in use)",
     )
     t.add_argument(
+        "--fixed-means",
+        action="store_true",
+        help="train the decoder, the prior and the encoder's variance head of the --from"
+        " weights, the encoder's body and mean head fixed and without dropout: every image"
+        " keeps its point on the map while the posterior variances are refitted (a second"
+        " stage, with --beta 1, after a run at a --beta below 1)",
+    )
+    t.add_argument(
         "--augment",
         action="store_true",
         help="distort each batch's images by a small random rotation (up to 10 degrees), scale"
@@ -443,6 +451,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             binarize=args.binarize,
             encoder_only=args.encoder_only,
             decoder_only=args.decoder_only,
+            fixed_means=args.fixed_means,
             augment=args.augment,
             iw_samples=args.iw_samples,
             seed=args.seed,
@@ -461,15 +470,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
-    for flag, asked in (("--encoder-only", args.encoder_only), ("--decoder-only", args.decoder_only)):
+    stages = (
+        ("--encoder-only", args.encoder_only, "the encoder"),
+        ("--decoder-only", args.decoder_only, "the decoder"),
+        ("--fixed-means", args.fixed_means, "the decoder and the variances"),
+    )
+    for flag, asked, part in stages:
         if asked and not args.init:
-            part = flag[2:].split("-")[0]
-            raise CommandError(f"{flag} trains the {part} of existing weights: give them with --from FILE")
-    if args.decoder_only and args.dropout:
-        raise CommandError(
-            "--decoder-only fits the decoder to the encoder as it is used, without dropout:"
-            " leave out --dropout"
-        )
+            raise CommandError(f"{flag} trains {part} of existing weights: give them with --from FILE")
+    for flag, asked in (("--decoder-only", args.decoder_only), ("--fixed-means", args.fixed_means)):
+        if asked and args.dropout:
+            raise CommandError(
+                f"{flag} fits the decoder to the encoder as it is used, without dropout: leave out --dropout"
+            )
     output = _check_output(args.output)  # before hours of training, not after
     images, labels = _load_data("train", args.data)
     if args.limit:
@@ -583,7 +596,8 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
             )
     asked = (("beta", args.beta), ("loss", args.loss), ("dropout", args.dropout))
     overrides = {k: v for k, v in asked if v is not None}
-    fixed_encoder = {"dropout": 0.0} if args.decoder_only else {}  # its codes as in use
+    # the codes of a fixed encoder as they are in use
+    fixed_encoder = {"dropout": 0.0} if args.decoder_only or args.fixed_means else {}
     config = VAEConfig.from_dict({**base.to_dict(), **overrides, **fixed_encoder})
     model = VAE(config)
     model.load_state_dict(start.vae.state_dict())
@@ -592,7 +606,7 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
         f" from the file; beta {config.beta:g} and loss {config.loss}"
         + (f" (given here: {', '.join(f'--{k}' for k in overrides)})" if overrides else " from the file")
         + (
-            f"; the encoder's dropout ({base.dropout:g}) off: --decoder-only fits the decoder to the"
+            f"; the encoder's dropout ({base.dropout:g}) off: the decoder is fitted to the"
             " codes the encoder gives in use"
             if fixed_encoder and base.dropout
             else ""

@@ -196,6 +196,10 @@ class VAE(nn.Module):
         """The parameters of q(z|x): the encoder body and its mean and variance heads."""
         return [*self.encoder.parameters(), *self.to_mu.parameters(), *self.to_logvar.parameters()]
 
+    def mean_parameters(self) -> list[nn.Parameter]:
+        """The parameters of q(z|x)'s mean: the encoder body and the mean head."""
+        return [*self.encoder.parameters(), *self.to_mu.parameters()]
+
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) for points (..., D) -> (...)."""
         if self.prior is None:

@@ -78,6 +78,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         argv += ["--encoder-only"]
     if options.decoder_only:
         argv += ["--decoder-only"]
+    if options.fixed_means:
+        argv += ["--fixed-means"]
     if options.augment:
         argv += ["--augment"]
     for name, flag in flags.items():
