@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QStyle
 
 from tests.ui_helpers import click, dialogs, key, make_window, model, press, window
 from vaedesk.core import paths
@@ -163,6 +164,35 @@ def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp
     assert "needs the MNIST training set" in dialogs.messages[-1]
     assert not w.training_panel.is_running() and w.session.data_dir == str(mnist_dir)
     assert len(w.map.mu) == 300  # the chosen folder's test set is on the map
+
+
+def test_the_mixture_gets_as_many_components_as_are_typed(qtbot, window, panel):
+    """Typed into the components field, then Start clicked: the new model's prior is a
+    mixture of that many Gaussians, and its card's command says so. The field is off for
+    the standard normal and for a run from the current weights."""
+    field = panel.components
+    assert field.isEnabled() and field.value() == 16
+    click(qtbot, field.lineEdit())
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(field.lineEdit(), "5")
+    assert run(qtbot, panel) == "completed"
+    model = window.session.model
+    assert model.config.prior == "mog" and model.config.components == 5
+    assert model.prior.means.shape == (5, 2)  # the file holds five components
+    assert "--prior mog --components 5 " in model.card["command"]
+
+    click(qtbot, panel.discard_button)
+    qtbot.keyClick(panel.prior, Qt.Key.Key_Down)
+    assert panel.prior.currentText() == "standard normal" and not field.isEnabled()
+    qtbot.keyClick(panel.prior, Qt.Key.Key_Up)
+    assert field.isEnabled()
+    box = panel.from_current
+    click(
+        qtbot,
+        box,
+        QPoint(box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) // 2 + 1, box.height() // 2),
+    )
+    assert panel.from_current.isChecked() and not field.isEnabled() and not panel.prior.isEnabled()
 
 
 def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel):

@@ -189,11 +189,16 @@ class TrainingPanel(QDockWidget):
         self.arch = QComboBox()
         self.arch.addItems(ARCHS)
         self.prior = QComboBox()
-        for text, name in (("mixture of 16 Gaussians", "mog"), ("standard normal", "normal")):
+        for text, name in (("mixture of Gaussians", "mog"), ("standard normal", "normal")):
             self.prior.addItem(text, name)
         self.prior.setToolTip(
             "The latent prior. A learned mixture lets each digit take a region of its own and\n"
             "keeps short runs from collapsing onto the prior; the bundled model uses one."
+        )
+        self.components = QSpinBox(minimum=1, maximum=256, value=16)
+        self.components.setToolTip(
+            "Gaussians in the mixture prior. The bundled model has 64, trained for an hour;\n"
+            "in a run of a few epochs 64 collapsed onto the prior where 16 did not (README)."
         )
         # 3 epochs at 2e-3 on all the images: a map whose digits mostly separate in about
         # 3.5 min of one core (README, "Retraining in the window", gives what it reaches).
@@ -209,13 +214,13 @@ class TrainingPanel(QDockWidget):
             "default conv model takes about 3 s per sample on the 10,000 test images."
         )
         self.from_current = QCheckBox("start from the current weights")
-        self.from_current.toggled.connect(
-            lambda on: (self.arch.setEnabled(not on), self.prior.setEnabled(not on))
-        )
+        self.from_current.toggled.connect(lambda _: self._enable_model_fields())
+        self.prior.currentIndexChanged.connect(lambda _: self._enable_model_fields())
         # Two columns of fields, so that the panel stays short enough for a 1000-pixel screen.
         fields = [
             ("architecture", self.arch),
             ("prior", self.prior),
+            ("components", self.components),
             ("epochs", self.epochs),
             ("batch size", self.batch_size),
             ("learning rate", self.lr),
@@ -272,6 +277,14 @@ class TrainingPanel(QDockWidget):
         self.keep_button.clicked.connect(lambda: self.keep())
         self.save_button.clicked.connect(lambda: self.save())
         self.discard_button.clicked.connect(lambda: self.discard())
+
+    def _enable_model_fields(self) -> None:
+        """A run from the current weights keeps their architecture and prior; the number of
+        components means something for a mixture only."""
+        fresh = not self.from_current.isChecked()
+        self.arch.setEnabled(fresh)
+        self.prior.setEnabled(fresh)
+        self.components.setEnabled(fresh and self.prior.currentData() == "mog")
 
     # -- running ------------------------------------------------------------------------------
 
@@ -347,7 +360,10 @@ class TrainingPanel(QDockWidget):
             init = str(model.path) if model.path is not None else "the current model"
         else:
             config = VAEConfig(
-                arch=self.arch.currentText(), beta=self.beta.value(), prior=self.prior.currentData()
+                arch=self.arch.currentText(),
+                beta=self.beta.value(),
+                prior=self.prior.currentData(),
+                components=self.components.value(),
             )
             init_state = init = None
         try:
