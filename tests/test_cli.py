@@ -171,12 +171,15 @@ def test_train_then_eval_end_to_end(tmp_path, mnist_dir, capsys):
         assert float(percent) == pytest.approx(100 * metrics[f"knn5_recall_{digit}"], abs=0.051)
 
 
-@pytest.mark.parametrize("beta, collapsed", [(80.0, True), (0.5, False)])
-def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, beta, collapsed):
-    """A KL weight of 80 drives every posterior onto the prior: the run must say so."""
+@pytest.mark.parametrize("beta, free_bits, collapsed", [(80.0, 0, True), (0.5, 0, False), (80.0, 3, False)])
+def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, beta, free_bits, collapsed):
+    """A KL weight of 80 drives every posterior onto the prior: the run must say so, and
+    say what avoids it. With 3 free bits the same run keeps its KL."""
     out = tmp_path / "m.safetensors"
     argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
     argv += ["--epochs", "2", "--eval-k", "0", "--beta", str(beta), "--prior", "normal", "-o", str(out)]
+    if free_bits:
+        argv += ["--free-bits", str(free_bits)]
     assert main(argv) == 0
     err = capsys.readouterr().err
     card = json.loads(out.with_suffix(".card.json").read_text())
@@ -184,7 +187,8 @@ def test_a_collapsed_posterior_is_reported_plainly(tmp_path, mnist_dir, capsys, 
     assert card["posterior_collapsed"] is collapsed and (best_kl < 0.5) is collapsed  # independent check
     assert ("warning: the posterior collapsed" in err) is collapsed
     if collapsed:
-        assert "--kl-warmup" in err
+        assert "--free-bits" in err
+    assert ("--free-bits" in card["command"]) == bool(free_bits)
 
 
 def test_train_with_a_vamp_prior_saves_its_mixture(tmp_path, mnist_dir):
@@ -399,6 +403,10 @@ def test_bad_training_options_are_refused(capsys):
     assert "learning rate" in capsys.readouterr().err
     assert main(["train", "--dropout", "1"]) == 1
     assert "dropout must be a fraction" in capsys.readouterr().err
+    assert main(["train", "--free-bits", "2", "--iw-samples", "4"]) == 1
+    assert "free bits apply to the ELBO" in capsys.readouterr().err
+    assert main(["train", "--lr-warmup", "-5"]) == 1
+    assert "warm-up must be zero or more batches" in capsys.readouterr().err
 
 
 def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):

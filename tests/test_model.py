@@ -279,6 +279,44 @@ def test_a_time_limit_crossed_in_the_last_epoch_is_still_completed(mnist_train_s
     assert trainer.stop_reason == reason and len(trainer.history) == 1
 
 
+def test_the_learning_rate_warms_up_linearly_then_follows_its_schedule(mnist_train_small):
+    """600 images less 200 for validation are 7 batches of 64 an epoch, so a 14-batch warm-up
+    ends with the second epoch: the first ends at 7/14 of the rate, the second at all of it."""
+    images = mnist_train_small[0][:600]
+    _, _, events = small_run(images, epochs=3, lr=1e-3, lr_schedule="constant", lr_warmup=14)
+    epochs = [e for e in events if isinstance(e, EpochResult)]
+    assert [e.lr for e in epochs] == pytest.approx([1e-3 * 7 / 14, 1e-3, 1e-3])
+    _, _, cosine = small_run(images, epochs=3, lr=1e-3, lr_warmup=1)  # warm-up of one batch: none
+    _, _, plain = small_run(images, epochs=3, lr=1e-3)
+    assert [e.lr for e in cosine if isinstance(e, EpochResult)] == [
+        e.lr for e in plain if isinstance(e, EpochResult)
+    ]
+    with pytest.raises(ValueError, match="warm-up"):
+        TrainOptions(lr_warmup=-1)
+
+
+def test_free_bits_hold_the_kl_up_against_a_heavy_kl_weight(mnist_train_small):
+    """At beta = 80 the KL term drives every posterior onto the prior; with 3 free nats it
+    gives no gradient below 3, so the KL settles just under 3 (the full weight pushes down
+    hard on batches above it, nothing pushes on those below) instead of 0. The reported
+    validation loss stays the true ELBO: reconstruction plus beta times the KL."""
+    images = mnist_train_small[0][:1200]
+    results = {}
+    for bits in (0.0, 3.0):
+        torch.manual_seed(0)
+        model = VAE(VAEConfig(arch="mlp", beta=80.0, prior="normal"))
+        opts = TrainOptions(epochs=3, batch_size=64, val_size=200, free_bits=bits)
+        results[bits] = [e for e in Trainer(model, images, opts).run() if isinstance(e, EpochResult)][-1]
+    assert results[0.0].val_kl < 0.5  # collapsed
+    assert 1.5 < results[3.0].val_kl < 3.5 and 1.5 < results[3.0].train_kl < 3.5
+    last = results[3.0]
+    assert last.val_loss == pytest.approx(last.val_recon + 80.0 * last.val_kl, rel=1e-5)
+    with pytest.raises(ValueError, match="importance"):
+        TrainOptions(free_bits=2.0, iw_samples=4)
+    with pytest.raises(ValueError, match="free bits"):
+        TrainOptions(free_bits=-1.0)
+
+
 def test_validation_split_is_never_trained_on():
     from vaedesk.core.train import split_train_val
 

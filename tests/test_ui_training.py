@@ -195,13 +195,38 @@ def test_the_mixture_gets_as_many_components_as_are_typed(qtbot, window, panel):
     assert panel.from_current.isChecked() and not field.isEnabled() and not panel.prior.isEnabled()
 
 
-def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel):
+def type_into(qtbot, field, text: str) -> None:
+    click(qtbot, field.lineEdit())
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(field.lineEdit(), text)
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Tab)
+
+
+@pytest.mark.parametrize("free_bits", ["0", None])
+def test_a_collapsed_run_says_so_in_the_panel(qtbot, window, panel, free_bits):
+    """A KL weight of 80 drives every posterior onto the prior, and the result line says
+    so, once "free bits" is typed down to 0; at the panel's default of 2 nats the KL stays
+    up and nothing is flagged. The card's command carries the free bits and the warm-up."""
     panel.prior.setCurrentText("standard normal")
-    panel.beta.setValue(80.0)  # drives every posterior onto the prior
+    type_into(qtbot, panel.beta, "80")
+    if free_bits is not None:
+        type_into(qtbot, panel.free_bits, free_bits)
     assert run(qtbot, panel) == "completed"
     text = panel.result_label.text()
-    assert "posterior collapsed" in text and "Discard it" in text
-    assert window.session.model.card["posterior_collapsed"] is True
+    card = window.session.model.card
+    best_kl = card["history"][card["best_epoch"] - 1]["val_kl"]
+    assert window.session.model.config.beta == 80.0
+    assert card["options"]["free_bits"] == (0.0 if free_bits else 2.0)
+    if free_bits is not None:
+        assert "posterior collapsed" in text and "Discard it" in text
+        assert card["posterior_collapsed"] is True and best_kl < 0.5
+        assert "--free-bits" not in card["command"]
+    else:
+        assert "posterior collapsed" not in text and card["posterior_collapsed"] is False
+        assert best_kl >= 0.5  # the collapse threshold, checked independently of the card
+        # 360 training images in batches of 32: 12 batches an epoch, 6 of them warming up
+        words = card["command"].split()
+        assert words[words.index("--lr-warmup") + 1] == "6" and words[words.index("--free-bits") + 1] == "2"
 
 
 def test_the_window_with_the_training_panel_fits_a_1000_pixel_screen(qtbot, window, panel):

@@ -229,6 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="raise the KL weight linearly from 0 over this many epochs (default: %(default)s)",
     )
     t.add_argument(
+        "--lr-warmup",
+        type=int,
+        default=0,
+        metavar="BATCHES",
+        help="raise the learning rate linearly over this many first batches (default: %(default)s;"
+        " the window's runs: 200)",
+    )
+    t.add_argument(
+        "--free-bits",
+        type=float,
+        default=0.0,
+        metavar="NATS",
+        help="no KL gradient while a batch's mean KL is below this many nats per image, so that"
+        " a short run cannot collapse onto the prior (default: %(default)s; the window's runs: 2)",
+    )
+    t.add_argument(
         "--loss", choices=["bce", "mse"], help="reconstruction term (default: bce, or the --from weights')"
     )
     t.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
@@ -446,8 +462,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             lr_schedule=args.lr_schedule,
+            lr_warmup=args.lr_warmup,
             weight_decay=args.weight_decay,
             kl_warmup=args.kl_warmup,
+            free_bits=args.free_bits,
             binarize=args.binarize,
             encoder_only=args.encoder_only,
             decoder_only=args.decoder_only,
@@ -568,7 +586,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if run.metrics is not None:
         print(_format_metrics(run.metrics))
     warning = collapse_warning(
-        run.card, "Train for more epochs, with --kl-warmup EPOCHS, or with a lower --beta."
+        run.card,
+        "Train again with --free-bits 2 (no pull onto the prior below 2 nats), or with a lower --beta.",
     )
     if warning:
         print(f"vaedesk: warning: {warning}", file=sys.stderr)

@@ -29,8 +29,19 @@ class TrainOptions:
     lr: float = 1e-3
     lr_schedule: str = "cosine"  # cosine decays to 2% of lr over all epochs' batches
     weight_decay: float = 0.0  # decoupled (AdamW, Loshchilov & Hutter 2019); 0 is plain Adam
+    # Batches over which the learning rate rises linearly to the schedule's (Goyal et al.
+    # 2017): Adam's first steps, taken on moment estimates from a handful of batches, can
+    # throw a fresh model onto its prior at a high rate (Liu et al. 2020, "On the Variance
+    # of the Adaptive Learning Rate and Beyond").
+    lr_warmup: int = 0
     kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
     # (Bowman et al. 2016; Sonderby et al. 2016); validation always uses the full weight
+    # Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse
+    # Autoregressive Flow", eq. 15): while a batch's mean KL is below this many nats per
+    # image, the KL term gives no gradient, so the encoder cannot be pulled onto the prior
+    # (a collapsed posterior) early in a short run; above it the objective is the ELBO.
+    # Reported losses and validation are always the true ELBO's.
+    free_bits: float = 0.0
     seed: int = 0
     val_size: int = 5000  # carved from the training images, never from the test set
     patience: int | None = None  # stop after this many epochs without a better val loss
@@ -76,6 +87,12 @@ class TrainOptions:
             raise ValueError("importance samples must be at least 1")
         if self.kl_warmup < 0:
             raise ValueError("KL warm-up must be zero or more epochs")
+        if self.lr_warmup < 0:
+            raise ValueError("learning-rate warm-up must be zero or more batches")
+        if not (self.free_bits >= 0 and math.isfinite(self.free_bits)):
+            raise ValueError("free bits must be a non-negative number of nats")
+        if self.free_bits and self.iw_samples > 1:
+            raise ValueError("free bits apply to the ELBO, not to the importance-weighted bound")
         if not self.weight_decay >= 0:
             raise ValueError("weight decay must be a non-negative number")
         if self.encoder_only + self.decoder_only + self.fixed_means > 1:
@@ -241,6 +258,9 @@ class Trainer:
                 if opts.binarize:
                     xb = torch.bernoulli(xb)
                 loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples)
+                objective = loss
+                if opts.free_bits:  # the ELBO's KL term held at the floor while below it
+                    objective = loss + beta(done_batches) * (torch.clamp(kl, min=opts.free_bits) - kl)
                 if not torch.isfinite(loss):
                     self.stop_reason = "diverged"
                     raise TrainingDiverged(
@@ -248,7 +268,7 @@ class Trainer:
                         "try a lower learning rate"
                     )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                objective.backward()
                 optimizer.step()
                 sums += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
                 seen += len(xb)
@@ -296,10 +316,17 @@ class Trainer:
 
 
 def _schedule(opts: TrainOptions, total_batches: int) -> Callable[[int], float]:
-    if opts.lr_schedule == "constant":
-        return lambda step: opts.lr
+    """The learning rate at each step, counted in batches from 0 over the whole run."""
     floor = 0.02 * opts.lr
-    return lambda step: floor + 0.5 * (opts.lr - floor) * (1 + math.cos(math.pi * step / total_batches))
+
+    def rate(step: int) -> float:
+        if opts.lr_schedule == "constant":
+            lr = opts.lr
+        else:
+            lr = floor + 0.5 * (opts.lr - floor) * (1 + math.cos(math.pi * step / total_batches))
+        return lr * min(1.0, (step + 1) / opts.lr_warmup) if opts.lr_warmup else lr
+
+    return rate
 
 
 def _eta(opts: TrainOptions, elapsed: float, by_pace: float) -> float:
