@@ -407,6 +407,24 @@ def test_bad_training_options_are_refused(capsys):
     assert "free bits apply to the ELBO" in capsys.readouterr().err
     assert main(["train", "--lr-warmup", "-5"]) == 1
     assert "warm-up must be zero or more batches" in capsys.readouterr().err
+    assert main(["train", "--neighbours", "-1"]) == 1
+    assert "neighbour-embedding weight must be a non-negative number" in capsys.readouterr().err
+    assert main(["train", "--from", "x.safetensors", "--fixed-means", "--neighbours", "8"]) == 1
+    assert "shapes the means, which this stage keeps fixed" in capsys.readouterr().err
+
+
+def test_a_neighbour_embedding_run_prints_and_records_its_term(tmp_path, mnist_dir, capsys):
+    """`--neighbours` prints the term on each epoch's line beside the ELBO's, puts it in the
+    card's history, and the card's command reproduces the run with it."""
+    out = tmp_path / "ne.safetensors"
+    argv = ["train", "--data", str(mnist_dir), "--arch", "mlp", "--limit", "600", "--val-size", "100"]
+    assert main([*argv, "--epochs", "2", "--neighbours", "16", "--eval-k", "0", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    terms = [float(t) for t in re.findall(r"neighbours (\d+\.\d+)\)", err)]
+    assert len(terms) == 2 and all(0 < t < np.log(2 * 128) for t in terms)  # below chance: pairs gather
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["options"]["neighbours"] == 16.0 and "--neighbours 16" in card["command"]
+    assert [h["neighbours"] for h in card["history"]] == pytest.approx(terms, abs=0.006)
 
 
 def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):

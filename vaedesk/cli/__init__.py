@@ -245,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
         " a short run cannot collapse onto the prior (default: %(default)s; the window's runs: 2)",
     )
     t.add_argument(
+        "--neighbours",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add a neighbour-embedding term of this weight (VAE-SNE; no labels): each image's"
+        " mean is pulled towards one of its 15 nearest training images' in pixel space and pushed"
+        " from the batch's others, so that digits that look alike land together on the map"
+        " (default: %(default)s, the ELBO alone)",
+    )
+    t.add_argument(
         "--loss", choices=["bce", "mse"], help="reconstruction term (default: bce, or the --from weights')"
     )
     t.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
@@ -472,6 +482,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             fixed_means=args.fixed_means,
             augment=args.augment,
             iw_samples=args.iw_samples,
+            neighbours=args.neighbours,
             seed=args.seed,
             val_size=args.val_size,
             patience=args.patience,
@@ -540,6 +551,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     # an IWAE run's loss is its bound, no longer recon + KL: say so on every line
     bound = f"IWAE-{options.iw_samples} " if options.iw_samples > 1 else ""
+
+    def embedded(r) -> str:  # the neighbour term is not part of the loss printed: say it apart
+        return f" neighbours {r.train_neighbours:.2f}" if options.neighbours else ""
+
     try:
         for event in run.events(should_stop=lambda: stop["requested"], eval_progress=eval_bars):
             if isinstance(event, BatchProgress):
@@ -551,7 +566,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 r = event.result
                 tqdm.write(
                     f"epoch {r.epoch:3d}  train {bound}{r.train_loss:.2f} (recon {r.train_recon:.2f}"
-                    f" kl {r.train_kl:.2f})  val {bound}{r.val_loss:.2f}  lr {r.lr:.2e}"
+                    f" kl {r.train_kl:.2f}{embedded(r)})  val {bound}{r.val_loss:.2f}  lr {r.lr:.2e}"
                     f"  {r.seconds:.0f}s{'  *' if r.improved else ''}",
                     file=sys.stderr,
                 )

@@ -263,7 +263,11 @@ class VAE(nn.Module):
         return self.decode_logits(z), mu, logvar
 
     def losses(
-        self, x: torch.Tensor, beta: float | None = None, samples: int = 1
+        self,
+        x: torch.Tensor,
+        beta: float | None = None,
+        samples: int = 1,
+        encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(loss, reconstruction, KL) on images x, means over the batch in nats per image;
         `beta` defaults to the config's.
@@ -273,9 +277,10 @@ class VAE(nn.Module):
         Weighted Autoencoders", eq. 8), -log 1/k sum_i p(x, z_i) / q(z_i|x), tighter than
         the ELBO and equal to it at k = 1, with beta weighting log p(z) - log q(z|x) in each
         weight; reconstruction and KL are then the ELBO's two terms averaged over the k
-        samples, so the loss is no longer their sum.
+        samples, so the loss is no longer their sum. `encoded` is x's (mu, logvar) when the
+        caller has encoded x already.
         """
-        mu, logvar = self.encode(x)
+        mu, logvar = self.encode(x) if encoded is None else encoded
         beta = self.config.beta if beta is None else beta
         if samples == 1:
             z = self.reparameterize(mu, logvar)

@@ -73,6 +73,7 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
         "val_size": "--val-size",
         "patience": "--patience",
         "iw_samples": "--iw-samples",
+        "neighbours": "--neighbours",
     }
     if options.binarize:
         argv += ["--binarize"]
@@ -149,6 +150,7 @@ def make_card(
                 "val": round(h.val_loss, 3),
                 "val_recon": round(h.val_recon, 3),
                 "val_kl": round(h.val_kl, 3),
+                **({"neighbours": round(h.train_neighbours, 4)} if options.neighbours else {}),
                 "seconds": round(h.seconds, 1),
             }
             for h in trainer.history

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vaedesk.core.augment import random_affine
+from vaedesk.core.embedding import NEIGHBOURS, contrastive_loss, neighbour_graph
 from vaedesk.core.model import VAE, VampPrior, frozen
 
 SCHEDULES = ("constant", "cosine")
@@ -77,6 +78,12 @@ class TrainOptions:
     # the ELBO; k > 1 the IWAE bound (Burda et al. 2016), which trains the decoder for the
     # log-likelihood that `eval` estimates by importance sampling, at k decodes per image.
     iw_samples: int = 1
+    # Weight of the neighbour-embedding term (`embedding.contrastive_loss`, VAE-SNE) added
+    # to the objective: each image's mean is pulled towards the mean of one of its 15
+    # nearest training images in pixel space and pushed from the batch's other means, so
+    # that the map keeps apart digits that the ELBO alone packs together. No labels. 0 is
+    # the ELBO alone; reported losses and validation are always the ELBO's.
+    neighbours: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -91,6 +98,10 @@ class TrainOptions:
             raise ValueError("learning-rate warm-up must be zero or more batches")
         if not (self.free_bits >= 0 and math.isfinite(self.free_bits)):
             raise ValueError("free bits must be a non-negative number of nats")
+        if not (self.neighbours >= 0 and math.isfinite(self.neighbours)):
+            raise ValueError("the neighbour-embedding weight must be a non-negative number")
+        if self.neighbours and (self.fixed_means or self.decoder_only):
+            raise ValueError("the neighbour embedding shapes the means, which this stage keeps fixed")
         if self.free_bits and self.iw_samples > 1:
             raise ValueError("free bits apply to the ELBO, not to the importance-weighted bound")
         if not self.weight_decay >= 0:
@@ -121,6 +132,7 @@ class EpochResult:
     train_loss: float
     train_recon: float
     train_kl: float
+    train_neighbours: float  # the neighbour-embedding term's mean, 0 without it
     val_loss: float
     val_recon: float
     val_kl: float
@@ -190,6 +202,8 @@ class Trainer:
         if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
             k, seeded = len(model.prior.pseudo_logits), torch.Generator().manual_seed(options.seed)
             model.prior.start_from(self.x_train[torch.randint(len(self.x_train), (k,), generator=seeded)])
+        # each training image's pixel-space neighbours, (N, 15), for the embedding term
+        self.graph = neighbour_graph(self.x_train) if options.neighbours else None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_val = math.inf
         self.best_epoch = 0
@@ -221,6 +235,13 @@ class Trainer:
         with frozen(fixed):
             yield from self._epochs(should_stop, trained)
 
+    def _batch(self, indices: torch.Tensor, distort: torch.Generator) -> torch.Tensor:
+        """The training images at `indices`, distorted and binarized as the options say."""
+        xb = self.x_train[indices]
+        if self.options.augment:
+            xb = random_affine(xb, distort)
+        return torch.bernoulli(xb) if self.options.binarize else xb
+
     def _epochs(
         self, should_stop: Callable[[], bool] | None, trained: list[torch.nn.Parameter]
     ) -> Iterator[BatchProgress | EpochResult]:
@@ -228,6 +249,7 @@ class Trainer:
         torch.manual_seed(opts.seed)
         shuffle = torch.Generator().manual_seed(opts.seed)
         distort = torch.Generator().manual_seed(opts.seed + 1)
+        pairing = torch.Generator().manual_seed(opts.seed + 2)
         optimizer = torch.optim.AdamW(trained, lr=opts.lr, weight_decay=opts.weight_decay)
         total_batches = opts.epochs * self.batches_per_epoch
         schedule = _schedule(opts, total_batches)
@@ -243,7 +265,7 @@ class Trainer:
         model.train()
         for epoch in range(1, opts.epochs + 1):
             epoch_start = time.perf_counter()
-            sums = np.zeros(3)
+            sums = np.zeros(4)
             seen = 0
             order = torch.randperm(n, generator=shuffle)
             for b, first in enumerate(range(0, n, opts.batch_size), start=1):
@@ -252,25 +274,29 @@ class Trainer:
                     return
                 for group in optimizer.param_groups:
                     group["lr"] = schedule(done_batches)
-                xb = self.x_train[order[first : first + opts.batch_size]]
-                if opts.augment:
-                    xb = random_affine(xb, distort)
-                if opts.binarize:
-                    xb = torch.bernoulli(xb)
-                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples)
-                objective = loss
+                picked = order[first : first + opts.batch_size]
+                xb = self._batch(picked, distort)
+                encoded, embed = None, torch.zeros(())
+                if self.graph is not None:  # each image and one of its neighbours, in one pass
+                    column = torch.randint(NEIGHBOURS, (len(picked),), generator=pairing)
+                    partners = self._batch(self.graph[picked, column], distort)
+                    mu, logvar = model.encode(torch.cat([xb, partners]))
+                    embed = contrastive_loss(mu[: len(xb)], mu[len(xb) :])
+                    encoded = mu[: len(xb)], logvar[: len(xb)]
+                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples, encoded=encoded)
+                objective = loss + opts.neighbours * embed
                 if opts.free_bits:  # the ELBO's KL term held at the floor while below it
-                    objective = loss + beta(done_batches) * (torch.clamp(kl, min=opts.free_bits) - kl)
-                if not torch.isfinite(loss):
+                    objective = objective + beta(done_batches) * (torch.clamp(kl, min=opts.free_bits) - kl)
+                if not torch.isfinite(objective):
                     self.stop_reason = "diverged"
                     raise TrainingDiverged(
-                        f"the loss became {loss.item()} at epoch {epoch}, batch {b}; "
+                        f"the loss became {objective.item()} at epoch {epoch}, batch {b}; "
                         "try a lower learning rate"
                     )
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 optimizer.step()
-                sums += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
+                sums += np.array([loss.item(), recon.item(), kl.item(), embed.item()]) * len(xb)
                 seen += len(xb)
                 done_batches += 1
                 if b % opts.log_every == 0 or b == self.batches_per_epoch:
@@ -280,7 +306,7 @@ class Trainer:
                         epoch,
                         b,
                         self.batches_per_epoch,
-                        *map(float, sums / seen),
+                        *map(float, sums[:3] / seen),
                         samples_per_s=seen / (time.perf_counter() - epoch_start),
                         elapsed=elapsed,
                         eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
