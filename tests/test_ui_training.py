@@ -233,3 +233,19 @@ def test_the_window_with_the_training_panel_fits_a_1000_pixel_screen(qtbot, wind
     """With a title bar of about 30 pixels, on a 1600 x 1000 screen the Start button must
     stay on screen (the end-to-end test's Xvfb screen is that size)."""
     assert window.minimumSizeHint().height() <= 970
+
+
+@pytest.mark.parametrize("height", [850, 700])
+def test_the_docked_panel_leaves_the_map_most_of_the_window(qtbot, window, height):
+    """Ctrl+T docks the panel under the map: the map keeps the larger part of the window's
+    height, and the columns beside it, too tall for what is left, scroll instead of
+    squeezing the pad and the decoder's picture."""
+    window.resize(1280, height)
+    qtbot.wait(20)
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    qtbot.wait(50)
+    assert window.map.height() > 0.45 * window.height()
+    assert p.height() >= p.start_button.y() + p.start_button.height()  # Start is in view
+    assert window.drawing.pad.height() == window.drawing.pad.width()  # square, not squeezed

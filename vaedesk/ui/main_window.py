@@ -23,7 +23,7 @@ from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
 from vaedesk.ui.training import TrainingPanel
-from vaedesk.ui.widgets import numbers
+from vaedesk.ui.widgets import numbers, scrolling
 
 HELP = (
     "Hover over the map: the decoder draws the digit at that latent point.\n"
@@ -59,15 +59,17 @@ class MainWindow(PictureDrops, QMainWindow):
         self._neighbour_timer.timeout.connect(self._show_neighbours)
         central = QWidget()
         row = QHBoxLayout(central)
-        middle, right = QVBoxLayout(), QVBoxLayout()
+        middle, right_column = QVBoxLayout(), QWidget()
         middle.addWidget(self.banner)
         middle.addWidget(self.map, 1)
+        right = QVBoxLayout(right_column)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.decoder)
         right.addWidget(self.selection)
         right.addStretch(1)
-        row.addWidget(self.drawing)
+        row.addWidget(scrolling(self.drawing))
         row.addLayout(middle, 1)
-        row.addLayout(right)
+        row.addWidget(scrolling(right_column))
         self.setCentralWidget(central)
         self.setAcceptDrops(True)
         self.model_label = QLabel()
@@ -106,6 +108,12 @@ class MainWindow(PictureDrops, QMainWindow):
         if self._training is None:
             p = self._training = TrainingPanel(self.session, self)
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, p)
+            # a third of the window, not the panel's own size hint (its curves would take
+            # what the map needs): the columns beside the map scroll when that leaves them
+            # too little room
+            self.resizeDocks(
+                [p], [max(p.minimumSizeHint().height(), self.height() // 3)], Qt.Orientation.Vertical
+            )
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(self.download_data)

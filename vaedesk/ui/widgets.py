@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QWidget
 
 
 def numbers(v: np.ndarray, spec: str = "+.2f") -> str:
@@ -13,6 +13,19 @@ def numbers(v: np.ndarray, spec: str = "+.2f") -> str:
     and the size: "(+0.12, -1.05)", "(+0.12, -1.05, \u2026 20 dimensions)"."""
     shown = ", ".join(format(float(x), spec) for x in v[: len(v) if len(v) <= 3 else 2])
     return f"({shown})" if len(v) <= 3 else f"({shown}, \u2026 {len(v)} dimensions)"
+
+
+def scrolling(content: QWidget) -> QScrollArea:
+    """`content` in a frameless area that scrolls up and down when the window is too short
+    for it (a docked training panel takes 300 pixels), rather than squeezing its widgets
+    onto each other; it keeps the content's width, scroll bar included."""
+    area = QScrollArea()
+    area.setWidget(content)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFixedWidth(content.sizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 def gray_qimage(image: np.ndarray) -> QImage:
