@@ -108,3 +108,15 @@ def test_the_term_is_refused_where_the_means_are_fixed():
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="neighbour"):
             TrainOptions(neighbours=bad)
+
+
+def test_a_stop_request_ends_the_neighbour_search(mnist_train_small):
+    """Cancel while the neighbours are being found (tens of seconds on all of MNIST): the run
+    ends without an epoch, as a cancelled one; too few images to have neighbours are refused
+    before it starts."""
+    images = mnist_train_small[0][:600]
+    trainer = Trainer(VAE(VAEConfig(arch="mlp")), images, TrainOptions(val_size=100, neighbours=8))
+    assert list(trainer.run(should_stop=lambda: True)) == []
+    assert trainer.stop_reason == "cancelled" and trainer.graph is None and trainer.best_state is None
+    with pytest.raises(ValueError, match="too few"):
+        Trainer(VAE(VAEConfig(arch="mlp")), images[:110], TrainOptions(val_size=100, neighbours=8))

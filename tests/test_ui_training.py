@@ -249,3 +249,24 @@ def test_the_docked_panel_leaves_the_map_most_of_the_window(qtbot, window, heigh
     assert window.map.height() > 0.45 * window.height()
     assert p.height() >= p.start_button.y() + p.start_button.height()  # Start is in view
     assert window.drawing.pad.height() == window.drawing.pad.width()  # square, not squeezed
+
+
+@pytest.mark.parametrize("typed", ["0", "12.5", None])
+def test_the_neighbour_weight_typed_is_the_one_trained_with(qtbot, window, panel, typed):
+    """The neighbours field, typed into (or left at its default of 30), then Start: the run
+    trains with that weight, says it is finding neighbours while it does, prints the term
+    in the card's history, and the card's command carries it; 0 is the ELBO alone."""
+    if typed is not None:
+        type_into(qtbot, panel.neighbours, typed)
+    weight = float(typed) if typed is not None else 30.0
+    with qtbot.waitSignal(panel.run_finished, timeout=60000):
+        click(qtbot, panel.start_button)
+        assert ("Finding each image's nearest neighbours" in panel.status.text()) == bool(weight)
+    card = window.session.model.card
+    assert card["options"]["neighbours"] == weight
+    assert all(("neighbours" in h) == bool(weight) for h in card["history"])
+    words = card["command"].split()
+    if weight:
+        assert float(words[words.index("--neighbours") + 1]) == weight
+    else:
+        assert "--neighbours" not in words

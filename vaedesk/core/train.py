@@ -202,8 +202,14 @@ class Trainer:
         if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
             k, seeded = len(model.prior.pseudo_logits), torch.Generator().manual_seed(options.seed)
             model.prior.start_from(self.x_train[torch.randint(len(self.x_train), (k,), generator=seeded)])
-        # each training image's pixel-space neighbours, (N, 15), for the embedding term
-        self.graph = neighbour_graph(self.x_train) if options.neighbours else None
+        # each training image's pixel-space neighbours, (N, 15), for the embedding term;
+        # found when the run starts, where a stop request can end the search
+        self.graph: torch.Tensor | None = None
+        if options.neighbours and len(self.x_train) <= NEIGHBOURS:
+            raise ValueError(
+                f"the neighbour embedding pairs each image with one of its {NEIGHBOURS} nearest:"
+                f" {len(self.x_train)} training images are too few"
+            )
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_val = math.inf
         self.best_epoch = 0
@@ -258,6 +264,11 @@ class Trainer:
         def beta(step: int) -> float:
             return model.config.beta * (min(1.0, step / warmup_batches) if warmup_batches else 1.0)
 
+        if opts.neighbours and self.graph is None:
+            self.graph = neighbour_graph(self.x_train, should_stop=should_stop)
+            if self.graph is None:
+                self.stop_reason = "cancelled"
+                return
         n = len(self.x_train)
         start = time.perf_counter()
         done_batches = 0
