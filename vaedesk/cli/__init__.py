@@ -250,9 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="WEIGHT",
         help="add a neighbour-embedding term of this weight (VAE-SNE; no labels): each image's"
-        " mean is pulled towards one of its 15 nearest training images' in pixel space and pushed"
-        " from the batch's others, so that digits that look alike land together on the map"
-        " (default: %(default)s, the ELBO alone)",
+        " mean is pulled towards the mean of one of its 15 nearest training images in pixel"
+        " space and pushed from the batch's others, so that digits that look alike land together"
+        " on the map (default: %(default)s, the ELBO alone; the window's runs: 30)",
     )
     t.add_argument(
         "--loss", choices=["bce", "mse"], help="reconstruction term (default: bce, or the --from weights')"
