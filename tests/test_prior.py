@@ -44,7 +44,7 @@ def test_the_mixture_density_matches_torch_distributions_in_torch_and_in_numpy()
     expected = torch_mixture(model).log_prob(z)
     torch.testing.assert_close(model.log_prior(z), expected, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(
-        numpy_prior(model).log_density(z.numpy()), expected.detach().numpy(), atol=1e-5
+        numpy_prior(model).log_density(z.numpy()), expected.detach().numpy(), rtol=1e-5, atol=1e-5
     )
 
 

@@ -69,7 +69,7 @@ def test_a_new_model_reencodes_everything(session, tiny_model):
     session.sample_prior()
     session.set_model(tiny_model)
     expected, _ = tiny_model.encode(session.test.images[:5] / np.float32(255))
-    np.testing.assert_allclose(session.test.mu[:5], expected, atol=1e-5)
+    np.testing.assert_allclose(session.test.mu[:5], expected, rtol=1e-5, atol=1e-5)
     assert len(session.samples) == 0 and session.drawing.mu.shape == (2,)
 
 

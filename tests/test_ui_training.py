@@ -78,7 +78,7 @@ def test_row_train(qtbot, window, panel, model):
     # the drawing is shown where the new model encodes it
     mu, _ = window.session.model.encode(preprocess.to_mnist(window.drawing.pad.ink()))
     x, y = window.map.drawn.getData()
-    np.testing.assert_allclose([x[0], y[0]], mu[0], atol=1e-5)
+    np.testing.assert_allclose([x[0], y[0]], mu[0], rtol=1e-5, atol=1e-5)
     assert not np.allclose(x, drawn_before)
 
 

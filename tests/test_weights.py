@@ -57,10 +57,10 @@ def test_onnx_runtime_and_torch_agree_on_random_points_and_images(tmp_path, arch
     onnx, reference = load_model(path), Model(vae)
     assert (onnx.runtime, reference.runtime) == ("onnxruntime", "torch")
     z = np.random.default_rng(0).normal(0.0, 3.0, (256, dim)).astype(np.float32)
-    np.testing.assert_allclose(onnx.decode(z), reference.decode(z), atol=1e-5)
+    np.testing.assert_allclose(onnx.decode(z), reference.decode(z), rtol=1e-5, atol=1e-5)
     images = mnist_test[0][:500].astype(np.float32) / 255.0
     for got, expected in zip(onnx.encode(images), reference.encode(images), strict=True):
-        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_the_bundled_model_runs_on_onnx_runtime_as_on_torch(real_mnist_test):
@@ -68,10 +68,10 @@ def test_the_bundled_model_runs_on_onnx_runtime_as_on_torch(real_mnist_test):
     assert bundled.runtime == "onnxruntime"
     reference = Model(bundled.vae)  # the same tensors, on torch
     z = np.random.default_rng(2).normal(0.0, 2.0, (256, 2)).astype(np.float32)
-    np.testing.assert_allclose(bundled.decode(z), reference.decode(z), atol=1e-5)
+    np.testing.assert_allclose(bundled.decode(z), reference.decode(z), rtol=1e-5, atol=1e-5)
     images = real_mnist_test[0][:1000].astype(np.float32) / 255.0
     for got, expected in zip(bundled.encode(images), reference.encode(images), strict=True):
-        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_a_file_without_the_export_opens_on_torch_and_upgrade_adds_it(tmp_path, tiny_model, capsys):
