@@ -86,6 +86,30 @@ def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndar
     return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
 
 
+class DigitLegend(pg.LegendItem):
+    """The digits' legend. A click anywhere on an entry, its dot or its label, shows or
+    hides that digit (pyqtgraph's own legend answers on the dot alone, which takes the
+    click first and toggles it the same way)."""
+
+    def entry_at(self, pos: QPointF) -> int | None:
+        """The entry (row of the legend's grid) under `pos`, in the legend's coordinates."""
+        for i, (sample, label) in enumerate(self.items):
+            rect = sample.geometry().united(label.geometry()).adjusted(-3, -2, 3, 2)
+            if rect.contains(pos):
+                return i
+        return None
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        i = self.entry_at(event.pos())
+        if i is not None:
+            sample = self.items[i][0]
+            sample.item.setVisible(not sample.item.isVisible())
+            sample.update()
+        event.accept()  # a click on the legend is never a click on the map under it
+
+
 class LatentMap(pg.PlotWidget):
     """Signals carry latent coordinates: `hovered(x, y)`, `clicked(x, y, shift)`.
 
@@ -153,11 +177,13 @@ class LatentMap(pg.PlotWidget):
         self._contours_drawn = False
 
         back = pg.mkColor(pg.getConfigOption("background"))
-        self.legend = plot.addLegend(
+        self.legend = DigitLegend(
             offset=(-10, 10),
             labelTextSize="10pt",
             brush=pg.mkBrush(back.red(), back.green(), back.blue(), 230),
         )
+        self.legend.setParentItem(plot.vb)
+        plot.legend = self.legend
         self.brushes = [pg.mkBrush(colour) for colour in PALETTE]
         self.points = pg.ScatterPlotItem(size=4, pen=None)
         self.points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)

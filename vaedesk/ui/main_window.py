@@ -343,6 +343,8 @@ class MainWindow(PictureDrops, QMainWindow):
         if self.is_training():
             files.warn(self, "A training run is in progress: cancel it before opening other weights.")
             return False
+        if not self._unsaved_model_settled("opening other weights"):
+            return False
         path = path or files.ask_open(self, "Open weights", "Weights (*.safetensors)")
         model = files.load_model_or_warn(self, path) if path else None
         if model is None:
@@ -449,7 +451,35 @@ class MainWindow(PictureDrops, QMainWindow):
         self.banner.start_download(self._download_target())
 
     def reset_model(self) -> None:
-        self.set_model(Model.load(None))
+        if self.is_training():
+            files.warn(self, "A training run is in progress: cancel it before resetting the model.")
+        elif self._unsaved_model_settled("resetting to the bundled model"):
+            self.set_model(Model.load(None))
+
+    def has_unsaved_model(self) -> bool:
+        """The model shown came from a run in this window (kept, or not yet) and is in no file."""
+        pending = self._training is not None and self._training.result is not None
+        return self.session.unsaved or (pending and self.session.model.path is None)
+
+    def _unsaved_model_settled(self, doing: str) -> bool:
+        """Before the model is replaced: an unsaved trained model is saved or discarded, as
+        the user chooses (Save / Discard / Cancel). True: go on."""
+        if not self.has_unsaved_model():
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "vaedesk",
+            f"The model trained in this window has not been saved. Save it before {doing}?",
+            parent=self,
+        )
+        save = box.addButton("Save\u2026", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        if box.clickedButton() is save:
+            return self.save_model()
+        return box.clickedButton() is discard
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())
