@@ -41,6 +41,7 @@ PALETTE = [
 REGION_CELLS = 32  # the classifier layer's cells along each side of the view: 1,024 decodes, ~0.2 s
 # (computed in a worker thread, so that panning with the layer on never waits for it)
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
+LEGEND_ROW_WIDTH = 480  # pixels, the ten legend entries side by side
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 
 
@@ -177,12 +178,18 @@ class LatentMap(pg.PlotWidget):
         self._contours_drawn = False
 
         back = pg.mkColor(pg.getConfigOption("background"))
+        # The legend is a row above the plot, where the title would be, not a box over the
+        # points: at any window size it covers none of the map and is never cut by it.
         self.legend = DigitLegend(
-            offset=(-10, 10),
+            offset=None,
             labelTextSize="10pt",
             brush=pg.mkBrush(back.red(), back.green(), back.blue(), 230),
+            colCount=10,
         )
-        self.legend.setParentItem(plot.vb)
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        plot.layout.addItem(self.legend, 0, 1)
+        plot.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
         plot.legend = self.legend
         self.brushes = [pg.mkBrush(colour) for colour in PALETTE]
         self.points = pg.ScatterPlotItem(size=4, pen=None)
@@ -252,6 +259,15 @@ class LatentMap(pg.PlotWidget):
             )
         )
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        # The legend's row is as wide as its ten entries (about 480 pixels): two rows of
+        # five on a narrower map, so that it never widens the plot beyond the widget.
+        columns = 10 if self.width() >= 1.2 * LEGEND_ROW_WIDTH else 5
+        legend = self.__dict__.get("legend")  # pyqtgraph resizes the view before __init__ ends
+        if legend is not None and legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+        super().resizeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         super().paintEvent(event)
