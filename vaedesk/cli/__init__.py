@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "training, print a JSON report, exit 0 only if every check held",
     )
     parser.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add vaedesk and its icon to your desktop's application menu (under ~/.local/share)",
+    )
+    desktop.add_argument("--remove-desktop-entry", action="store_true", help="undo --install-desktop-entry")
     parser.add_argument(
         "--trace",
         metavar="FILE",
@@ -402,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for option in ("data", "weights"):
             if getattr(args, option) is not None and option not in SHARED_OPTIONS[args.command]:
                 parser.error(f"--{option} does not apply to `vaedesk {args.command}`")
+    if args.install_desktop_entry or args.remove_desktop_entry:
+        from vaedesk.core import desktop
+
+        return desktop.run(remove_entry=args.remove_desktop_entry)
     try:
         if args.command is None:
             from vaedesk.ui.app import run_app
