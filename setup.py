@@ -3,9 +3,14 @@ folder is installed as the package `vaedesk.weights`, so that a wheel, an editab
 and the PyInstaller bundle all find the bundled models with importlib.resources
 (vaedesk/core/paths.py). Everything else is in pyproject.toml."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
-    packages=[*find_packages(include=["vaedesk", "vaedesk.*"]), "vaedesk.weights"],
+    # Namespace packages too, so that the data folders (vaedesk/resources/...) count as
+    # packages, as setuptools asks; their files are listed in pyproject's package-data.
+    packages=[
+        *find_namespace_packages(include=["vaedesk", "vaedesk.*"], exclude=["*.__pycache__"]),
+        "vaedesk.weights",
+    ],
     package_dir={"vaedesk.weights": "weights"},
 )

@@ -82,7 +82,8 @@ def shared_options(default) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
         "--data",
         metavar="DIR",
         default=default,
-        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)",
+        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, the folder chosen in the "
+        "window, the user data folder, then the test set shipped with vaedesk)",
     )
     weights_opt = argparse.ArgumentParser(add_help=False)
     weights_opt.add_argument(
