@@ -125,7 +125,8 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from vaedesk.cli import CommandError, _load_model
+    from vaedesk.cli.common import CommandError
+    from vaedesk.cli.common import load_model as _load_model
     from vaedesk.core import data
 
     if args.startup_only:
