@@ -50,7 +50,6 @@ COMMANDS: dict[str, CommandInfo] = {
         _here("upgrade"),
         "add the ONNX export to a weights file from an older vaedesk (the viewer then runs it without torch)",
     ),
-    "bench": CommandInfo(_here("bench"), "measure decode, encode and training speed"),
 }
 
 

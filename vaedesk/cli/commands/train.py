@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from vaedesk import __version__
     from vaedesk.core import weights
     from vaedesk.core.model import VAE
     from vaedesk.core.recipe import TrainingRun, collapse_warning
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             (images, labels),
             options,
             command=shlex.join(["vaedesk", *args.argv]),
+            version=__version__,
             init=args.init,
             test=test,
             eval_k=args.eval_k,
