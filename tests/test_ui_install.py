@@ -7,7 +7,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
 from tests.test_install import damaged_package_data  # noqa: F401
-from tests.ui_helpers import click, dialogs, make_window, model
+from tests.ui_helpers import click, dialogs, make_window, model, press, window
 from vaedesk.cli import main
 from vaedesk.core import paths
 from vaedesk.core.session import Session
@@ -65,3 +65,13 @@ def test_the_window_carries_the_vaedesk_icon(qtbot, model):  # noqa: F811
     for side in (16, 24, 32, 48, 64, 128, 256):
         assert QSize(side, side) in sizes
     assert app.desktopFileName() == "vaedesk"  # Wayland matches the entry, and its icon, by it
+
+
+def test_help_about_shows_the_version_licence_and_the_mnist_credit(window, dialogs):  # noqa: F811
+    from vaedesk import __version__
+
+    press(window, "help.about")
+    text = dialogs.messages[-1]
+    assert f"vaedesk {__version__}" in text and "MIT" in text
+    for credit in ("Yann LeCun", "Corinna Cortes", "Burges", "CC BY-SA 3.0", "Kingma"):
+        assert credit in text
