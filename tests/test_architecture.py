@@ -64,3 +64,9 @@ def test_the_benchmarks_run_from_the_repository_root_outside_the_package():
     )
     assert r.returncode == 0 and "usage: python -m tests.benchmarks" in r.stdout, r.stderr
     assert not list((REPO / "vaedesk").rglob("*bench*.py"))
+
+
+def test_mypy_finds_nothing_in_the_core_and_the_command_line():
+    # The files and the strictness are in pyproject.toml's [tool.mypy]: `mypy` alone checks them.
+    r = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -79,7 +79,7 @@ class Session:
                 self._classifier = Classifier.load()
             except ClassifierError:
                 self._classifier = None
-        return self._classifier
+        return self._classifier if not isinstance(self._classifier, bool) else None
 
     def reading(self, image: np.ndarray) -> str:
         """What the classifier reads in a (28, 28) digit, or "" without a classifier."""
@@ -148,7 +148,7 @@ class Session:
 
     def latent_at(self, x: float, y: float) -> np.ndarray:
         """The latent point (D,) at map coordinates (x, y)."""
-        return self.plane.lift(np.float32([x, y]))
+        return self.plane.lift(np.array([x, y], np.float32))
 
     def on_map(self, z: np.ndarray) -> np.ndarray:
         """Latent points (N, D) or (D,) -> where the map shows them, (N, 2) or (2,)."""
@@ -192,7 +192,7 @@ class Session:
         shown = ~np.isin(self.test.labels, list(self.hidden_digits))
         if not shown.any():
             return None
-        d2 = ((self.points - np.float32([x, y])) ** 2).sum(axis=1)
+        d2 = ((self.points - np.array([x, y], np.float32)) ** 2).sum(axis=1)
         d2[~shown] = np.inf
         return int(np.argmin(d2))
 
