@@ -4,6 +4,8 @@ Expected values are computed here, independently of the code under test."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -567,6 +569,15 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
     key(window, Qt.Key.Key_F1)
     assert "Hover over the map" in dialogs.messages[-1]
 
+
+def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):  # noqa: F811
+    press(window, "help.bundled_models")
+    text = dialogs.messages[-1]
+    card = json.loads(paths.bundled_weights().with_suffix("").with_suffix(".card.json").read_text())
+    assert text.startswith("vaedesk (the default)")
+    assert f"-ELBO {card['test_metrics']['neg_elbo']:.2f} nats" in text and card["command"] in text
+    classifier = json.loads(paths.bundled_classifier().with_suffix("").with_suffix(".card.json").read_text())
+    assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
 
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
