@@ -38,6 +38,13 @@ def build_parser(command: str | None = None) -> tuple[Parser, Parser | None]:
         "training, print a JSON report, exit 0 only if every check held",
     )
     parser.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add vaedesk and its icon to your desktop's application menu (under ~/.local/share)",
+    )
+    desktop.add_argument("--remove-desktop-entry", action="store_true", help="undo --install-desktop-entry")
     parser.add_argument(
         "--trace",
         metavar="FILE",
@@ -99,6 +106,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
+    if args.install_desktop_entry or args.remove_desktop_entry:
+        from vaedesk.core import desktop
+
+        return desktop.run(remove_entry=args.remove_desktop_entry)
     try:
         if args.command is None:
             from vaedesk.ui.app import run_app

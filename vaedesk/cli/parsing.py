@@ -58,7 +58,8 @@ def add_data_option(parser: argparse.ArgumentParser, default: Any = argparse.SUP
         "--data",
         metavar="DIR",
         default=default,
-        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, then the user data folder)",
+        help="folder with the MNIST .gz files (default: $VAEDESK_DATA, the folder chosen in the "
+        "window, the user data folder, then the test set shipped with vaedesk)",
     )
 
 

@@ -92,11 +92,19 @@ ACTIONS: tuple[Action, ...] = (
     Action("help.how_to", "How to use vaedesk", "&Help", lambda w: w.show_help(), K.HelpContents),
     Action("help.shortcuts", "Keyboard shortcuts", "&Help", lambda w: w.show_shortcuts()),
     Action("help.bundled_models", "About the bundled models", "&Help",
-           lambda w: QMessageBox.information(w, "The bundled models", describe_bundled())),
+           lambda w: QMessageBox.information(w, "The bundled models", describe_bundled()), group=1),
+    Action("help.about", "About vaedesk", "&Help", lambda w: _about(w), group=1,
+           help="The version, the licence and the credits"),
 )
 # fmt: on
 
 BY_ID = {a.id: a for a in ACTIONS}
+
+
+def _about(window: QMainWindow) -> None:
+    from vaedesk.ui.about import show_about  # imported when asked for, not at start-up
+
+    show_about(window)
 
 
 def build(window: QMainWindow) -> dict[str, QAction]:
