@@ -14,7 +14,7 @@ from vaedesk.core.config import VAEConfig
 def bundled_cards() -> list[tuple[str, dict[str, Any] | None]]:
     """(name, card) of each bundled model, the default first; None for a card that
     cannot be read."""
-    folder = paths.bundled_weights().parent
+    folder = paths.weights_dir()
     default = paths.bundled_weights().name.removesuffix(".safetensors")
     out: list[tuple[str, dict[str, Any] | None]] = []
     for path in sorted(folder.glob("*.card.json"), key=lambda p: (p.name != f"{default}.card.json", p.name)):
