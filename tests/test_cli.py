@@ -435,3 +435,40 @@ def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):
     assert main(["--trace", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"vaedesk: --trace {tmp_path}: cannot write (Is a directory)"
+
+
+def test_no_command_writes_over_a_file_vaedesk_ships(tmp_path, mnist_dir, monkeypatch, capsys):
+    """decode, train, classifier train, upgrade and experiment refuse, with one line, any
+    output that is (or leads through a symlink to) a shipped model or its card. They are
+    pointed at copies of the shipped files, so that a guard that fails damages nothing."""
+    from vaedesk.core import paths
+
+    shipped = paths.shipped_files()
+    names = {p.name for p in shipped}
+    for model in ("vaedesk", "classifier", "seed", "report"):
+        assert {f"{model}.safetensors", f"{model}.card.json"} <= names
+    copies = tmp_path / "shipped"
+    copies.mkdir()
+    for p in shipped:
+        if p.parent == paths.bundled_weights().parent:
+            (copies / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setattr(paths, "shipped_files", lambda: sorted(copies.iterdir()))
+    before = {p.name: p.read_bytes() for p in copies.iterdir()}
+    link = tmp_path / "digit.png"
+    link.symlink_to(copies / "vaedesk.safetensors")
+    data = ["--data", str(mnist_dir)]
+    quick = ["--epochs", "1", "--limit", "200", "--val-size", "40", "--eval-k", "0"]
+    commands = [
+        ["decode", "0", "0", "-o", str(copies / "vaedesk.safetensors")],
+        ["decode", "0", "0", "-o", str(link)],
+        ["classifier", "train", *data, "--epochs", "1", "-o", str(copies / "seed.safetensors")],
+        ["train", *data, *quick, "-o", str(copies / "report.safetensors")],
+        ["train", *data, *quick, "-o", str(copies / "vaedesk")],  # its card is the shipped card
+        ["upgrade", str(copies / "seed.safetensors"), "-o", str(copies / "classifier.safetensors")],
+        ["experiment", "augment", *data, "--limit", "200", "-o", str(copies / "vaedesk.safetensors")],
+    ]
+    for argv in commands:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "a file vaedesk ships cannot be overwritten" in err, (argv, err)
+    assert {p.name: p.read_bytes() for p in copies.iterdir()} == before

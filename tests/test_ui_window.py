@@ -512,7 +512,7 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
     dialogs.save_file = str(paths.bundled_weights())
     before = paths.bundled_weights().read_bytes()
     press(window, "Model > Save current model")
-    assert "cannot be overwritten" in dialogs.messages[-1]
+    assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[-1]
     assert paths.bundled_weights().read_bytes() == before
     recent_action = next(a for a in recent_menu(window).actions() if a.text() == str(saved))
     recent_action.trigger()
@@ -635,3 +635,31 @@ def test_a_model_of_more_dimensions_is_shown_on_its_principal_plane(qtbot, mnist
 
     key(window, Qt.Key.Key_C)
     assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0 for c in m.circles)
+
+
+def test_no_export_or_save_writes_over_a_file_vaedesk_ships(qtbot, window, dialogs, tmp_path, monkeypatch):
+    """File > Export map, Export decoded digit and Model > Save, aimed at a shipped file or
+    a symlink to one, say so in one message and leave the file as it was. (They are aimed
+    at copies, so that a failing guard damages nothing.)"""
+    copies = tmp_path / "shipped"
+    copies.mkdir()
+    for name in ("vaedesk.safetensors", "vaedesk.card.json", "classifier.safetensors"):
+        (copies / name).write_bytes((paths.bundled_weights().parent / name).read_bytes())
+    monkeypatch.setattr(paths, "shipped_files", lambda: sorted(copies.iterdir()))
+    before = {p.name: p.read_bytes() for p in copies.iterdir()}
+    (tmp_path / "link.png").symlink_to(copies / "classifier.safetensors")
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    for target, keys in [
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_E, ctrl | shift)),  # Export map
+        (tmp_path / "link.png", (Qt.Key.Key_E, ctrl)),  # Export decoded digit
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_S, ctrl)),  # Save current model
+        (copies / "vaedesk", (Qt.Key.Key_S, ctrl)),  # saved as vaedesk.safetensors
+    ]:
+        dialogs.messages.clear()
+        dialogs.save_file = str(target)
+        key(window, *keys)
+        assert len(dialogs.messages) == 1
+        assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[0]
+    assert {p.name: p.read_bytes() for p in copies.iterdir()} == before

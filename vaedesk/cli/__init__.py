@@ -650,8 +650,8 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
     return model
 
 
-def _check_output(name: str) -> Path:
-    """Refuse an `-o` that training could not be saved to, before training starts."""
+def _check_output(name: str, example: str = "model.safetensors") -> Path:
+    """Refuse an `-o` that a run could not be saved to, before the run starts."""
     import os
     import tempfile
 
@@ -659,7 +659,7 @@ def _check_output(name: str) -> Path:
 
     path = Path(name)
     if path.is_dir():
-        raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / 'model.safetensors'}")
+        raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / example}")
     if path.exists() and not path.is_file():
         raise CommandError(f"-o {name}: not a regular file")
     try:
@@ -957,11 +957,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if not (args.noise >= 0 and math.isfinite(args.noise)):
         raise CommandError("--noise must be a non-negative number")
-    output = Path(args.output)
-    if output.is_dir():
-        raise CommandError(
-            f"-o {args.output}: is a folder; give a file name, such as {output / 'augment.json'}"
-        )
+    output = _check_output(args.output, example="augment.json")  # before the run, not after
     train = _load_data("train", args.data)
     if args.limit:
         train = (train[0][: args.limit], train[1][: args.limit])

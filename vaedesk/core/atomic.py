@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from vaedesk.core.paths import refuse_shipped
+
 STALE_SECONDS = 3600  # a temporary file this old was left by a save that was killed
 
 
@@ -16,8 +18,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 
     A symlink is written through (its target is replaced, the link stays); anything that
     is not a regular file (a device, a pipe, a folder) is refused with an OSError rather
-    than replaced by a file. Temporary files that killed saves left behind are removed.
+    than replaced by a file, and so is a file the program ships (PermissionError, from
+    `paths.refuse_shipped`). Temporary files that killed saves left behind are removed.
     """
+    refuse_shipped(path)
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()

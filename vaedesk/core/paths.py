@@ -8,6 +8,7 @@ the bundle.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,47 @@ def bundled_weights() -> Path:
 
 def bundled_classifier() -> Path:
     return resource("weights", "classifier.safetensors")
+
+
+SHIPPED_FOLDERS = ("weights", "assets", "mnist")  # in the bundle: its models, pictures, test set
+
+
+def shipped_files() -> list[Path]:
+    """Every file the program ships: the bundled models and their cards, the assets (the
+    icon, the pictures) and the MNIST test set when it is bundled. None of them is ever
+    written to (`refuse_shipped`)."""
+    found: list[Path] = []
+    for folder in SHIPPED_FOLDERS:
+        root = resource(folder)
+        if root.is_dir():
+            found.extend(p for p in root.rglob("*") if p.is_file())
+    return found
+
+
+def refuse_shipped(*targets: str | Path) -> None:
+    """Raise PermissionError (one line, naming the file) if any target is, or resolves to
+    through symlinks or a hard link, a file the program ships. Every writer calls this
+    (`atomic_write` does, for all of them), so no command or menu can replace a bundled
+    model, its card, an asset or the bundled test set."""
+    shipped = shipped_files()
+    real = {os.path.realpath(p) for p in shipped}
+    inodes = set()
+    for p in shipped:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        inodes.add((st.st_dev, st.st_ino))
+    for target in targets:
+        try:
+            st = os.stat(target)  # follows symlinks
+            same_file = (st.st_dev, st.st_ino) in inodes
+        except (OSError, ValueError):
+            same_file = False  # does not exist yet (or cannot be looked at): the name decides
+        if same_file or os.path.realpath(target) in real:
+            raise PermissionError(
+                errno.EPERM, "a file vaedesk ships cannot be overwritten; choose another name", str(target)
+            )
 
 
 def user_data_dir() -> Path:

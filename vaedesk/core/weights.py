@@ -14,7 +14,6 @@ is renamed into place.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import dataclass
@@ -49,9 +48,9 @@ def card_path(weights: str | Path) -> Path:
 
 
 def refuse_bundled(path: str | Path) -> None:
-    """Raise PermissionError if `path` is the bundled model, which is never overwritten."""
-    if Path(path).resolve() == paths.bundled_weights().resolve():
-        raise PermissionError(errno.EPERM, "the bundled model cannot be overwritten", str(path))
+    """Raise PermissionError if saving weights to `path` would write over a file the program
+    ships: `path` itself, or the card beside it (`weights/vaedesk` has the bundled card)."""
+    paths.refuse_shipped(path, card_path(path))
 
 
 def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
