@@ -9,7 +9,7 @@ import numpy as np
 
 from vaedesk.core import paths, weights
 from vaedesk.core.config import VAEConfig
-from vaedesk.core.onnx_runtime import GraphError, OnnxModel
+from vaedesk.core.onnx_runtime import GraphError, OnnxModel, describe_failure
 from vaedesk.core.prior import Prior
 
 if TYPE_CHECKING:
@@ -206,8 +206,7 @@ def output_problem(model: Model) -> str | None:
 
 
 def first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    return describe_failure(e)
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:

@@ -76,8 +76,7 @@ class Classifier:
             try:
                 p = self.probabilities(probe[:n])
             except Exception as e:  # noqa: BLE001 - whatever ONNX Runtime raises, it is unusable
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                return f"it fails on a batch of {n} pictures ({first})"
+                return f"it fails on a batch of {n} pictures ({onnx_runtime.describe_failure(e)})"
             if p.shape != (n, 10):
                 return f"it gives probabilities of shape {p.shape} for {n} pictures, not ({n}, 10)"
             if not np.isfinite(p).all():

@@ -128,8 +128,12 @@ def vet(
         raise GraphError("its graph holds sparse tensors, which vaedesk never exports")
     if len(g.node) > MAX_NODES:
         raise GraphError(f"its graph has {len(g.node)} operations; at most {MAX_NODES}")
+    for node in g.node:  # the operators first: a Loop is named as such, whatever it holds
+        if node.domain not in ("", "ai.onnx") or node.op_type not in ALLOWED_OPS:
+            domain = f"{node.domain}." if node.domain else ""
+            raise GraphError(f"its graph uses the operator {domain}{node.op_type}, which vaedesk never makes")
     for node in g.node:
-        _check_node(node)
+        _check_attributes(node)
     _check_signature(g, inputs, outputs)
     weights = expected(model)
     for init in g.initializer:
@@ -138,10 +142,7 @@ def vet(
     return model.SerializeToString()
 
 
-def _check_node(node) -> None:
-    if node.domain not in ("", "ai.onnx") or node.op_type not in ALLOWED_OPS:
-        domain = f"{node.domain}." if node.domain else ""
-        raise GraphError(f"its graph uses the operator {domain}{node.op_type}, which vaedesk never exports")
+def _check_attributes(node) -> None:
     for attr in node.attribute:
         if attr.ref_attr_name or attr.type not in ALLOWED_ATTRIBUTE_TYPES:
             raise GraphError(
@@ -221,7 +222,8 @@ def session_options(threads: int = 1, bounded: bool = True) -> ort.SessionOption
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3  # errors only: its warnings are not the user's business
+    # its warnings are not the user's business, and a failed call is reported by us in one line
+    options.log_severity_level = 4
     if bounded:
         options.add_session_config_entry("session.use_env_allocators", "1")
     return options
@@ -284,6 +286,14 @@ class OnnxModel:
         z = np.ascontiguousarray(z, np.float32)
         parts = [self._decoder.run([output], {"z": z[i : i + CALL_BATCH]})[0] for i in batches(len(z))]
         return np.concatenate(parts)
+
+
+def describe_failure(e: BaseException) -> str:
+    """One line for what ONNX Runtime raised when a call failed."""
+    text = str(e).strip()
+    if "Available memory of" in text:  # the arena's cap
+        return f"one call needs more than {MAX_CALL_BYTES // 2**20} MB"
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def batches(n: int) -> range:
