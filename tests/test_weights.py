@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -475,8 +476,6 @@ def test_a_graph_can_neither_loop_nor_take_unbounded_memory(tmp_path, tiny_file)
 
     from onnx import TensorProto, helper
 
-    from vaedesk.core.onnx_runtime import MAX_CALL_BYTES
-
     base, w = tiny_file
     body = helper.make_graph(
         [
@@ -517,30 +516,19 @@ def test_a_graph_can_neither_loop_nor_take_unbounded_memory(tmp_path, tiny_file)
     file_with(greedy, base, decoder=dense_decoder(w, hidden=doubling))
 
     for path, said in (
-        (loops, "its decoder: its graph uses the operator Loop, which vaedesk never makes"),
-        (
-            greedy,
-            f"its decoder fails on a batch of 1 (one call needs more than {MAX_CALL_BYTES // 2**20} MB)",
-        ),
+        (loops, r"its decoder: its graph uses the operator Loop, which vaedesk never makes"),
+        (greedy, r"its decoder fails on a batch of 1 \(one call needs more than \d+ MB\)"),
     ):
+        out = str(tmp_path / "d.png")
         r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vaedesk",
-                "decode",
-                "--weights",
-                str(path),
-                "0",
-                "0",
-                "-o",
-                str(tmp_path / "d.png"),
-            ],
+            [sys.executable, "-m", "vaedesk", "decode", "--weights", str(path), "0", "0", "-o", out],
             capture_output=True,
             text=True,
             timeout=120,
         )
-        assert r.returncode == 1 and r.stderr == f"vaedesk: {path}: {said}\n", r.stderr[-2000:]
+        assert r.returncode == 1 and re.fullmatch(f"vaedesk: {re.escape(str(path))}: {said}\n", r.stderr), (
+            r.stderr
+        )
 
 
 def test_a_model_must_take_a_batch_and_give_every_output_its_shape(tmp_path, tiny_file):
