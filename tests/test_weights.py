@@ -593,3 +593,26 @@ def test_a_model_that_computes_nan_is_refused_on_load(tmp_path, tiny_file, part)
     with pytest.raises(error) as e:
         load(path)
     assert str(e.value) == f"{path}: {expected}"
+
+
+def test_the_allowed_operators_are_exactly_those_our_exports_make():
+    """The allow-list is computed from the project's own exports: every architecture's
+    encoder and decoder, and the digit classifier. A new architecture whose export needs
+    another operator fails here, not on a user's machine."""
+    import onnx
+
+    from vaedesk.core.classifier import DigitClassifier, _Probabilities
+    from vaedesk.core.config import ARCHS
+    from vaedesk.core.export import export, graph
+    from vaedesk.core.onnx_runtime import ALLOWED_OPS
+
+    made = set()
+    for arch in ARCHS:
+        for graph_bytes_ in export(VAE(VAEConfig(arch=arch))).values():
+            made |= {n.op_type for n in onnx.load_from_string(graph_bytes_).graph.node}
+    with torch.no_grad():
+        classifier = graph(
+            _Probabilities(DigitClassifier().eval()), torch.zeros(1, 28, 28), ["images"], ["p"]
+        )
+    made |= {n.op_type for n in onnx.load_from_string(classifier).graph.node}
+    assert made == ALLOWED_OPS
