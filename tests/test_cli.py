@@ -501,3 +501,47 @@ def test_no_command_writes_over_a_file_vaedesk_ships(tmp_path, mnist_dir, monkey
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "a file vaedesk ships cannot be overwritten" in err, (argv, err)
     assert {p.name: p.read_bytes() for p in copies.iterdir()} == before
+
+
+def test_decode_refuses_a_point_beyond_float32(tmp_path, capsys):
+    """1e39 is a finite double but infinite in float32, the model's numbers: it wrote a
+    black PNG with exit 0. Typed or read from a file, it is one line and no PNG."""
+    out = tmp_path / "d.png"
+    (tmp_path / "far.txt").write_text("1e39 0\n")
+    for argv in (["1e39", "0"], ["0", "-3.5e38"], [str(tmp_path / "far.txt")]):
+        assert main(["decode", *argv, "-o", str(out)]) == 1
+        assert capsys.readouterr().err == "vaedesk: the latent point's values must be finite numbers\n"
+    assert not out.exists()
+
+
+def test_only_regular_files_are_read_and_anything_else_is_one_line(tmp_path):
+    """A FIFO as a picture hung `classify` (and the window's Open image), as `--trace` it
+    hung the start; /dev/full as `--trace` ended in a traceback; `decode /dev/urandom`
+    grew to 4.3 GB and `/dev/zero` ended in MemoryError. Each is now one line, at once."""
+    import os
+
+    fifo = tmp_path / "digit.png"
+    os.mkfifo(fifo)
+    out = str(tmp_path / "d.png")
+    cases = [
+        (["classify", str(fifo)], f"vaedesk: {fifo}: not a picture vaedesk can read (not a regular file)"),
+        (["encode", str(fifo)], f"vaedesk: {fifo}: not a picture vaedesk can read (not a regular file)"),
+        (
+            ["decode", "/dev/urandom", "-o", out],
+            "vaedesk: /dev/urandom: cannot read a latent point from it (not a regular file)",
+        ),
+        (
+            ["decode", "/dev/zero", "-o", out],
+            "vaedesk: /dev/zero: cannot read a latent point from it (not a regular file)",
+        ),
+        (
+            ["decode", str(fifo), "-o", out],
+            f"vaedesk: {fifo}: cannot read a latent point from it (not a regular file)",
+        ),
+        (["--trace", str(fifo)], f"vaedesk: --trace {fifo}: cannot write (not a regular file)"),
+        (["--trace", "/dev/full"], "vaedesk: --trace /dev/full: cannot write (not a regular file)"),
+    ]
+    for argv, said in cases:
+        r = run(*argv, env_extra={"QT_QPA_PLATFORM": "offscreen"})
+        assert r.returncode in (1, 2) and r.stderr == said + "\n", (argv, r.stderr[-1000:])
+    assert not (tmp_path / "d.png").exists()

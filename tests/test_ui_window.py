@@ -662,3 +662,26 @@ def test_no_export_or_save_writes_over_a_file_vaedesk_ships(qtbot, window, dialo
         assert len(dialogs.messages) == 1
         assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[0]
     assert {p.name: p.read_bytes() for p in copies.iterdir()} == before
+
+
+@pytest.mark.parametrize("typed", ["1e39 0", "0 -1e39", "3.5e38, 1"])
+def test_go_to_a_point_beyond_float32_is_refused_and_hovering_goes_on(qtbot, window, typed):
+    """A coordinate that is finite as typed but infinite in float32, the model's numbers,
+    is refused in the status bar; the crosshair and the decoded digit stay, and the next
+    hover decodes as before (it ended in a segmentation fault)."""
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    cross, shown = window.map.crosshair(), window.decoder.image.copy()
+    field = window.decoder.go_to
+    field.clear()
+    QTest.keyClicks(field, typed)
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == "Go to: the coordinates must be finite numbers"
+    assert window.map.crosshair() == cross
+    np.testing.assert_array_equal(window.decoder.image, shown)
+    target = QPoint(vp.width() // 2, vp.height() // 2)
+    hover(qtbot, window, target)
+    x, y = viewport_to_latent(window.map, target)
+    expected = window.session.model.decode(np.float32([[x, y]]))[0]
+    np.testing.assert_allclose(window.decoder.image, expected, atol=1e-5)
+    assert np.isfinite(window.decoder.image).all()

@@ -135,8 +135,9 @@ class Model:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]."""
-        z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
+        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]; ValueError
+        for a point that is not finite in float32."""
+        z = finite_float32(z, "latent points").reshape(-1, self.config.latent_dim)
         if self._onnx is not None:
             return self._onnx.decode(z)
         import torch
@@ -207,6 +208,21 @@ def output_problem(model: Model) -> str | None:
 
 def first_line(e: BaseException) -> str:
     return describe_failure(e)
+
+
+def finite_float32(values: object, what: str = "the coordinates") -> np.ndarray:
+    """Numbers from outside (typed, read from a file, passed in) as float32, the model's
+    numbers; ValueError if any is not finite *after* the conversion: 1e39 is a finite
+    double but infinite in float32, and an infinite latent point decodes to NaN and drew
+    the map at infinity (a segmentation fault)."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(values, np.float64).astype(np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numbers") from None
+    if not np.isfinite(out).all():
+        raise ValueError(f"{what} must be finite numbers")
+    return out
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:

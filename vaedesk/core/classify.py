@@ -20,6 +20,7 @@ class ClassifierError(Exception):
     """A classifier file cannot be used; the message names the file and the problem."""
 
 
+MAX_FILE_BYTES = 64 * 2**20  # the bundled classifier is 0.2 MB
 BN_EPS = 1e-5  # torch's BatchNorm2d default, which the classifier uses
 
 
@@ -42,6 +43,9 @@ class Classifier:
         path = Path(path) if path is not None else paths.bundled_classifier()
         if not path.is_file():
             raise ClassifierError(f"{path}: no such classifier file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            size = path.stat().st_size / 2**20
+            raise ClassifierError(f"{path}: {size:.0f} MB; a classifier is at most 64 MB")
         try:
             with safe_open(str(path), framework="numpy") as f:
                 metadata = f.metadata() or {}

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from vaedesk.core.model import VAE
 
 FORMAT = "vaedesk-weights-1"
+MAX_FILE_BYTES = 512 * 2**20  # the bundled model is 14 MB
 
 
 class WeightsError(Exception):
@@ -107,6 +108,9 @@ def read(path: str | Path) -> Stored:
         raise WeightsError(f"{path}: not a file")
     if not os.access(path, os.R_OK):
         raise WeightsError(f"{path}: not readable (permission denied)")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        size = path.stat().st_size / 2**20
+        raise WeightsError(f"{path}: {size:.0f} MB; vaedesk weights are at most 512 MB")
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}
