@@ -117,7 +117,8 @@ def onnx_decoder(model: VAE) -> Decoder | None:
         from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
 
         graphs = export(model)
-        runtime = OnnxModel(graphs[ENCODER], graphs[DECODER], threads=torch.get_num_threads())
+        # our own export of a model in memory: its large batches need no cap
+        runtime = OnnxModel(graphs[ENCODER], graphs[DECODER], threads=torch.get_num_threads(), bounded=False)
     except Exception:  # noqa: BLE001 - no onnx package, an op it cannot export: torch does it all
         return None
     return lambda z: torch.from_numpy(runtime.decode_logits(z.numpy())).unsqueeze(1)

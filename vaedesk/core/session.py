@@ -28,7 +28,7 @@ import numpy as np
 from psygnal import evented
 
 from vaedesk.core import data, preprocess
-from vaedesk.core.api import Model, tile
+from vaedesk.core.api import Model, finite_float32, tile
 from vaedesk.core.classify import Classifier, ClassifierError, looks_like
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
 from vaedesk.core.plane import Plane
@@ -320,12 +320,11 @@ class Session:
             values = np.array(text.replace(",", " ").replace("(", " ").replace(")", " ").split(), np.float64)
         except ValueError:
             raise ValueError(f"type {dim} numbers, such as {' '.join(['0.5'] * dim)}") from None
-        if not np.isfinite(values).all():
-            raise ValueError("the coordinates must be finite numbers")
+        values = finite_float32(values)  # 1e39 is a double, but infinite in float32
         if len(values) == dim:
-            return values.astype(np.float32)
+            return values
         if len(values) == 2:
-            return self.plane.lift(values)
+            return finite_float32(self.plane.lift(values))
         raise ValueError(f"type {dim} numbers (the model has {dim} latent dimensions), or 2 map coordinates")
 
     @property
