@@ -182,7 +182,7 @@ def output_problem(model: Model) -> str | None:
     on load, so no window, map or command ever shows its NaN."""
     d = model.config.latent_dim
     for n in (1, len(PROBE)):
-        z = np.repeat(np.array(PROBE[:n], np.float32)[:, None], d, axis=1)  # (n, D)
+        z = np.repeat(np.asarray(PROBE[:n], np.float32)[:, None], d, axis=1)  # (n, D)
         try:
             images = model.decode(z)
             logits = model._onnx.decode_logits(z) if model._onnx is not None else None
