@@ -71,16 +71,21 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)  # the PNGs of vaedesk/resources/icons/hicolor
+
+
 def set_icon(app) -> None:
     """The window's icon, from the shipped PNGs (no SVG plugin needed), and the desktop
     entry's name, by which Wayland compositors find the same icon."""
+    from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon
 
     from vaedesk.core import paths
 
     icon = QIcon()
-    for png in sorted(paths.resource("icons", "hicolor").glob("*/apps/vaedesk.png")):
-        icon.addFile(str(png))
+    hicolor = paths.resource("icons", "hicolor")
+    for side in ICON_SIZES:  # sizes given, so that no file is read before Qt needs it
+        icon.addFile(str(hicolor / f"{side}x{side}" / "apps" / "vaedesk.png"), QSize(side, side))
     app.setWindowIcon(icon)
     app.setDesktopFileName("vaedesk")
 
