@@ -151,7 +151,7 @@ def run_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("vaedesk")
     app.setOrganizationName("vaedesk")
-    set_icon(app)
+    app.setDesktopFileName("vaedesk")  # before the window shows: Wayland finds the icon by it
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
@@ -183,6 +183,8 @@ def run_app(args: argparse.Namespace) -> int:
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     window.map.first_painted.connect(_collect_from_now_on)
+    # The icon's first use loads Qt's icon machinery (70-160 ms here): after the first paint.
+    window.map.first_painted.connect(lambda: set_icon(app))
     QTimer.singleShot(5000, _collect_from_now_on)  # in case no paint comes (a modal error)
     if getattr(args, "exit_after_first_paint", False):
 
