@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from vaedesk import __version__
 from vaedesk.cli.commands import COMMANDS, load
 from vaedesk.cli.common import CommandError
-from vaedesk.cli.parsing import DefaultsHelp, Parser, add_data_option, add_weights_option
+from vaedesk.cli.parsing import Parser, add_data_option, add_weights_option
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -53,7 +53,7 @@ def build_parser(command: str | None = None) -> tuple[Parser, Parser | None]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     chosen = None
     for name, info in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=info.summary, formatter_class=DefaultsHelp)
+        command_parser = sub.add_parser(name, help=info.summary)
         if name == command:
             load(name).add_arguments(command_parser)
             chosen = command_parser
