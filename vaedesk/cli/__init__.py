@@ -106,11 +106,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
-    if args.install_desktop_entry or args.remove_desktop_entry:
-        from vaedesk.core import desktop
-
-        return desktop.run(remove_entry=args.remove_desktop_entry)
     try:
+        if args.install_desktop_entry or args.remove_desktop_entry:
+            from vaedesk.core import desktop
+
+            return desktop.run(remove_entry=args.remove_desktop_entry)
         if args.command is None:
             from vaedesk.ui.app import run_app
 

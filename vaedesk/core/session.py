@@ -31,7 +31,7 @@ from vaedesk.core import data, preprocess
 from vaedesk.core.api import Model, finite_float32, tile
 from vaedesk.core.classify import Classifier, ClassifierError, looks_like
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
-from vaedesk.core.plane import Plane
+from vaedesk.core.plane import Plane, central_range
 from vaedesk.core.prior import line
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ class Session:
         without them where a 2-D model's prior puts its mass."""
         points = self.points
         if len(points):
-            lo, hi = np.percentile(points, [0.2, 99.8], axis=0)
+            lo, hi = central_range(points)
             return lo.astype(np.float32), hi.astype(np.float32)
         if self.plane.is_whole_space:
             lo, hi = self.model.prior.extent()
