@@ -22,6 +22,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRect, QRe
 from PySide6.QtGui import QPainter, QRegion
 from PySide6.QtWidgets import QGraphicsItem
 
+from vaedesk.core.plane import central_range
 from vaedesk.core.prior import SIGMA_MASSES, Prior
 from vaedesk.ui.workers import Task, Worker
 
@@ -336,7 +337,7 @@ class LatentMap(pg.PlotWidget):
     def fit(self) -> None:
         """Show the test points, or without them where the prior puts its mass."""
         if self.has_points():
-            lo, hi = np.percentile(self.mu, [0.2, 99.8], axis=0)
+            lo, hi = central_range(self.mu)
         elif self.prior is not None:
             lo, hi = self.prior.extent()
         else:

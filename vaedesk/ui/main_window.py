@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -32,8 +33,10 @@ from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
-from vaedesk.ui.training import TrainingPanel
 from vaedesk.ui.widgets import numbers, scrolling
+
+if TYPE_CHECKING:
+    from vaedesk.ui.training import TrainingPanel
 
 HELP = (
     "Hover over the map: the decoder draws the digit at that latent point, and the classifier "
@@ -166,6 +169,8 @@ class MainWindow(PictureDrops, QMainWindow):
     @property
     def training_panel(self) -> TrainingPanel:
         if self._training is None:
+            from vaedesk.ui.training import TrainingPanel  # on first use: not part of start-up
+
             p = self._training = TrainingPanel(self.session, self)
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, p)
             # a third of the window, not the panel's own size hint (its curves would take
