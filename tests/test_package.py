@@ -50,6 +50,8 @@ def packaged(tmp_path_factory, real_mnist_dir) -> Path:
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No MNIST anywhere but in the bundle, and empty user folders: a new user's machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAEDESK_", "QT_", "DISPLAY", "WAYLAND"))}
+    for name in ("CI", "GITHUB_ACTIONS", "TF_BUILD"):  # onnxruntime's telemetry keeps quiet under these
+        env.pop(name, None)
     env.update(
         HOME=str(tmp_path),
         XDG_DATA_HOME=str(tmp_path / "data"),
@@ -97,3 +99,4 @@ def test_self_test_passes_offline_with_the_bundled_map(packaged, tmp_path):
     assert checks["window shows the map"]["points"] == 10000  # the bundled test set, offline
     assert all(c["ok"] for c in report["checks"])
     assert not list(packaged.parent.rglob("*.npz"))  # nothing written into the bundle
+    assert not list(tmp_path.rglob("Microsoft"))  # no onnxruntime telemetry identifier in the home

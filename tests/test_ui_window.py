@@ -4,6 +4,8 @@ Expected values are computed here, independently of the code under test."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -177,7 +179,7 @@ def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  #
     qtbot.waitUntil(lambda: not window.decoder.is_playing(), timeout=5000)
     np.testing.assert_allclose(window.decoder.image, model.decode(zb)[0], atol=1e-5)
     dialogs.save_file = str(tmp_path / "strip.png")
-    press(window, "File > Export morph strip as PNG")
+    press(window, "file.export_morph_strip")
     with Image.open(tmp_path / "strip.png") as im:
         assert im.size == (3 * 28 * 12, 3 * 28)
 
@@ -327,7 +329,7 @@ def test_row_prior_contours(qtbot, mnist_dir, dialogs, path):
         assert np.ptp(level) < 0.1 * np.median(level)  # one density all along
         inside = (density(prior, sample) >= np.median(level)).mean()
         assert abs(inside - (1 - np.exp(-(r**2) / 2))) < 0.02, (r, inside)
-    press(window, "View > Prior contours (1, 2, 3 \u03c3)")
+    press(window, "view.contours")
     assert not any(c.isVisible() for c in window.map.circles)
 
 
@@ -340,7 +342,7 @@ def test_row_sample_and_morph_follow_the_prior(qtbot, mnist_dir, dialogs, path):
     assert "16 samples from the prior, " + ("N(0, I)" if len(prior[2]) == 1 else "a mixture") in (
         window.decoder.caption.text()
     )
-    press(window, "Explore > Morph through the prior\u2019s mass")
+    press(window, "explore.follow_prior")
     a, b = (2.0, 0.0), (0.0, 2.0)
     if len(prior[2]) > 1:  # between the two components farthest apart
         d = np.linalg.norm(prior[0][:, None] - prior[0][None], axis=-1)
@@ -505,14 +507,14 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
     assert saved.is_file() and saved.with_suffix(".card.json").is_file()
     assert "copy.safetensors" in window.windowTitle()
 
-    press(window, "Model > Reset to the bundled model")
+    press(window, "model.reset")
     assert window.session.model.path == paths.bundled_weights()
     recent = menu_item_texts(window, "Model", "Recent models")
     assert str(saved) in recent
     dialogs.save_file = str(paths.bundled_weights())
     before = paths.bundled_weights().read_bytes()
-    press(window, "Model > Save current model")
-    assert "cannot be overwritten" in dialogs.messages[-1]
+    press(window, "model.save")
+    assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[-1]
     assert paths.bundled_weights().read_bytes() == before
     recent_action = next(a for a in recent_menu(window).actions() if a.text() == str(saved))
     recent_action.trigger()
@@ -520,8 +522,7 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
 
 
 def recent_menu(window):
-    menu = next(a for a in window.menuBar().actions() if a.text() == "&Model").menu()
-    sub = next(a for a in menu.actions() if a.text() == "Recent models").menu()
+    sub = window.action("model.recent").menu()
     sub.aboutToShow.emit()  # as when the user opens it
     return sub
 
@@ -561,7 +562,7 @@ def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir
 
 
 def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
-    press(window, "Help > Keyboard shortcuts")
+    press(window, "help.shortcuts")
     text = dialogs.messages[-1]
     for line in ("Train\u2026: Ctrl+T", "Copy decoded digit: Ctrl+C", "Decoded-digit field: F"):
         assert line in text
@@ -569,12 +570,21 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
     assert "Hover over the map" in dialogs.messages[-1]
 
 
+def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):  # noqa: F811
+    press(window, "help.bundled_models")
+    text = dialogs.messages[-1]
+    card = json.loads(paths.bundled_weights().with_suffix("").with_suffix(".card.json").read_text())
+    assert text.startswith("vaedesk (the default)")
+    assert f"-ELBO {card['test_metrics']['neg_elbo']:.2f} nats" in text and card["command"] in text
+    classifier = json.loads(paths.bundled_classifier().with_suffix("").with_suffix(".card.json").read_text())
+    assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
+
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
     dialogs.folder = str(mnist_dir)
-    press(w, "File > Choose MNIST folder")
+    press(w, "file.choose_mnist")
     dialogs.save_file = str(tmp_path / "mine.safetensors")
-    press(w, "Model > Save current model")
+    press(w, "model.save")
     w.close()
     geometry = bytes(w.saveGeometry())
     settings = type(w.settings)()
@@ -635,3 +645,54 @@ def test_a_model_of_more_dimensions_is_shown_on_its_principal_plane(qtbot, mnist
 
     key(window, Qt.Key.Key_C)
     assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0 for c in m.circles)
+
+
+def test_no_export_or_save_writes_over_a_file_vaedesk_ships(qtbot, window, dialogs, tmp_path, monkeypatch):
+    """File > Export map, Export decoded digit and Model > Save, aimed at a shipped file or
+    a symlink to one, say so in one message and leave the file as it was. (They are aimed
+    at copies, so that a failing guard damages nothing.)"""
+    copies = tmp_path / "shipped"
+    copies.mkdir()
+    for name in ("vaedesk.safetensors", "vaedesk.card.json", "classifier.safetensors"):
+        (copies / name).write_bytes((paths.bundled_weights().parent / name).read_bytes())
+    monkeypatch.setattr(paths, "shipped_files", lambda: sorted(copies.iterdir()))
+    before = {p.name: p.read_bytes() for p in copies.iterdir()}
+    (tmp_path / "link.png").symlink_to(copies / "classifier.safetensors")
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    for target, keys in [
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_E, ctrl | shift)),  # Export map
+        (tmp_path / "link.png", (Qt.Key.Key_E, ctrl)),  # Export decoded digit
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_S, ctrl)),  # Save current model
+        (copies / "vaedesk", (Qt.Key.Key_S, ctrl)),  # saved as vaedesk.safetensors
+    ]:
+        dialogs.messages.clear()
+        dialogs.save_file = str(target)
+        key(window, *keys)
+        assert len(dialogs.messages) == 1
+        assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[0]
+    assert {p.name: p.read_bytes() for p in copies.iterdir()} == before
+
+
+@pytest.mark.parametrize("typed", ["1e39 0", "0 -1e39", "3.5e38, 1"])
+def test_go_to_a_point_beyond_float32_is_refused_and_hovering_goes_on(qtbot, window, typed):
+    """A coordinate that is finite as typed but infinite in float32, the model's numbers,
+    is refused in the status bar; the crosshair and the decoded digit stay, and the next
+    hover decodes as before (it ended in a segmentation fault)."""
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    cross, shown = window.map.crosshair(), window.decoder.image.copy()
+    field = window.decoder.go_to
+    field.clear()
+    QTest.keyClicks(field, typed)
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == "Go to: the coordinates must be finite numbers"
+    assert window.map.crosshair() == cross
+    np.testing.assert_array_equal(window.decoder.image, shown)
+    target = QPoint(vp.width() // 2, vp.height() // 2)
+    hover(qtbot, window, target)
+    x, y = viewport_to_latent(window.map, target)
+    expected = window.session.model.decode(np.float32([[x, y]]))[0]
+    np.testing.assert_allclose(window.decoder.image, expected, atol=1e-5)
+    assert np.isfinite(window.decoder.image).all()

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -169,7 +170,15 @@ def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np
             f"MNIST {split} files not found (looked in {looked}); run `vaedesk data download`"
             f" or " + HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
         )
-    return load_split(folder, split)
+    try:
+        return load_split(folder, split)
+    except DataError as e:
+        if folder == paths.bundled_mnist_dir():
+            raise DataError(
+                f"The MNIST test set shipped with vaedesk is damaged ({e}); download MNIST, choose"
+                " a folder that has it, or reinstall vaedesk"
+            ) from None
+        raise
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -218,7 +227,7 @@ class _Watch:
     """
 
     def __init__(
-        self, response, should_stop: Callable[[], bool] | None, limits: Limits, deadline_at: float
+        self, response: IO[bytes], should_stop: Callable[[], bool] | None, limits: Limits, deadline_at: float
     ) -> None:
         self.response, self.should_stop = response, should_stop
         self.limits, self.deadline_at = limits, deadline_at
@@ -232,7 +241,7 @@ class _Watch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._finished.set()
         self._thread.join()
@@ -269,7 +278,7 @@ class _Watch:
             return
 
 
-def _cut(response) -> None:
+def _cut(response: IO[bytes]) -> None:
     """Shut the response's socket down, which wakes a read blocked on it in another thread."""
     try:
         sock = socket.socket(fileno=os.dup(response.fileno()))

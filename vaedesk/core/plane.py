@@ -37,8 +37,8 @@ class Plane:
         centre = points.mean(axis=0)
         _, s, vt = np.linalg.svd(points - centre, full_matrices=False)
         share = s**2 / max(float((s**2).sum()), 1e-12)
-        labels = tuple(f"PC {i + 1} ({100 * share[i]:.0f} % of the variance)" for i in range(2))
-        return cls(centre, vt[:2], labels)
+        first, second = (f"PC {i + 1} ({100 * share[i]:.0f} % of the variance)" for i in range(2))
+        return cls(centre, vt[:2], (first, second))
 
     @classmethod
     def for_points(cls, dim: int, points: np.ndarray | None) -> Plane:

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedesk import __version__
 from vaedesk.core import data, weights
 from vaedesk.core.config import VAEConfig
 from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent, stages
@@ -46,7 +45,9 @@ class Evaluating:
     stop_reason: str
 
 
-def equivalent_command(config: dict, options: TrainOptions, limit: int | None, init: str | None) -> str:
+def equivalent_command(
+    config: dict[str, Any], options: TrainOptions, limit: int | None, init: str | None
+) -> str:
     """The `vaedesk train` line that reproduces a run with these settings."""
     defaults = TrainOptions()
     argv = ["vaedesk", "train"]
@@ -110,6 +111,7 @@ def _card_of(path: str | None) -> dict[str, Any] | None:
 
 def make_card(
     *,
+    version: str,
     command: str,
     options: TrainOptions,
     trainer: Trainer,
@@ -124,7 +126,7 @@ def make_card(
     """The model card: everything needed to reproduce and judge a run. `weights.save`
     adds the model config."""
     return {
-        "vaedesk_version": __version__,
+        "vaedesk_version": version,
         "command": command,
         "seed": options.seed,
         "options": {f.name: getattr(options, f.name) for f in fields(options)},
@@ -177,7 +179,9 @@ def collapse_warning(card: dict[str, Any], how: str) -> str | None:
     train longer or with a warm-up where the user is (command-line options or fields)."""
     if not card.get("posterior_collapsed"):
         return None
-    best = next((h for h in card.get("history", []) if h.get("epoch") == card.get("best_epoch")), {})
+    best: dict[str, Any] = next(
+        (h for h in card.get("history", []) if h.get("epoch") == card.get("best_epoch")), {}
+    )
     return (
         f"the posterior collapsed: KL {best.get('val_kl', 0.0):.2f} nats per image, so the latent "
         f"space carries almost nothing about the digits and the map will not separate them. {how}"
@@ -239,6 +243,7 @@ class RunSpec:
     options: TrainOptions
     eval_k: int  # importance samples for the IWAE bound on the card; 0 for none
     command: str
+    version: str  # vaedesk's, for the card: passed down, as the core never imports upwards
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,7 @@ def run_spec(
         spec.train,
         spec.options,
         command=spec.command,
+        version=spec.version,
         init=spec.init,
         test=spec.test,
         eval_k=spec.eval_k,
@@ -323,6 +329,7 @@ class TrainingRun:
         options: TrainOptions,
         *,
         command: str,
+        version: str,
         init: str | None = None,
         test: Split | None = None,
         eval_k: int = 64,
@@ -332,6 +339,7 @@ class TrainingRun:
         self.train = train
         self.options = options
         self.command = command
+        self.version = version
         self.init = init
         self.init_card = _card_of(init)
         self.test = test
@@ -431,6 +439,7 @@ class TrainingRun:
         trained_prior = self.model.config.prior
         self.model.settle_prior()
         self.card = make_card(
+            version=self.version,
             command=self.command,
             options=self.options,
             trainer=self.trainer,
