@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("VAEDESK_TEST_MNIST", "/work/shared/mnist"))
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2, help="per run (the panel's default is 3)")
+    parser.add_argument("--epochs", type=int, default=1, help="per run (the panel's default is 3)")
     parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
     parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
     args = parser.parse_args(argv)

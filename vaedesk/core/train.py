@@ -214,6 +214,7 @@ class Trainer:
         # `_batch`); the validation images, a tenth as many and read every epoch, as floats.
         self.x_train: torch.Tensor = as_stored(np.asarray(images)[train_idx])
         self.x_val: torch.Tensor = as_tensor(np.asarray(images)[val_idx])
+        self.n_train = len(train_idx)  # still known once `release` has let the images go
         if options.binarize:
             self.x_val = torch.bernoulli(self.x_val, generator=torch.Generator().manual_seed(options.seed))
         if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
@@ -239,7 +240,7 @@ class Trainer:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.options.batch_size)
+        return math.ceil(self.n_train / self.options.batch_size)
 
     @property
     def total_batches(self) -> int:
