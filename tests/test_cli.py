@@ -611,3 +611,49 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, real_mnist_d
     assert rc == 1 and "Traceback" not in err, err[-2000:]
     assert err.strip().splitlines()[-1] == "vaedesk: no epoch finished (cancelled); nothing saved"
     assert not (tmp_path / "run.safetensors").exists()
+
+
+def test_odd_options_and_cards_are_one_line_not_a_traceback(tmp_path, mnist_dir, capsys):
+    """`experiment augment --limit 20`, seeds of -1 and beyond 2^64, and a card whose
+    options are a list (after `eval --amortization` had evaluated) ended in tracebacks."""
+    out = str(tmp_path / "x.json")
+    assert main(["experiment", "augment", "--data", str(mnist_dir), "--limit", "20", "-o", out]) == 1
+    assert capsys.readouterr().err == "vaedesk: --limit 20: the experiment needs at least 45 images\n"
+    for command in (["experiment", "augment"], ["classifier", "train"], ["train"]):
+        for seed in ("-1", str(2**64 + 1)):
+            with pytest.raises(SystemExit) as e:
+                main([*command, "--seed", seed, "-o", out])
+            err = capsys.readouterr().err
+            assert e.value.code == 2 and f"argument --seed: {seed}: a seed is from 0 to 4294967295" in err
+    import torch
+
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    listed = tmp_path / "listed.safetensors"
+    weights.save(listed, VAE(VAEConfig(arch="mlp")), {"options": ["val_size", 10]})
+    argv = ["eval", "--weights", str(listed), "--data", str(mnist_dir), "-k", "0", "--amortization", "2"]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["amortization_images"] == 2 and np.isfinite(result["amortization_train_gap"])
+
+
+def test_upgrade_keeps_the_files_mode(tmp_path, capsys):
+    """`upgrade` rewrites a file in place: a read-only file stays read-only (it became
+    writable), and a file of mode 0640 stays 0640."""
+    import os
+    import stat
+
+    import torch
+
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    for mode in (0o444, 0o640):
+        path = tmp_path / f"m{mode:o}.safetensors"
+        weights.save(path, VAE(VAEConfig(arch="mlp")), {})
+        os.chmod(path, mode)
+        assert main(["upgrade", str(path)]) == 0, capsys.readouterr().err
+        assert stat.S_IMODE(path.stat().st_mode) == mode
