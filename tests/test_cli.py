@@ -466,6 +466,32 @@ def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):
     assert err.strip() == f"vaedesk: --trace {tmp_path}: cannot write (Is a directory)"
 
 
+def test_info_prints_each_bundled_models_card(capsys):
+    """`vaedesk info`: every card shipped beside the bundled weights, with what the model
+    is, its test metrics and the command that made it; the default model first."""
+    from vaedesk.core import paths
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    cards = sorted(paths.bundled_weights().parent.glob("*.card.json"))
+    assert len(cards) >= 2  # the VAE and the classifier, at least
+    assert out.startswith("vaedesk (the default)\n")
+    blocks = {block.split("\n", 1)[0].split(" ")[0]: block for block in out.strip().split("\n\n")}
+    assert len(blocks) == len(cards)
+    for path in cards:
+        card = json.loads(path.read_text())
+        block = blocks[path.name.removesuffix(".card.json")]
+        assert card["command"] in block
+        metrics = card["test_metrics"]
+        if "config" in card:
+            config = card["config"]
+            assert f"{config['arch']} VAE, {config['latent_dim']}-D latent" in block
+            assert f"-ELBO {metrics['neg_elbo']:.2f} nats" in block
+            assert f"latent 5-NN {100 * metrics['knn5_accuracy']:.2f} %" in block
+        else:
+            assert f"accuracy {100 * metrics['accuracy']:.2f} %" in block
+
+
 def test_no_command_writes_over_a_file_vaedesk_ships(tmp_path, mnist_dir, monkeypatch, capsys):
     """decode, train, classifier train, upgrade and experiment refuse, with one line, any
     output that is (or leads through a symlink to) a shipped model or its card. They are

@@ -4,6 +4,8 @@ Expected values are computed here, independently of the code under test."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -568,6 +570,15 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
     assert "Hover over the map" in dialogs.messages[-1]
 
 
+def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):  # noqa: F811
+    press(window, "help.bundled_models")
+    text = dialogs.messages[-1]
+    card = json.loads(paths.bundled_weights().with_suffix("").with_suffix(".card.json").read_text())
+    assert text.startswith("vaedesk (the default)")
+    assert f"-ELBO {card['test_metrics']['neg_elbo']:.2f} nats" in text and card["command"] in text
+    classifier = json.loads(paths.bundled_classifier().with_suffix("").with_suffix(".card.json").read_text())
+    assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
+
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
     dialogs.folder = str(mnist_dir)
@@ -670,7 +681,8 @@ def test_go_to_a_point_beyond_float32_is_refused_and_hovering_goes_on(qtbot, win
     is refused in the status bar; the crosshair and the decoded digit stay, and the next
     hover decodes as before (it ended in a segmentation fault)."""
     vp = window.map.viewport().rect()
-    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    # not where the previous test left the pointer: a move onto the same spot sends no event
+    hover(qtbot, window, QPoint(vp.width() // 4, vp.height() // 4))
     cross, shown = window.map.crosshair(), window.decoder.image.copy()
     field = window.decoder.go_to
     field.clear()

@@ -36,16 +36,20 @@ class Model:
         path: Path | None = None,
         stored: weights.Stored | None = None,
     ) -> None:
-        if vae is None and stored is None:
+        if vae is not None:
+            config = vae.config
+        elif stored is not None:
+            config = stored.config
+        else:
             raise TypeError("a Model needs a torch VAE or a stored weights file")
         self._vae = vae.eval() if vae is not None else None
         self._stored = stored
-        self.config: VAEConfig = vae.config if vae is not None else stored.config
+        self.config: VAEConfig = config
         self.card = card if card is not None else (stored.card if stored is not None else {})
         self.path = path
         self._onnx: OnnxModel | None = None
         self._prior: Prior | None = None
-        if vae is None and stored.graphs:
+        if vae is None and stored is not None and stored.graphs:
             self._onnx = _onnx_model(stored, self.config)
 
     @classmethod
@@ -74,6 +78,7 @@ class Model:
     def vae(self) -> VAE:
         """The torch module (imports torch, and builds it from the file the first time)."""
         if self._vae is None:
+            assert self._stored is not None  # a Model has a VAE, a file, or both
             self._vae = weights.build(self._stored)
         return self._vae
 
@@ -85,7 +90,7 @@ class Model:
                 tensors = self._stored.tensors
             else:
                 tensors = {
-                    k: v.detach().numpy() for k, v in self._vae.state_dict().items() if k.startswith("prior.")
+                    k: v.detach().numpy() for k, v in self.vae.state_dict().items() if k.startswith("prior.")
                 }
             self._prior = Prior.of(self.config, tensors)
         return self._prior
@@ -177,7 +182,7 @@ def output_problem(model: Model) -> str | None:
     on load, so no window, map or command ever shows its NaN."""
     d = model.config.latent_dim
     for n in (1, len(PROBE)):
-        z = np.repeat(np.float32(PROBE[:n])[:, None], d, axis=1)  # (n, D)
+        z = np.repeat(np.asarray(PROBE[:n], np.float32)[:, None], d, axis=1)  # (n, D)
         try:
             images = model.decode(z)
             logits = model._onnx.decode_logits(z) if model._onnx is not None else None

@@ -113,7 +113,7 @@ def folded_weights(tensors: dict[str, np.ndarray]) -> onnx_runtime.Expected:
         if k.startswith("net.") and k.endswith(".weight") and v.ndim == 4
     )
 
-    def expected(model) -> dict[str, np.ndarray]:
+    def expected(model: Any) -> dict[str, np.ndarray]:
         weights = dict(named)
         conv_nodes = [n for n in model.graph.node if n.op_type == "Conv"]
         for node, (index, conv) in zip(conv_nodes, convs, strict=False):

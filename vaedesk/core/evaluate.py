@@ -102,11 +102,11 @@ def amortization_gap(
         optimizer = torch.optim.Adam(params, lr=lr)
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            neg_elbo(*params, 4).sum().backward()
+            neg_elbo(params[0], params[1], 4).sum().backward()
             optimizer.step()
             progress(stage, step + 1, steps)
         with torch.no_grad():
-            optimized = neg_elbo(*params, samples).mean().item()
+            optimized = neg_elbo(params[0], params[1], samples).mean().item()
     return {"amortized": amortized, "optimized": optimized, "gap": amortized - optimized}
 
 

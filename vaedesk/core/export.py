@@ -41,7 +41,7 @@ def graph(module: nn.Module, example: torch.Tensor, inputs: list[str], outputs: 
         torch.onnx.export(
             module.eval(),
             (example,),
-            buf,
+            buf,  # type: ignore[arg-type]  # a file object is taken too (torch.onnx.export's docs)
             input_names=inputs,
             output_names=outputs,
             dynamic_axes=batch,

@@ -186,7 +186,7 @@ class VAE(nn.Module):
         self.to_mu = nn.Linear(width, self.config.latent_dim)
         self.to_logvar = nn.Linear(width, self.config.latent_dim)
         self.decoder = _decoder(self.config.arch, self.config.latent_dim)
-        self.prior = None  # the standard normal, in closed form
+        self.prior: MixturePrior | VampPrior | None = None  # None: the standard normal, in closed form
         if self.config.prior == "mog":
             self.prior = MixturePrior(self.config.components, self.config.latent_dim)
         elif self.config.prior == "vamp":
@@ -212,6 +212,7 @@ class VAE(nn.Module):
     def _vamp_components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The VampPrior's components, (K, D) each: the posteriors at its pseudo-images, their
         log-variances floored as a mixture's are."""
+        assert isinstance(self.prior, VampPrior)
         mu, logvar = self.encode(torch.sigmoid(self.prior.pseudo_logits))
         return mu, logvar.clamp(min=PRIOR_LOGVAR_FLOOR)
 

@@ -34,6 +34,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -142,7 +143,7 @@ def vet(
     return model.SerializeToString()
 
 
-def _check_attributes(node) -> None:
+def _check_attributes(node: Any) -> None:
     for attr in node.attribute:
         if attr.ref_attr_name or attr.type not in ALLOWED_ATTRIBUTE_TYPES:
             raise GraphError(
@@ -162,7 +163,7 @@ def _check_attributes(node) -> None:
                 raise GraphError("its graph holds a constant that is not one of the file's weights")
 
 
-def _check_signature(g, inputs: dict[str, tuple[int, ...]], outputs: tuple[str, ...]) -> None:
+def _check_signature(g: Any, inputs: dict[str, tuple[int, ...]], outputs: tuple[str, ...]) -> None:
     """The inputs and outputs our export declares: float32, a batch axis, then fixed sizes."""
     if sorted(v.name for v in g.input) != sorted(inputs):
         raise GraphError(f"its graph's inputs are {[v.name for v in g.input]}, not {list(inputs)}")
@@ -175,7 +176,7 @@ def _check_signature(g, inputs: dict[str, tuple[int, ...]], outputs: tuple[str, 
             raise GraphError(f"its graph's input {v.name} is not float32 of shape (batch, {inputs[v.name]})")
 
 
-def _bind(init, weights: dict[str, np.ndarray], tolerance: float) -> None:
+def _bind(init: Any, weights: dict[str, np.ndarray], tolerance: float) -> None:
     if init.data_location != 0 or init.external_data:
         raise GraphError(f"its graph reads {init.name} from another file (external data)")
     value = weights.get(init.name)

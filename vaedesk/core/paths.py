@@ -128,7 +128,7 @@ def default_mnist_dir() -> Path:
     return user_data_dir() / "mnist"
 
 
-def _settings() -> dict:
+def _settings() -> dict[str, object]:
     try:
         loaded = json.loads((user_config_dir() / SETTINGS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):

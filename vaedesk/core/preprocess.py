@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vaedesk.core.atomic import atomic_write, read_regular
+
+if TYPE_CHECKING:  # Pillow is imported when a picture is read or written: not at start-up
+    from PIL import Image
 
 INK_THRESHOLD = 0.1  # of the picture's darkest-to-brightest range: fainter than this is paper
 
@@ -33,6 +36,8 @@ def load_picture(path: str | Path) -> np.ndarray:
     """Read a PNG / JPEG (any size, either polarity, turned as its EXIF orientation says)
     as float32 ink in [0, 1], paper = 0. Only a regular file of at most MAX_FILE_BYTES is
     read: a FIFO would hang, /dev/urandom never end."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     if Path(path).is_dir():
         raise PictureError(f"{path}: is a folder, not a picture")
     try:
@@ -89,6 +94,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     """Ink (H, W) in [0, 1], paper = 0 -> float32 (28, 28): cropped to the ink, longer side
     scaled to 20 px with the aspect kept, centred by centre of mass. Raises `PictureError`
     for a picture with no ink."""
+    from PIL import Image
+
     ink = np.asarray(ink, dtype=np.float32)
     ink = ink - np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))
     span = float(ink.max()) if ink.size else 0.0
@@ -128,6 +135,8 @@ def picture_to_mnist(path: str | Path) -> np.ndarray:
 def to_png_bytes(image: np.ndarray, size: int = 280) -> bytes:
     """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly so that its longer
     side is `size` pixels."""
+    from PIL import Image
+
     gray = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8), mode="L")
     scale = size / max(gray.size)
     target = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
