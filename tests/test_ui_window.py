@@ -579,6 +579,7 @@ def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs): 
     classifier = json.loads(paths.bundled_classifier().with_suffix("").with_suffix(".card.json").read_text())
     assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
 
+
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
     dialogs.folder = str(mnist_dir)
