@@ -420,7 +420,7 @@ class TrainingRun:
 
         if evaluation_stop is not None and evaluation_stop():
             raise EvaluationCancelled
-        assert self.test is not None  # the caller checked
+        assert self.test is not None and self.card is not None  # the caller checked
         test, train = self.test, self.train
         if self.trainer.options.binarize:  # measured as trained: on binarized pixels, as `eval --binarized`
             test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
