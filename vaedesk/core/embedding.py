@@ -50,8 +50,8 @@ def neighbour_graph(
     if n <= k:
         raise ValueError(f"{n} images cannot each have {k} neighbours")
     blocks = [flat[s : s + PCA_BLOCK] for s in range(0, n, PCA_BLOCK)]
-    total = torch.stack([intensities(b).sum(dim=0, dtype=torch.float64) for b in blocks]).sum(dim=0)
-    mean = (total / n).float()
+    zero = torch.zeros(flat.shape[1], dtype=torch.float64)
+    mean = (sum((intensities(b).sum(dim=0, dtype=torch.float64) for b in blocks), zero) / n).float()
     # the covariance's leading eigenvectors: (784, 784) rather than an SVD of (N, 784)
     scatter = torch.zeros(flat.shape[1], flat.shape[1], dtype=torch.float64)
     for b in blocks:

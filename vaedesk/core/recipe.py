@@ -420,14 +420,13 @@ class TrainingRun:
 
         if evaluation_stop is not None and evaluation_stop():
             raise EvaluationCancelled
-        assert self.test is not None  # the caller checked
+        assert self.test is not None and self.card is not None  # the caller checked
         test, train = self.test, self.train
         if self.trainer.options.binarize:  # measured as trained: on binarized pixels, as `eval --binarized`
             test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
             train = (binarized(train[0], seed=BINARIZE_SEED + 1), train[1]) if train is not None else None
         self.metrics = evaluate(self.model, test, train, k_iwae=self.eval_k, progress=progress)
         self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
-        assert self.card is not None  # written by _describe before the evaluation
         self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
     def _describe(self, seconds: float) -> None:
