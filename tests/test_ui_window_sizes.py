@@ -48,15 +48,20 @@ def assert_panels_reachable(window) -> None:
             assert window.side_tabs.indexOf(area) >= 0
         else:
             assert area.isVisible()
-    # the decoder's caption is never cut at its sides: it wraps within the panel
+    # the decoder's caption is never cut: it wraps within the panel and has the height of
+    # its lines (the prior samples' caption takes two)
     caption = window.decoder.caption
     assert caption.wordWrap() and rect_in(caption, window.decoder).right() <= window.decoder.width()
+    assert caption.height() >= caption.heightForWidth(caption.width())
+    below = window.decoder.reading  # and the next line starts under it
+    assert rect_in(below, window.decoder).top() >= rect_in(caption, window.decoder).bottom()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_map_keeps_most_of_the_window_at_every_size(qtbot, window, size):
     window.resize(*size)
     qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=2000)
+    key(window, Qt.Key.Key_S)  # the prior samples: the decoder's longest caption
     qtbot.wait(50)
     assert_map_keeps_most_of_the_window(window)
     assert_panels_reachable(window)
@@ -81,3 +86,28 @@ def test_a_laptop_screen_with_the_training_panel_open(qtbot, window):
     window.resize(1600, 1000)
     qtbot.waitUntil(lambda: not window.side_tabs.isVisible(), timeout=2000)
     assert window.drawing.pad.isVisible() and window.decoder.isVisible()
+
+
+def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
+    """A model of more than 3 dimensions writes a two-line caption under the test image,
+    after a one-line hint: it has its two lines' height, under the images and above the
+    buttons."""
+    from tests.ui_helpers import make_window
+    from vaedesk import load_model
+    from vaedesk.core import paths
+    from vaedesk.ui.selftest import map_to_viewport
+
+    window = make_window(
+        qtbot, load_model(paths.bundled_weights().with_name("report.safetensors")), mnist_dir
+    )
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    m = window.map
+    click(qtbot, m.viewport(), map_to_viewport(m, *m.mu[5]))
+    key(window, Qt.Key.Key_P)
+    panel, info = window.selection, window.selection.info
+    assert "20 dimensions" in info.text()
+    qtbot.wait(50)
+    assert info.height() >= info.heightForWidth(info.width())
+    assert rect_in(window.selection.prev_button, panel).top() >= rect_in(info, panel).bottom()
+    assert rect_in(info, panel).top() >= rect_in(window.selection.image, panel).bottom()

@@ -153,7 +153,7 @@ def _check_attributes(node: Any) -> None:
             t = attr.t
             n = int(np.prod(t.dims)) if len(t.dims) else 1
             if (
-                node.op_type != "Constant"
+                node.op_type not in ("Constant", "ConstantOfShape")  # the latter: the conditional export's
                 or attr.name != "value"
                 or t.data_type != INT64
                 or n > MAX_CONSTANT_ELEMENTS
