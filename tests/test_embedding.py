@@ -71,7 +71,7 @@ def _map_after(images: np.ndarray, weight: float) -> tuple[np.ndarray, Trainer]:
     list(trainer.run())
     trainer.restore_best()
     with torch.no_grad():
-        mu, _ = model.encode(intensities(trainer.x_train))  # stored as uint8 bytes
+        mu, _ = model.encode(intensities(trainer.x_train))  # stored as bytes
     return mu.numpy(), trainer
 
 
