@@ -683,3 +683,15 @@ def test_upgrade_keeps_the_files_mode(tmp_path, capsys):
         os.chmod(path, mode)
         assert main(["upgrade", str(path)]) == 0, capsys.readouterr().err
         assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_experiment_checks_its_output_before_the_run(tmp_path, mnist_dir, capsys):
+    """`experiment augment -o` was checked only when the results were written, after the
+    whole run (12 minutes lost): an output that cannot be written is refused first."""
+    (tmp_path / "not-a-folder").write_text("a file")
+    out = tmp_path / "not-a-folder" / "augment.json"
+    argv = ["experiment", "augment", "--data", str(mnist_dir), "--limit", "100", "--vae-epochs", "1"]
+    assert main([*argv, "--classifier-epochs", "1", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table: nothing was trained
+    assert captured.err == f"vaedesk: -o {out}: cannot write there (File exists)\n"
