@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +134,26 @@ def test_the_entry_launches_this_installation_even_from_a_folder_with_spaces(tmp
     entry = tmp_path / "vaedesk.desktop"
     entry.write_text(text)
     validate(entry)
+
+
+@pytest.mark.parametrize("folder", ["/opt/back\\slash", '/opt/a "quoted" $HOME `x`', "/opt/tab\there"])
+def test_the_entry_launches_this_installation_from_a_folder_with_any_characters(tmp_path, folder):
+    """The Exec value is read back as the spec reads it, string escapes first (\\\\ is one
+    backslash), then the quoting: it gives the program's path back, and it validates (a
+    backslash made an unclosed quote before)."""
+    program = f"{folder}/bin/vaedesk"
+    text = desktop.entry_text([program])
+    entry = tmp_path / "vaedesk.desktop"
+    entry.write_text(text)
+    validate(entry)
+    (value,) = [line[len("Exec=") :] for line in text.splitlines() if line.startswith("Exec=")]
+    string_escapes = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+    unescaped = re.sub(r"\\([sntr\\])", lambda m: string_escapes[m[1]], value)
+    args = [
+        re.sub(r'\\(["`$\\])', r"\1", quoted) if quoted else bare
+        for quoted, bare in re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', unescaped)
+    ]
+    assert args == [program]
 
 
 def test_an_unwritable_data_home_is_one_line(tmp_path, monkeypatch, capsys):
