@@ -69,6 +69,7 @@ SHARED_OPTIONS = {
     "classifier": {"data"},
     "classify": set(),
     "experiment": {"data"},
+    "morph": {"weights"},
 }
 # A latent coordinate such as -1e-3 is a number, not an option.
 NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
@@ -152,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="latent dimensions (default: 2, the map's plane; more fit better, and the window "
         "shows them on a plane through the latent space)",
+    )
+    t.add_argument(
+        "--conditional",
+        action="store_true",
+        help="condition the model on the digit (a conditional VAE): the latent keeps the style,"
+        " and the decoder draws any digit in it (the prior defaults to normal)",
     )
     t.add_argument(
         "--components",
@@ -313,6 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("-o", "--output", required=True, metavar="FILE", help="the PNG to write")
     dec.add_argument("--size", type=int, default=280, help="output side in pixels (default: %(default)s)")
 
+    m = sub.add_parser(
+        "morph", parents=[weights_opt], help="an animated GIF of one latent point morphing into another"
+    )
+    m._negative_number_matcher = NEGATIVE_NUMBER
+    for name in ("x1", "y1", "x2", "y2"):
+        end = "start" if name[1] == "1" else "end"
+        m.add_argument(name, type=float, metavar=name.upper(), help=f"{name[0]} of the {end}")
+    m.add_argument("-o", "--output", required=True, metavar="FILE", help="the GIF to write")
+    m.add_argument("--frames", type=int, default=24, help="frames from start to end (default: %(default)s)")
+    m.add_argument("--duration", type=int, default=80, metavar="MS", help="ms a frame (default: %(default)s)")
+    m.add_argument("--follow-prior", action="store_true", help="keep to the prior's mass instead of the line")
+
     d = sub.add_parser("data", parents=[common], help="where MNIST is, and download it")
     d.add_argument("action", nargs="?", choices=["download", "check"], help="download: fetch missing files")
     d.add_argument(
@@ -418,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "classifier": cmd_classifier,
             "classify": cmd_classify,
             "experiment": cmd_experiment,
+            "morph": cmd_morph,
         }[args.command]
         return handler(args)
     except CommandError as e:
@@ -492,10 +512,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             arch=args.arch or "conv",
             loss=args.loss or "bce",
             beta=args.beta if args.beta is not None else 1.0,
-            prior=args.prior or "mog",
+            prior=args.prior or ("normal" if args.conditional else "mog"),
             components=args.components,
             latent_dim=args.latent_dim or 2,
             dropout=args.dropout or 0.0,
+            conditional=args.conditional,
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
@@ -622,6 +643,7 @@ def _starting_model(args: argparse.Namespace):  # -> VAE
         ("--arch", "architecture", args.arch, base.arch),
         ("--prior", "prior", args.prior, base.prior),
         ("--latent-dim", "latent size", args.latent_dim, base.latent_dim),
+        ("--conditional", "conditioning", args.conditional or None, base.conditional),
     ):
         if asked is not None and asked != has:
             raise CommandError(
@@ -1099,6 +1121,26 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     except OSError as e:
         raise CommandError(f"{output}: cannot write ({e.strerror or e})") from None
     print(f"wrote {output}: the same weights and card, with the ONNX export")
+    return 0
+
+
+def cmd_morph(args: argparse.Namespace) -> int:
+    from vaedesk.core import gif
+
+    model = _load_model(args.weights)
+    if model.config.latent_dim != 2 or model.conditional:
+        raise CommandError("morph takes two points of a 2-D, unconditional model's map")
+    if not all(math.isfinite(v) for v in (args.x1, args.y1, args.x2, args.y2)):
+        raise CommandError("the coordinates must be finite numbers")
+    try:
+        gif.check_options(args.frames, args.duration)
+        path = gif.morph_path(model, [args.x1, args.y1], [args.x2, args.y2], args.frames, args.follow_prior)
+        gif.write_morph_gif(args.output, model.decode(path), args.duration)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    except OSError as e:
+        raise CommandError(f"{args.output}: cannot write ({e.strerror or e})") from None
+    print(f"wrote {args.output}: {args.frames} frames of {args.duration} ms")
     return 0
 
 

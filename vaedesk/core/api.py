@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vaedesk.core import paths, weights
-from vaedesk.core.config import VAEConfig
+from vaedesk.core.config import DIGITS, VAEConfig
 from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
 from vaedesk.core.prior import Prior
 
@@ -22,6 +22,7 @@ BATCH = 1000  # images per encoder call: bounds the activations' memory
 
 class Model:
     """A trained VAE. `encode` takes float32 (N, 28, 28) in [0, 1]; `decode` takes (N, D).
+    A conditional model (`conditional`) takes the digits too, (N,) whole numbers 0-9.
 
     A model loaded from a file with an ONNX export runs on ONNX Runtime and never imports
     torch; one built in memory (a training run's snapshot) or loaded from an older file
@@ -86,6 +87,25 @@ class Model:
         return self._prior
 
     @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    def _digits(self, labels: np.ndarray | int | None, n: int) -> np.ndarray | None:
+        """A conditional model's digits as one-hot rows (n, 10) float32; None for another model."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this model is not conditional: it takes no digits")
+            return None
+        if labels is None:
+            raise ValueError("a conditional model needs the digit of every image or latent point")
+        y = np.asarray(labels)
+        y = np.broadcast_to(y, (n,)) if y.ndim == 0 else y.reshape(-1)
+        whole = np.issubdtype(y.dtype, np.integer)
+        if len(y) != n or not whole or (y.size and not 0 <= y.min() <= y.max() < DIGITS):
+            raise ValueError(f"digits must be {n} whole numbers from 0 to 9")
+        return np.eye(DIGITS, dtype=np.float32)[y.astype(np.int64)]
+
+    @property
     def runtime(self) -> str:
         return "onnxruntime" if self._onnx is not None else "torch"
 
@@ -103,8 +123,11 @@ class Model:
         value = metrics.get("neg_elbo") if isinstance(metrics, dict) else None
         return float(value) if isinstance(value, int | float) else None
 
-    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) or (28, 28) -> posterior mean and log-variance, (N, D) each.
+    def encode(
+        self, images: np.ndarray, labels: np.ndarray | int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 28, 28) or (28, 28) -> posterior mean and log-variance, (N, D) each; a
+        conditional model's style given the digits `labels` ((N,), or one for all).
 
         Floats are pixel intensities in [0, 1]; uint8 images, as `data.load` returns
         them, are 0-255 and scaled here. Floats outside [0, 1] are refused: 0-255 values
@@ -123,29 +146,44 @@ class Model:
                     " (divide 0-255 images by 255, or pass them as uint8)"
                 )
         x = x.reshape(-1, 28, 28)
-        parts = [self._encode(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
+        y = self._digits(labels, len(x))
+        parts = [
+            self._encode(x[start : start + BATCH], None if y is None else y[start : start + BATCH])
+            for start in range(0, len(x), BATCH)
+        ]
         if not parts:
             empty = np.zeros((0, self.config.latent_dim), np.float32)
             return empty, empty.copy()
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]."""
+    def decode(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]; a
+        conditional model draws them as the digits `labels` ((N,), or one for all)."""
+        return self._decoded(z, labels, logits=False)
+
+    def decode_logits(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+        """As `decode`, the decoder's logits: what a likelihood needs (the sigmoid saturates)."""
+        return self._decoded(z, labels, logits=True)
+
+    def _decoded(self, z: np.ndarray, labels: np.ndarray | int | None, logits: bool) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
+        y = self._digits(labels, len(z))
         if self._onnx is not None:
-            return self._onnx.decode(z)
+            return (self._onnx.decode_logits if logits else self._onnx.decode)(z, y)
         import torch
 
         with torch.inference_mode():
-            return self.vae.decode(torch.from_numpy(z))[:, 0].numpy()
+            out = self.vae.decode_logits(torch.from_numpy(z), None if y is None else torch.from_numpy(y))
+        return (out if logits else torch.sigmoid(out))[:, 0].numpy()
 
-    def _encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self._onnx is not None:
-            return self._onnx.encode(x)
+            return self._onnx.encode(x, y)
         import torch
 
         with torch.inference_mode():
-            mu, logvar = self.vae.encode(torch.from_numpy(x).unsqueeze(1))
+            labels = None if y is None else torch.from_numpy(y)
+            mu, logvar = self.vae.encode(torch.from_numpy(x).unsqueeze(1), labels)
         return mu.numpy(), logvar.numpy()
 
 
@@ -153,9 +191,14 @@ def _onnx_model(stored: weights.Stored, config: VAEConfig) -> OnnxModel:
     """The file's ONNX graphs in ONNX Runtime, checked against its config."""
     try:
         model = OnnxModel(stored.graphs[ENCODER], stored.graphs[DECODER])
+        if model.conditional != config.conditional:
+            raise weights.WeightsError(f"{stored.path}: its ONNX export does not match its config")
         z = np.zeros((1, config.latent_dim), np.float32)
-        images = model.decode(z)
-        mu, logvar = model.encode(images)
+        labels = np.eye(1, DIGITS, dtype=np.float32) if config.conditional else None
+        images = model.decode(z, labels)
+        mu, logvar = model.encode(images, labels)
+    except weights.WeightsError:
+        raise
     except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own types; all mean "unusable"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise weights.WeightsError(f"{stored.path}: its ONNX export cannot be run ({first})") from None

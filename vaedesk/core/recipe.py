@@ -54,6 +54,8 @@ def equivalent_command(config: dict, options: TrainOptions, limit: int | None, i
             argv += ["--components", str(config["components"])]
         if config.get("latent_dim", 2) != 2:
             argv += ["--latent-dim", str(config["latent_dim"])]
+        if config.get("conditional"):
+            argv += ["--conditional"]
     else:
         argv += ["--from", init]
     if config.get("beta", 1.0) != 1.0:
@@ -279,7 +281,7 @@ class TrainingRun:
         self.test = test
         self.eval_k = eval_k
         self.reencode_test = reencode_test
-        self.trainer = Trainer(model, train[0], options)
+        self.trainer = Trainer(model, train[0], options, labels=train[1])
         self.card: dict[str, Any] | None = None
         self.metrics: dict[str, float] | None = None
         self.stop_reason = "not started"
@@ -306,7 +308,7 @@ class TrainingRun:
                     continue
                 mu = logvar = None
                 if self.reencode_test and self.test is not None:
-                    mu, logvar = encode_means(self.model, self.test[0])
+                    mu, logvar = encode_means(self.model, self.test[0], labels=self.test[1])
                     self.model.train()
                 yield EpochUpdate(event, copy.deepcopy(self.model.state_dict()), mu, logvar)
             self.stop_reason = self.trainer.stop_reason
@@ -328,7 +330,7 @@ class TrainingRun:
             self.metrics = evaluate(
                 self.model, test, train, k_iwae=self.eval_k, progress=eval_progress or silent
             )
-            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
+            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0], labels=self.test[1])
             self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
     def _describe(self, seconds: float) -> None:
