@@ -83,7 +83,7 @@ def main() -> int:
     from vaedesk.core.session import Session
     from vaedesk.ui.app import configure
     from vaedesk.ui.main_window import MainWindow
-    from vaedesk.ui.selftest import menu_action, stroke_seven
+    from vaedesk.ui.selftest import stroke_seven
 
     configure()
     app = QApplication([sys.argv[0]])
@@ -115,7 +115,7 @@ def main() -> int:
         shoot(f"{prefix}-regions.png", window)
         xdo("key", "g")
         if args.training and not args.weights:
-            menu_action(window, "Model > Train").trigger()
+            window.action("model.train").trigger()
             panel = window.training_panel
             panel.arch.setCurrentText("conv")
             panel.epochs.setValue(3)

@@ -31,6 +31,15 @@ SHARED_MNIST = Path(os.environ.get("VAEDESK_TEST_MNIST", REPO.parent / "shared" 
 SYNTHETIC_COUNTS = {"train": 1200, "test": 300}
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_data_folder():
+    """Each test starts with no MNIST folder remembered by the window (vaedesk/core/paths.py
+    keeps it in the user's config folder, which every test here shares)."""
+    from vaedesk.core import paths
+
+    (paths.user_config_dir() / paths.SETTINGS_NAME).unlink(missing_ok=True)
+
+
 # -- the real MNIST, for the few tests that judge quality on it -----------------------------
 
 

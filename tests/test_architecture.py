@@ -37,3 +37,30 @@ def test_ruff_finds_nothing():
         timeout=120,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_core_never_imports_the_package_above_it():
+    """The core gets what it needs from the package (its version, for example) passed
+    down, so that it can be read, tested and reused on its own."""
+    import ast
+
+    upward = []
+    for path in sorted((REPO / "vaedesk" / "core").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "vaedesk":
+                upward.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(a.name == "vaedesk" for a in node.names):
+                upward.append(f"{path.name}:{node.lineno}")
+    assert upward == []
+
+
+def test_the_benchmarks_run_from_the_repository_root_outside_the_package():
+    r = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "usage: python -m tests.benchmarks" in r.stdout, r.stderr
+    assert not list((REPO / "vaedesk").rglob("*bench*.py"))

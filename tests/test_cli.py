@@ -36,6 +36,35 @@ def test_help_and_version_do_not_import_torch_or_qt():
     assert "usage: vaedesk" in out.stdout and "HEAVY []" in out.stdout
 
 
+
+def test_each_command_help_imports_its_own_module_only_and_neither_torch_nor_qt():
+    """Every command's --help is as quick as the top-level one: the registry lists the
+    commands without importing them, and `vaedesk X --help` imports X's module alone."""
+    from vaedesk.cli.commands import COMMANDS
+
+    code = (
+        "import sys, json\nfrom vaedesk.cli import main\n"
+        "argv = json.loads(sys.argv[1])\n"
+        "try: main(argv)\nexcept SystemExit: pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('vaedesk.cli.commands.'))\n"
+        "heavy = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'numpy') if m in sys.modules]\n"
+        "print('LOADED', json.dumps(loaded), 'HEAVY', json.dumps(heavy))"
+    )
+    for argv in (["--help"], *([name, "--help"] for name in COMMANDS)):
+        out = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True, timeout=60
+        )
+        assert "usage: vaedesk" in out.stdout, out.stderr
+        expected = [COMMANDS[argv[0]].module] if argv[0] in COMMANDS else []
+        assert f"LOADED {json.dumps(expected)} HEAVY []" in out.stdout, (argv, out.stdout[-300:])
+
+
+def test_an_option_value_that_names_a_command_is_still_a_value(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data", "data", "eval", "-k", "0"]) == 1  # the folder ./data, then `eval`
+    err = capsys.readouterr().err
+    assert "MNIST test files not found" in err and "data" in err
+
 def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, real_mnist_dir, capsys):
     good = tmp_path / "one.png"
     img = Image.new("L", (200, 200), 255)

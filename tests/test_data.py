@@ -73,13 +73,22 @@ def test_wrong_checksum_is_reported(tmp_path, mnist_dir):
         data.load_split(tmp_path, "test")
 
 
-def test_search_order_explicit_then_env_then_user_folder(tmp_path, monkeypatch, mnist_dir):
+def test_search_order_explicit_then_env_then_remembered_then_user_folder_then_package(
+    tmp_path, monkeypatch, mnist_dir
+):
+    from vaedesk.core import paths
+
     monkeypatch.setenv("VAEDESK_DATA", str(mnist_dir))
     assert data.find_data_dir("test") == mnist_dir
     assert data.find_data_dir("test", tmp_path) is None  # --data wins, even when empty
     monkeypatch.delenv("VAEDESK_DATA")
+    paths.store_data_dir(mnist_dir)  # the folder chosen in the window
+    assert data.find_data_dir("train") == mnist_dir
+    paths.store_data_dir(None)
+    assert data.find_data_dir("test") == paths.bundled_mnist_dir()  # shipped with the program
+    assert data.find_data_dir("train") is None
     with pytest.raises(data.DataError, match="vaedesk data download"):
-        data.load("test")
+        data.load("train")
 
 
 # -- download against servers on 127.0.0.1 ---------------------------------------------

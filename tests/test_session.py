@@ -78,3 +78,33 @@ def test_missing_data_leaves_no_test_set(tmp_path):
     with pytest.raises(data.DataError):
         s.load_test_set()
     assert s.test is None and s.nearest(0, 0) is None and s.select(3) is None
+
+
+def test_a_field_announces_a_change_and_only_a_change(session):
+    heard = []
+    session.events.selected.connect(lambda new, old: heard.append((new, old)))
+    session.events.hidden_digits.connect(lambda new: heard.append(new))
+    session.select(3)
+    session.select(3)  # the same image again: no event
+    session.set_digit_hidden(4, True)
+    session.set_digit_hidden(4, True)
+    assert heard == [(3, None), frozenset({4})]
+
+
+def test_assigning_a_model_is_enough_for_everything_that_depends_on_it(session, tiny_model):
+    """One assignment: the test set is re-encoded, the plane replaced, the overlays of the
+    old model cleared and the digit at the cursor decoded again, each announced once,
+    and the session's own consequences are in place before any view hears of the model."""
+    session.sample_prior()
+    session.hover(0.5, -0.5)
+    heard = []
+    for name in ("model", "test", "plane", "samples", "shown"):
+        getattr(session.events, name).connect(lambda *_, name=name: heard.append(name))
+    seen_by_view = []
+    session.events.model.connect(lambda m: seen_by_view.append((session.test.mu.copy(), session.shown)))
+    session.model = tiny_model
+    assert sorted(heard) == ["model", "plane", "samples", "shown", "test"]
+    expected, _ = tiny_model.encode(session.test.images[:5] / np.float32(255))
+    np.testing.assert_allclose(seen_by_view[0][0][:5], expected, rtol=1e-5, atol=1e-5)
+    z = session.latent_at(*session.cursor)
+    np.testing.assert_allclose(seen_by_view[0][1].image, tiny_model.decode(z)[0], atol=1e-6)

@@ -151,13 +151,13 @@ def test_discard_keep_save(qtbot, window, panel, model, dialogs, tmp_path):
     assert card["config"]["arch"] == "mlp" and card["test_metrics"]["n_test"] == 300
     assert "mine.safetensors" in window.windowTitle()
     assert sorted(f.name for f in tmp_path.iterdir()) == ["mine.card.json", "mine.safetensors"]
-    press(window, "Model > Reset to the bundled model")
+    press(window, "model.reset")
     assert window.session.model.path == paths.bundled_weights()
 
 
 def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp_path, mnist_dir):
     w = make_window(qtbot, model, tmp_path)
-    press(w, "Model > Train")
+    press(w, "model.train")
     dialogs.button_text = "Choose folder\u2026"
     dialogs.folder = str(mnist_dir)
     click(qtbot, w.training_panel.start_button)

@@ -177,7 +177,7 @@ def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  #
     qtbot.waitUntil(lambda: not window.decoder.is_playing(), timeout=5000)
     np.testing.assert_allclose(window.decoder.image, model.decode(zb)[0], atol=1e-5)
     dialogs.save_file = str(tmp_path / "strip.png")
-    press(window, "File > Export morph strip as PNG")
+    press(window, "file.export_morph_strip")
     with Image.open(tmp_path / "strip.png") as im:
         assert im.size == (3 * 28 * 12, 3 * 28)
 
@@ -327,7 +327,7 @@ def test_row_prior_contours(qtbot, mnist_dir, dialogs, path):
         assert np.ptp(level) < 0.1 * np.median(level)  # one density all along
         inside = (density(prior, sample) >= np.median(level)).mean()
         assert abs(inside - (1 - np.exp(-(r**2) / 2))) < 0.02, (r, inside)
-    press(window, "View > Prior contours (1, 2, 3 \u03c3)")
+    press(window, "view.contours")
     assert not any(c.isVisible() for c in window.map.circles)
 
 
@@ -340,7 +340,7 @@ def test_row_sample_and_morph_follow_the_prior(qtbot, mnist_dir, dialogs, path):
     assert "16 samples from the prior, " + ("N(0, I)" if len(prior[2]) == 1 else "a mixture") in (
         window.decoder.caption.text()
     )
-    press(window, "Explore > Morph through the prior\u2019s mass")
+    press(window, "explore.follow_prior")
     a, b = (2.0, 0.0), (0.0, 2.0)
     if len(prior[2]) > 1:  # between the two components farthest apart
         d = np.linalg.norm(prior[0][:, None] - prior[0][None], axis=-1)
@@ -505,13 +505,13 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
     assert saved.is_file() and saved.with_suffix(".card.json").is_file()
     assert "copy.safetensors" in window.windowTitle()
 
-    press(window, "Model > Reset to the bundled model")
+    press(window, "model.reset")
     assert window.session.model.path == paths.bundled_weights()
     recent = menu_item_texts(window, "Model", "Recent models")
     assert str(saved) in recent
     dialogs.save_file = str(paths.bundled_weights())
     before = paths.bundled_weights().read_bytes()
-    press(window, "Model > Save current model")
+    press(window, "model.save")
     assert "cannot be overwritten" in dialogs.messages[-1]
     assert paths.bundled_weights().read_bytes() == before
     recent_action = next(a for a in recent_menu(window).actions() if a.text() == str(saved))
@@ -520,8 +520,7 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
 
 
 def recent_menu(window):
-    menu = next(a for a in window.menuBar().actions() if a.text() == "&Model").menu()
-    sub = next(a for a in menu.actions() if a.text() == "Recent models").menu()
+    sub = window.action("model.recent").menu()
     sub.aboutToShow.emit()  # as when the user opens it
     return sub
 
@@ -561,7 +560,7 @@ def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir
 
 
 def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
-    press(window, "Help > Keyboard shortcuts")
+    press(window, "help.shortcuts")
     text = dialogs.messages[-1]
     for line in ("Train\u2026: Ctrl+T", "Copy decoded digit: Ctrl+C", "Decoded-digit field: F"):
         assert line in text
@@ -572,9 +571,9 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
     dialogs.folder = str(mnist_dir)
-    press(w, "File > Choose MNIST folder")
+    press(w, "file.choose_mnist")
     dialogs.save_file = str(tmp_path / "mine.safetensors")
-    press(w, "Model > Save current model")
+    press(w, "model.save")
     w.close()
     geometry = bytes(w.saveGeometry())
     settings = type(w.settings)()

@@ -15,7 +15,6 @@ from vaedesk import load_model
 from vaedesk.core.session import Session
 from vaedesk.ui.app import configure
 from vaedesk.ui.main_window import MainWindow
-from vaedesk.ui.selftest import menu_action
 
 
 @dataclass
@@ -78,9 +77,10 @@ def window(qtbot, model, mnist_dir, dialogs) -> MainWindow:
     return make_window(qtbot, model, mnist_dir)
 
 
-def press(window: MainWindow, path: str) -> None:
-    """Choose "Menu > Item" from the menu bar."""
-    menu_action(window, path).trigger()
+def press(window: MainWindow, action_id: str) -> None:
+    """Choose the menu item declared with this id in vaedesk.ui.actions, as a user would
+    (a disabled item does nothing)."""
+    window.action(action_id).trigger()
 
 
 def key(window: MainWindow, k, modifiers=Qt.KeyboardModifier.NoModifier) -> None:

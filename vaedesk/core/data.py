@@ -169,7 +169,15 @@ def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np
             f"MNIST {split} files not found (looked in {looked}); run `vaedesk data download`"
             f" or " + HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
         )
-    return load_split(folder, split)
+    try:
+        return load_split(folder, split)
+    except DataError as e:
+        if folder == paths.bundled_mnist_dir():
+            raise DataError(
+                f"The MNIST test set shipped with vaedesk is damaged ({e}); download MNIST, choose"
+                " a folder that has it, or reinstall vaedesk"
+            ) from None
+        raise
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

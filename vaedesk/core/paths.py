@@ -1,13 +1,21 @@
 """The one place that knows where files are.
 
-Bundled, read-only files (weights, assets, optionally the MNIST test set) live next to
-the package in a source checkout, or under ``sys._MEIPASS`` in a PyInstaller bundle.
-Everything the program writes goes to the user's folders (platformdirs), never into
-the bundle.
+Files the program reads at run time are package data, found with `importlib.resources`
+(STYLE.md item 14), or under ``sys._MEIPASS`` in a PyInstaller bundle, which keeps the
+same layout:
+
+    vaedesk/weights/     the bundled models and their cards: the repository's top-level
+                         weights/ folder, mapped into the package by setup.py
+    vaedesk/resources/   the MNIST test set, the icon and the desktop entry
+
+Nothing is ever computed from the source tree, and nothing is written into the package:
+everything the program writes goes to the user's folders (platformdirs).
 """
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import os
 import sys
 from pathlib import Path
@@ -17,26 +25,63 @@ import platformdirs
 APP_NAME = "vaedesk"
 DATA_ENV = "VAEDESK_DATA"
 BUNDLED_WEIGHTS_NAME = "vaedesk.safetensors"
+WEIGHTS_PACKAGE = "vaedesk.weights"
+SETTINGS_NAME = "settings.json"  # in the user's config folder, beside Qt's vaedesk.conf
 
 
-def bundle_dir() -> Path:
-    """The folder holding `weights/` and `assets/`: the repository or the PyInstaller bundle."""
+def package_dir(package: str = "vaedesk") -> Path:
+    """The folder of an installed package (`vaedesk` or `vaedesk.weights`)."""
     frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        return Path(frozen)
-    return Path(__file__).resolve().parent.parent.parent
+    if frozen:  # PyInstaller: build.spec puts the package data at the same relative paths
+        return Path(frozen).joinpath(*package.split("."))
+    # A wheel, an editable install or a source tree on sys.path all import from a folder;
+    # vaedesk does not support being imported from a zip file.
+    return Path(str(importlib.resources.files(package)))
+
+
+def weights_dir() -> Path:
+    return package_dir(WEIGHTS_PACKAGE)
+
+
+def resources_dir() -> Path:
+    return package_dir() / "resources"
 
 
 def resource(*parts: str) -> Path:
-    return bundle_dir().joinpath(*parts)
+    """A file under vaedesk/resources/ (the icon, the desktop entry, the MNIST test set)."""
+    return resources_dir().joinpath(*parts)
 
 
 def bundled_weights() -> Path:
-    return resource("weights", BUNDLED_WEIGHTS_NAME)
+    return weights_dir() / BUNDLED_WEIGHTS_NAME
 
 
 def bundled_classifier() -> Path:
-    return resource("weights", "classifier.safetensors")
+    return weights_dir() / "classifier.safetensors"
+
+
+def bundled_mnist_dir() -> Path:
+    """The two original MNIST test-set files, shipped so that the map works offline."""
+    return resource("mnist")
+
+
+def icon_svg() -> Path:
+    return resource("icons", "hicolor", "scalable", "apps", "vaedesk.svg")
+
+
+def desktop_entry() -> Path:
+    return resource("vaedesk.desktop")
+
+
+def shipped_files() -> list[Path]:
+    """Every data file the program ships (models, cards, MNIST test set, icons, desktop
+    entry), resolved. Writers refuse these as targets: overwriting one breaks the program."""
+    found = []
+    for root in (weights_dir(), resources_dir()):
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            found += [(Path(folder) / f).resolve() for f in files if not f.endswith((".py", ".pyc"))]
+    return sorted(found)
 
 
 def user_data_dir() -> Path:
@@ -47,19 +92,61 @@ def user_cache_dir() -> Path:
     return platformdirs.user_cache_path(APP_NAME, appauthor=False)
 
 
+def user_config_dir() -> Path:
+    return platformdirs.user_config_path(APP_NAME, appauthor=False)
+
+
 def default_mnist_dir() -> Path:
     """Where `vaedesk data download` puts MNIST when no folder is given."""
     return user_data_dir() / "mnist"
 
 
+def _settings() -> dict:
+    try:
+        loaded = json.loads((user_config_dir() / SETTINGS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def stored_data_dir() -> Path | None:
+    """The MNIST folder last chosen in the window (or None), if it is still a folder. The
+    window and `vaedesk data check` both read it: one data setting for the program."""
+    folder = _settings().get("data_dir")
+    if not isinstance(folder, str) or not folder:
+        return None
+    try:
+        return Path(folder) if Path(folder).is_dir() else None
+    except (OSError, ValueError):  # too long a name, a NUL byte: not a folder we can use
+        return None
+
+
+def store_data_dir(folder: str | Path | None) -> None:
+    """Remember `folder` (None forgets it), atomically."""
+    from vaedesk.core.atomic import atomic_write
+
+    settings = _settings()
+    if folder:
+        settings["data_dir"] = str(Path(folder).expanduser().absolute())
+    else:
+        settings.pop("data_dir", None)
+    text = json.dumps(settings, indent=1) + "\n"
+    atomic_write(user_config_dir() / SETTINGS_NAME, text.encode("utf-8"))
+
+
 def mnist_search_dirs(explicit: str | Path | None = None) -> list[Path]:
-    """Folders to look for MNIST in, in order: --data, $VAEDESK_DATA, user folder, bundle."""
+    """Folders to look for MNIST in, in order: --data (alone, when given); else
+    $VAEDESK_DATA, the folder chosen in the window, the user's data folder, and last the
+    shipped test set (which has no training set)."""
     if explicit is not None:
         return [Path(explicit).expanduser()]
     dirs = []
     env = os.environ.get(DATA_ENV)
     if env:
         dirs.append(Path(env).expanduser())
+    stored = stored_data_dir()
+    if stored is not None:
+        dirs.append(stored)
     dirs.append(default_mnist_dir())
-    dirs.append(resource("mnist"))
-    return dirs
+    dirs.append(bundled_mnist_dir())
+    return list(dict.fromkeys(dirs))  # the chosen folder may be the user's data folder

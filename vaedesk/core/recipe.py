@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaedesk import __version__
 from vaedesk.core import data, weights
 from vaedesk.core.config import VAEConfig
 from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent
@@ -110,6 +109,7 @@ def _card_of(path: str | None) -> dict[str, Any] | None:
 
 def make_card(
     *,
+    version: str,
     command: str,
     options: TrainOptions,
     trainer: Trainer,
@@ -124,7 +124,7 @@ def make_card(
     """The model card: everything needed to reproduce and judge a run. `weights.save`
     adds the model config."""
     return {
-        "vaedesk_version": __version__,
+        "vaedesk_version": version,
         "command": command,
         "seed": options.seed,
         "options": {f.name: getattr(options, f.name) for f in fields(options)},
@@ -206,6 +206,7 @@ class RunSpec:
     options: TrainOptions
     eval_k: int  # importance samples for the IWAE bound on the card; 0 for none
     command: str
+    version: str  # vaedesk's, for the card: passed down, as the core never imports upwards
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def run_spec(
         spec.train,
         spec.options,
         command=spec.command,
+        version=spec.version,
         init=spec.init,
         test=spec.test,
         eval_k=spec.eval_k,
@@ -267,6 +269,7 @@ class TrainingRun:
         options: TrainOptions,
         *,
         command: str,
+        version: str,
         init: str | None = None,
         test: Split | None = None,
         eval_k: int = 64,
@@ -276,6 +279,7 @@ class TrainingRun:
         self.train = train
         self.options = options
         self.command = command
+        self.version = version
         self.init = init
         self.init_card = _card_of(init)
         self.test = test
@@ -343,6 +347,7 @@ class TrainingRun:
         trained_prior = self.model.config.prior
         self.model.settle_prior()
         self.card = make_card(
+            version=self.version,
             command=self.command,
             options=self.options,
             trainer=self.trainer,

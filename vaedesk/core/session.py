@@ -1,19 +1,31 @@
 """What the window shows, without the window: the current model, the encoded test set,
-the selection, the drawing and its trail, the morph and the prior samples, and the
-plane of the latent space the map shows (`vaedesk.core.plane`). Latent points are kept
-in the model's D dimensions; `on_map` and `latent_at` convert to and from the map.
+the selection, the drawing and its trail, the morph and the prior samples, the cursor and
+the digit the decoder shows there, and the plane of the latent space the map shows
+(`vaedesk.core.plane`). Latent points are kept in the model's D dimensions; `on_map` and
+`latent_at` convert to and from the map.
 
 A `Session` holds that state and its operations and imports no Qt, so every behaviour
-behind a click can be driven and tested with no display. The window's panels show what
-its methods return.
+behind a click can be driven and tested with no display.
+
+It is an evented dataclass (psygnal, as napari's `ViewerModel`): assigning a field emits
+`session.events.<field>` with the new and the old value, only when the value changed,
+and the window's views subscribe to the fields they show. What follows from a change is
+done here, once, before any view hears of it: assigning `session.model` re-encodes the
+test set, replaces the plane, clears the overlays the old model decoded, re-encodes the
+drawing and re-decodes the digit at the cursor, moved onto the new map if it fell off.
+A new model always comes with a new `plane`, so a view that draws latent points (or a
+cache of decodes) needs to subscribe to `plane` only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from psygnal import evented
 
 from vaedesk.core import data, preprocess
 from vaedesk.core.api import Model, tile
@@ -25,9 +37,13 @@ from vaedesk.core.prior import line
 MORPH_STEPS = 48
 STRIP_FRAMES = 12
 N_SAMPLES = 16
+# A decode with fewer pixels than this above half intensity is not a digit: an MNIST digit
+# has about 100 (the thinnest 1s about 40). The classifier would still name one.
+MIN_INK_PIXELS = 12
+NOTHING_DRAWN = "the decoder draws nothing here"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
     index: int
     label: int
@@ -36,7 +52,7 @@ class Selection:
     mu: np.ndarray  # (D,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DrawingEncoding:
     input: np.ndarray  # the drawing as the model sees it, (28, 28)
     mu: np.ndarray  # (D,)
@@ -47,29 +63,81 @@ class DrawingEncoding:
     reading: str = ""  # what the digit classifier reads in the input ("" without one)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Morph:
     path: np.ndarray  # (MORPH_STEPS, D)
     frames: np.ndarray  # (MORPH_STEPS, 28, 28)
+    readings: tuple[str, ...] = ()  # what the classifier reads in each frame
 
 
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """What the decoder view shows: one digit (or a tile of them), its caption, and what
+    the classifier reads in it, always together."""
+
+    image: np.ndarray  # (28, 28), or (112, 112) for the prior samples' tile
+    caption: str
+    reading: str = ""
+    z: np.ndarray | None = None  # (D,): the latent point decoded (None for a tile)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b
+
+
+@evented(
+    equality_operators={
+        # models, test sets, planes and the frozen records are replaced, never edited:
+        # a new object is a change
+        "model": _same,
+        "test": _same,
+        "plane": _same,
+        "morph": _same,
+        "drawing": _same,
+        "shown": _same,
+        "morph_start": _same,
+        "samples": np.array_equal,
+        "cursor": np.array_equal,
+        "hidden_digits": operator.eq,
+    }
+)
+@dataclass(eq=False)
 class Session:
-    def __init__(self, model: Model, data_dir: str | Path | None = None) -> None:
-        self.model = model
-        self.data_dir = str(data_dir) if data_dir is not None else None
-        self.test: EncodedTestSet | None = None
+    model: Model
+    data_dir: str | None = None
+    model_label: str | None = None  # how the window names the model (None: its own name)
+    test: EncodedTestSet | None = None
+    plane: Plane = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+    hidden_digits: frozenset[int] = frozenset()
+    selected: int | None = None
+    plane_through_selection: bool = False  # Explore > Plane through the selected image
+    cursor: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # map coordinates
+    shown: Shown | None = None  # what the decoder view shows
+    morph_start: np.ndarray | None = None  # (D,): the first shift-click's point
+    morph: Morph | None = None
+    samples: np.ndarray = field(default=None)  # type: ignore[assignment]  # (N_SAMPLES or 0, D)
+    drawing: DrawingEncoding | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_dir is not None:
+            self.data_dir = str(self.data_dir)
+        dim = self.model.config.latent_dim
+        if self.plane is None:
+            self.plane = Plane.identity(dim)
+        if self.samples is None:
+            self.samples = np.zeros((0, dim), np.float32)
+        # Not fields, so not evented: caches and the drawing's history.
         self.guesser: DigitGuesser | None = None
-        self.hidden_digits: set[int] = set()
-        self.selected: int | None = None
-        self.morph_start: np.ndarray | None = None
-        self.morph: Morph | None = None
-        self.samples = np.zeros((0, model.config.latent_dim), np.float32)
-        self.plane = Plane.identity(model.config.latent_dim)
-        self.drawing: DrawingEncoding | None = None
         self._drawing_input: np.ndarray | None = None
         self._trail: list[np.ndarray] = []
         self._train: tuple[np.ndarray, np.ndarray] | None = None
         self._classifier: Classifier | None | bool = False  # False: not loaded yet
+        self._given: tuple[Model, EncodedTestSet | None] | None = None
+        self._replacing_model = False
+        # The session's own consequences run before any view's (a higher priority).
+        self.events.model.connect(self._on_model, priority=100)
+        self.events.plane.connect(self._on_plane, priority=100)
+        self.events.selected.connect(self._place_plane, priority=100)
 
     @property
     def classifier(self) -> Classifier | None:
@@ -79,12 +147,26 @@ class Session:
                 self._classifier = Classifier.load()
             except ClassifierError:
                 self._classifier = None
-        return self._classifier
+        return self._classifier  # type: ignore[return-value]
 
     def reading(self, image: np.ndarray) -> str:
-        """What the classifier reads in a (28, 28) digit, or "" without a classifier."""
+        """What the classifier reads in a (28, 28) digit, or "" without a classifier. A
+        decode with next to no ink gets no label: the classifier would still be sure of one."""
+        return self.readings(np.asarray(image)[None])[0]
+
+    def readings(self, images: np.ndarray) -> tuple[str, ...]:
+        """`reading` of each of (N, 28, 28) images, in one run of the classifier."""
         classifier = self.classifier
-        return looks_like(classifier.probabilities(image)[0]) if classifier is not None else ""
+        if classifier is None:
+            return ("",) * len(images)
+        p = classifier.probabilities(images)
+        inked = (np.asarray(images).reshape(len(images), -1) > 0.5).sum(axis=1) >= MIN_INK_PIXELS
+        return tuple(looks_like(row) if ink else NOTHING_DRAWN for row, ink in zip(p, inked, strict=True))
+
+    @property
+    def unsaved(self) -> bool:
+        """The model was kept from a run in the window and is in no file."""
+        return self.model.path is None and self.model_label is None
 
     # -- data and model ---------------------------------------------------------------------
 
@@ -99,10 +181,11 @@ class Session:
         self.set_test_set(encode_test_set(self.model, images, labels))
 
     def set_test_set(self, encoded: EncodedTestSet | None) -> None:
-        self.test = encoded
         self.guesser = DigitGuesser(encoded) if encoded is not None else None
+        self.plane_through_selection = False
         if encoded is None or (self.selected is not None and self.selected >= len(encoded.labels)):
             self.selected = None
+        self.test = encoded
         self.plane = Plane.for_points(
             self.model.config.latent_dim, encoded.mu if encoded is not None else None
         )
@@ -124,21 +207,38 @@ class Session:
             self._train = data.load("train", self.data_dir)
         return self._train
 
-    def set_model(self, model: Model, encoded: EncodedTestSet | None = None) -> None:
-        """Switch to another model: the test set is re-encoded (unless `encoded` is given)
-        and the drawing with it; the morph and samples are cleared, as they were decoded
-        by the old model."""
+    def set_model(
+        self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None
+    ) -> None:
+        """`session.model = model`, with the test set's means when they are known already
+        (a training run computes them) and the name the window gives the model."""
+        self._given = (model, encoded)
+        self.model_label = label
         self.model = model
+
+    def _on_model(self, model: Model, old: Model | None = None) -> None:
+        given, self._given = self._given, None
+        encoded = given[1] if given is not None and given[0] is model else None
         if encoded is None and self.test is not None:
             encoded = encode_test_set(model, self.test.images, self.test.labels)
-        if encoded is not None:
-            self.set_test_set(encoded)
-        else:
-            self.plane = Plane.identity(model.config.latent_dim)
-        self.clear_overlays()
+        self.clear_overlays(redecode=False)
+        self._replacing_model = True  # the digit at the cursor is decoded once, at the end
+        try:
+            if encoded is not None:
+                self.set_test_set(encoded)
+            else:
+                self.plane = Plane.identity(model.config.latent_dim)
+        finally:
+            self._replacing_model = False
         if self._drawing_input is not None:
             self._trail.clear()
             self.drawing = self._encode(self._drawing_input, stroke_done=True)
+        self.cursor = self.onto_map(self.cursor)
+        self.shown = self.decoded_at_cursor()
+
+    def _on_plane(self, plane: Plane, old: Plane | None = None) -> None:
+        if not self._replacing_model:
+            self.shown = self.decoded_at_cursor()
 
     # -- map --------------------------------------------------------------------------------
 
@@ -153,6 +253,49 @@ class Session:
     def on_map(self, z: np.ndarray) -> np.ndarray:
         """Latent points (N, D) or (D,) -> where the map shows them, (N, 2) or (2,)."""
         return self.plane.project(z)
+
+    def map_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """The map's part that holds the model's digits: 99.6 % of the test points, or
+        without them where a 2-D model's prior puts its mass."""
+        points = self.points
+        if len(points):
+            lo, hi = np.percentile(points, [0.2, 99.8], axis=0)
+            return lo.astype(np.float32), hi.astype(np.float32)
+        if self.plane.is_whole_space:
+            lo, hi = self.model.prior.extent()
+            return np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+        return np.full(2, -3.0, np.float32), np.full(2, 3.0, np.float32)
+
+    def onto_map(self, xy: np.ndarray) -> np.ndarray:
+        """`xy` if it lies on the map (`map_extent`), else the nearest test point's
+        position (or the nearest point of the extent without a test set)."""
+        xy = np.asarray(xy, np.float32)
+        lo, hi = self.map_extent()
+        if ((xy >= lo) & (xy <= hi)).all():
+            return xy
+        points = self.points
+        if len(points):
+            return points[int(np.argmin(((points - xy) ** 2).sum(axis=1)))].astype(np.float32)
+        return np.clip(xy, lo, hi).astype(np.float32)
+
+    def decoded_at(self, z: np.ndarray, caption: str) -> Shown:
+        image = self.decode(z)
+        return Shown(image, caption, self.reading(image), np.asarray(z, np.float32))
+
+    def decoded_at_cursor(self) -> Shown:
+        x, y = map(float, self.cursor)
+        where = "z" if self.plane.is_whole_space else "(PC 1, PC 2)"
+        return self.decoded_at(self.latent_at(x, y), f"decoded at {where} = ({x:+.2f}, {y:+.2f})")
+
+    def hover(self, x: float, y: float) -> None:
+        """The cursor is at map coordinates (x, y): the decoder shows the digit there."""
+        self.cursor = np.float32([x, y])
+        self.shown = self.decoded_at_cursor()
+
+    def go_to(self, z: np.ndarray, caption: str) -> None:
+        """Put the cursor where latent point z (D,) shows on the map; decode z itself."""
+        self.cursor = self.on_map(z).astype(np.float32)
+        self.shown = self.decoded_at(z, caption)
 
     def neighbours(self, z: np.ndarray, k: int) -> np.ndarray | None:
         """The k test images whose means are nearest to the latent point z (D,), nearest
@@ -197,17 +340,20 @@ class Session:
         return int(np.argmin(d2))
 
     def move_plane_through_selection(self, through: bool) -> None:
-        """Let the map's plane pass through the selected test image's mean (hovering then
-        shows the variations around it), or back through the means' centre."""
-        point = (
-            self.test.mu[self.selected]
-            if through and self.test is not None and self.selected is not None
-            else None
-        )
-        self.plane = self.plane.through(point)
+        """Let the map's plane pass through the selected test image's mean, and follow the
+        selection (hovering then shows the variations around it), or back through the
+        means' centre."""
+        self.plane_through_selection = through
+        self._place_plane()
+
+    def _place_plane(self) -> None:
+        through = self.plane_through_selection and self.test is not None and self.selected is not None
+        point = self.test.mu[self.selected] if through else None  # type: ignore[union-attr,index]
+        if point is not None or self.plane.offset is not None:
+            self.plane = self.plane.through(point)
 
     def set_digit_hidden(self, digit: int, hidden: bool) -> None:
-        (self.hidden_digits.add if hidden else self.hidden_digits.discard)(digit)
+        self.hidden_digits = self.hidden_digits | {digit} if hidden else self.hidden_digits - {digit}
 
     def select(self, index: int) -> Selection | None:
         if self.test is None:
@@ -248,7 +394,8 @@ class Session:
         (the great circle for N(0, I))."""
         prior = self.model.prior
         path = prior.path(a, b, MORPH_STEPS) if follow_prior else line(a, b, MORPH_STEPS)
-        self.morph = Morph(path, self.model.decode(path))
+        frames = self.model.decode(path)
+        self.morph = Morph(path, frames, self.readings(frames))
         return self.morph
 
     def morph_strip(self) -> np.ndarray | None:
@@ -260,14 +407,21 @@ class Session:
         return tile(frames[picks], STRIP_FRAMES)
 
     def sample_prior(self, rng: np.random.Generator | None = None) -> np.ndarray:
-        """N_SAMPLES draws from the model's prior; returns them decoded as a 4 x 4 tile."""
+        """N_SAMPLES draws from the model's prior, shown decoded as a 4 x 4 tile (returned)."""
         self.samples = self.model.prior.sample(N_SAMPLES, rng or np.random.default_rng())
-        return tile(self.model.decode(self.samples), 4)
+        image = tile(self.model.decode(self.samples), 4)
+        self.shown = Shown(
+            image, f"{N_SAMPLES} samples from the prior, {self.model.prior.describe()}; stars on the map"
+        )
+        return image
 
-    def clear_overlays(self) -> None:
+    def clear_overlays(self, redecode: bool = True) -> None:
+        """Clear the morph and the samples; the decoder shows the digit at the cursor again."""
         self.morph_start = None
         self.morph = None
         self.samples = np.zeros((0, self.model.config.latent_dim), np.float32)
+        if redecode:
+            self.shown = self.decoded_at_cursor()
 
     # -- drawing ----------------------------------------------------------------------------
 

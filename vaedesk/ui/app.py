@@ -71,6 +71,20 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def set_icon(app) -> None:
+    """The window's icon, from the shipped PNGs (no SVG plugin needed), and the desktop
+    entry's name, by which Wayland compositors find the same icon."""
+    from PySide6.QtGui import QIcon
+
+    from vaedesk.core import paths
+
+    icon = QIcon()
+    for png in sorted(paths.resource("icons", "hicolor").glob("*/apps/vaedesk.png")):
+        icon.addFile(str(png))
+    app.setWindowIcon(icon)
+    app.setDesktopFileName("vaedesk")
+
+
 def _load_test_set(folder: str | None):
     from vaedesk.core import data
 
@@ -132,6 +146,7 @@ def run_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("vaedesk")
     app.setOrganizationName("vaedesk")
+    set_icon(app)
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)

@@ -44,6 +44,7 @@ class DecoderPanel(QGroupBox):
         layout.addStretch(1)
         self.neighbour_images: np.ndarray | None = None
         self._frames: np.ndarray | None = None
+        self._readings: tuple[str, ...] = ()
         self._frame = 0
         self._timer = QTimer(self, interval=FRAME_MS)
         self._timer.timeout.connect(self._next_frame)
@@ -80,8 +81,9 @@ class DecoderPanel(QGroupBox):
             )
         )
 
-    def play(self, frames: np.ndarray) -> None:
-        self._frames, self._frame = frames, 0
+    def play(self, frames: np.ndarray, readings: tuple[str, ...] = ()) -> None:
+        """Animate the frames, each with what the classifier reads in it."""
+        self._frames, self._readings, self._frame = frames, readings, 0
         self._timer.start()
         self._next_frame()
 
@@ -101,4 +103,5 @@ class DecoderPanel(QGroupBox):
             return
         self.view.set_image(frames[self._frame])
         self.caption.setText(f"morph frame {self._frame + 1} of {len(frames)}")
+        self.reading.setText(self._readings[self._frame] if self._frame < len(self._readings) else "")
         self._frame += 1

@@ -251,6 +251,12 @@ class LatentMap(pg.PlotWidget):
         self._apply_hidden()
         self.digit_toggled.emit(digit, self.digits[digit].isVisible())
 
+    def show_hidden(self, hidden: frozenset[int]) -> None:
+        """Hide these digits' points and grey their legend entries; show the others."""
+        for d, item in enumerate(self.digits):
+            if item.isVisible() == (d in hidden):
+                item.setVisible(d not in hidden)  # toggles, as a legend click would
+
     def _apply_hidden(self) -> None:
         if not len(self.mu):
             return
@@ -397,6 +403,8 @@ class LatentMap(pg.PlotWidget):
     # -- overlays --------------------------------------------------------------------------
 
     def set_crosshair(self, x: float, y: float) -> None:
+        if (x, y) == self._cross:
+            return
         before = self._crosshair_strips()
         self._cross = (x, y)
         for strip in before + self._crosshair_strips():

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
 
 from vaedesk.core import data, paths, preprocess
 from vaedesk.core.api import Model
 from vaedesk.core.digits import EncodedTestSet
-from vaedesk.core.session import DrawingEncoding, Selection, Session
-from vaedesk.ui import files, menus
+from vaedesk.core.session import Session
+from vaedesk.ui import actions, files
 from vaedesk.ui.data_banner import DataBanner
 from vaedesk.ui.decoder_panel import NEIGHBOURS, NEIGHBOURS_DELAY_MS, DecoderPanel
 from vaedesk.ui.drawing_panel import DrawingPanel, PictureDrops
@@ -26,13 +27,22 @@ from vaedesk.ui.training import TrainingPanel
 from vaedesk.ui.widgets import numbers, scrolling
 
 HELP = (
-    "Hover over the map: the decoder draws the digit at that latent point.\n"
-    "Click: the nearest test image and its reconstruction. \u2190 / \u2192 step through them.\n"
-    "Shift-click two points: an animation morphs one into the other.\n"
-    "Draw on the pad, or drop a picture on it: your digit is encoded (mean and 1, 2 \u03c3\n"
-    "ellipses) as you draw.\n"
-    "Click a digit in the legend to hide or show it. Drag to pan, wheel to zoom."
+    "Hover over the map: the decoder draws the digit at that latent point, and the classifier "
+    "says what it reads in it.",
+    "Click: the nearest test image and its reconstruction. {view_previous_image} / {view_next_image} "
+    "step through them.",
+    "Shift-click two points: an animation morphs one into the other. {explore_clear} clears it.",
+    "Draw on the pad, or drop a picture on it: your digit is encoded as you draw, its mean and its "
+    "1 and 2 \u03c3 ellipses shown on the map.",
+    "Click a digit in the legend to hide or show it. Drag to pan, wheel to zoom, {view_fit} to fit.",
 )
+
+
+def help_text() -> str:
+    """One paragraph a line (the dialog wraps them; no sentence is broken by hand), with
+    the keys from the action table, then every shortcut."""
+    keys = {a.id.replace(".", "_"): actions.shortcut_text(a) for a in actions.ACTIONS if a.shortcut}
+    return "\n\n".join(p.format(**keys) for p in HELP) + "\n\nKeys:\n" + actions.shortcuts()
 
 
 class MainWindow(PictureDrops, QMainWindow):
@@ -45,7 +55,6 @@ class MainWindow(PictureDrops, QMainWindow):
         self.session = session
         self.trace = trace or Trace()
         self.settings = settings or Settings()
-        self.hover_z = np.zeros(2, np.float32)
         self.drawing, self.banner, self.map = DrawingPanel(), DataBanner(), LatentMap()
         self.decoder, self.selection = DecoderPanel(), SelectionPanel()
         self._training: TrainingPanel | None = None  # built on first use
@@ -54,7 +63,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self.map.regions_failed.connect(
             lambda message: self.statusBar().showMessage(f"Classifier regions failed: {message}", 10000)
         )
-        self._neighbours_of = np.zeros(session.model.config.latent_dim, np.float32)
+        self._neighbours_of: np.ndarray | None = None
         self._neighbour_timer = QTimer(self, singleShot=True, interval=NEIGHBOURS_DELAY_MS)
         self._neighbour_timer.timeout.connect(self._show_neighbours)
         central = QWidget()
@@ -74,34 +83,70 @@ class MainWindow(PictureDrops, QMainWindow):
         self.setAcceptDrops(True)
         self.model_label = QLabel()
         self.statusBar().addPermanentWidget(self.model_label)
-        self.menu_items = menus.build(self)
-        self.field_action = self.menu_items["Decoded-digit field"]
-        self.follow_prior_action = self.menu_items["Morph through the prior’s mass"]
-        self.plane_action = self.menu_items["Plane through the selected image"]
-        self.export_strip_action = self.menu_items["Export morph strip as PNG\u2026"]
-        self.export_strip_action.setEnabled(False)
-        self.recent_menu = self.menu_items["Recent models"]
+        self.menu_actions = actions.build(self)
         self._wire()
+        self._subscribe()
         self._load_test_set()
-        self._show_model_name()
+        self._show_everything()
         self.map.fit()
         self.trace.watch_window(self)
+
+    def action(self, action_id: str) -> QAction:
+        """The menu's QAction declared with this id in `vaedesk.ui.actions`."""
+        return self.menu_actions[action_id]
+
+    @property
+    def hover_z(self) -> np.ndarray:
+        """The cursor's position on the map, (2,)."""
+        return self.session.cursor
 
     # -- assembly ----------------------------------------------------------------------------
 
     def _wire(self) -> None:
+        """The panels' requests, to the session or the window's commands."""
         self.map.hovered.connect(self._on_hover)
         self.map.clicked.connect(self._on_click)
         self.map.digit_toggled.connect(lambda d, shown: self.session.set_digit_hidden(d, not shown))
         self.decoder.shown.connect(self.hover_decoded)
         self.decoder.go_requested.connect(self.go_to)
-        self.selection.step_requested.connect(lambda k: self._show_selection(self.session.step(k)))
-        self.selection.index_requested.connect(lambda i: self._show_selection(self.session.select(i)))
+        self.selection.step_requested.connect(lambda k: self.session.step(k))
+        self.selection.index_requested.connect(lambda i: self.session.select(i))
         self.drawing.ink_changed.connect(self._on_ink)
         self.drawing.open_requested.connect(self.open_image)
         self.drawing.picture_dropped.connect(self.load_picture)
         self.banner.downloaded.connect(self._use_data_dir)
         self.banner.choose_requested.connect(self.choose_data_folder)
+
+    def _subscribe(self) -> None:
+        """Each view follows the session's fields it shows; nothing is pushed by hand."""
+        e = self.session.events
+        e.model.connect(self._show_model_name)
+        e.model_label.connect(self._show_model_name)
+        e.model.connect(self._fit_new_model)
+        e.plane.connect(self._show_points)  # a new test set always comes with a new plane
+        e.test.connect(self._show_test_set)
+        for event in (e.test, e.selected):
+            event.connect(self._show_selection)
+        e.hidden_digits.connect(self.map.show_hidden)
+        e.plane_through_selection.connect(lambda on: self.action("explore.plane").setChecked(on))
+        e.cursor.connect(self._show_cursor)
+        e.shown.connect(self._show_shown)
+        e.morph.connect(self._play_morph)
+        for event in (e.morph, e.morph_start, e.samples, e.plane):
+            event.connect(self._show_overlays)
+        for event in (e.drawing, e.plane):
+            event.connect(self._show_drawing)
+        e.all.connect(self._update_actions)  # every field: the actions' enabled rules
+
+    def _show_everything(self) -> None:
+        """What the session holds when the window opens."""
+        self._show_model_name()
+        self._show_points()
+        self._show_test_set()
+        self._show_selection()
+        self._show_overlays()
+        self._show_drawing()
+        self._update_actions()
 
     @property
     def training_panel(self) -> TrainingPanel:
@@ -130,10 +175,10 @@ class MainWindow(PictureDrops, QMainWindow):
 
     # -- showing the session ---------------------------------------------------------------------
 
-    def _show_model_name(self, label: str | None = None) -> None:
+    def _show_model_name(self) -> None:
         model = self.session.model
         score = f"test \u2212ELBO {model.test_neg_elbo:.1f} nats" if model.test_neg_elbo else "not evaluated"
-        name = label or model.name
+        name = self.session.model_label or model.name
         self.model_label.setText(f"model: {name} ({model.config.arch}, {score}) \u00b7 {model.runtime}")
         if model.runtime == "torch" and model.path is not None:  # a file from an older vaedesk
             self.model_label.setToolTip(
@@ -144,56 +189,101 @@ class MainWindow(PictureDrops, QMainWindow):
         self.trace("model", label=name)
         self.setWindowTitle(f"vaedesk \u2014 {name} ({score})")
 
+    def _fit_new_model(self) -> None:
+        if not self.map.view_moved_by_user:  # the new map may lie elsewhere, or be smaller
+            self.map.fit()
+
     def _load_test_set(self) -> None:
         if self.session.test is None:
             try:
                 self.session.load_test_set()
             except data.DataError as e:
                 self.banner.show_missing(str(e), self._download_target())
-        self._show_test_set()
 
-    def _show_test_set(self) -> None:
+    def _show_points(self) -> None:
+        """The test set on the map's plane, and the layers decoded over it."""
         test, plane = self.session.test, self.session.plane
         self.map.set_plane(plane.labels, self.session.model.prior if plane.is_whole_space else None)
-        self.plane_action.setEnabled(not plane.is_whole_space)
-        self.plane_action.setChecked(False)
         self.map.set_points(self.session.points, test.labels if test is not None else np.zeros(0, np.uint8))
+        self.map.select(self.session.selected)
+        self.map.update_field()
+        self.map.update_regions()
+
+    def _show_test_set(self) -> None:
+        test = self.session.test
         self.selection.set_count(0 if test is None else len(test.labels))
-        self._show_selection(self.session.selection())
         if test is not None:
             self.banner.setVisible(self.banner.is_downloading())
 
-    def _show_selection(self, s: Selection | None) -> None:
+    def _show_selection(self) -> None:
+        s = self.session.selection()
         self.trace("selected", index=None if s is None else s.index)
         self.selection.show_selection(s)
         self.map.select(s.index if s is not None else None)
-        if self.plane_action.isChecked():
-            self.move_plane(True)
+
+    def _show_cursor(self) -> None:
+        x, y = map(float, self.session.cursor)
+        self.map.set_crosshair(x, y)
+        where = "z" if self.session.plane.is_whole_space else "(PC 1, PC 2)"
+        self.statusBar().showMessage(f"{where} = ({x:+.3f}, {y:+.3f})")
+
+    def _show_shown(self) -> None:
+        """The digit the decoder shows, with what the classifier reads in it, at once; its
+        nearest test digits once the cursor rests (the search costs more than a decode)."""
+        shown = self.session.shown
+        if shown is None:
+            return
+        self.decoder.show_digit(shown.image, shown.caption, shown.reading)
+        self._neighbours_of = shown.z
+        if shown.z is not None:
+            self._neighbour_timer.start()
+        else:
+            self._neighbour_timer.stop()
+            self.decoder.show_neighbours(None)
+
+    def _show_neighbours(self) -> None:
+        if self._neighbours_of is not None:
+            self.decoder.show_neighbours(self.session.neighbours(self._neighbours_of, NEIGHBOURS))
+
+    def _play_morph(self) -> None:
+        morph = self.session.morph
+        if morph is None:
+            self.decoder.stop()
+            return
+        self.statusBar().showMessage(f"Morph of {len(morph.frames)} frames", 4000)
+        self.decoder.play(morph.frames, morph.readings)
+
+    def _show_overlays(self) -> None:
+        s = self.session
+        if s.morph is not None:
+            self.map.show_morph(s.on_map(s.morph.path))
+        elif s.morph_start is not None:
+            self.map.show_morph_start(s.on_map(s.morph_start))
+        else:
+            self.map.show_morph(np.zeros((0, 2)))
+        self.map.show_samples(s.on_map(s.samples) if len(s.samples) else np.zeros((0, 2)))
+
+    def _show_drawing(self) -> None:
+        s, enc = self.session, self.session.drawing
+        self.trace("drawing", mu=None if enc is None else enc.mu.tolist())
+        self.drawing.show_encoding(enc)
+        if enc is None:
+            self.map.show_encoding(None, None, np.zeros((0, 2)))
+        else:
+            self.map.show_encoding(s.on_map(enc.mu), s.plane.spread(enc.sigma), s.on_map(enc.trail))
+
+    def _update_actions(self) -> None:
+        actions.update_enabled(self.menu_actions, self.session)
+
+    # -- what the user does on the map and the panels ----------------------------------------------
 
     def move_plane(self, through_selection: bool) -> None:
         """Explore > Plane through the selected image (models of more than 2 dimensions)."""
         self.session.move_plane_through_selection(through_selection)
-        self.map.update_field()
-        self.map.update_regions()
-        self._on_hover(*map(float, self.hover_z))
 
     def _on_hover(self, x: float, y: float) -> None:
-        self.hover_z = np.array((x, y), np.float32)
-        where = "z" if self.session.plane.is_whole_space else "(PC 1, PC 2)"
-        self.statusBar().showMessage(f"{where} = ({x:+.3f}, {y:+.3f})")
-        self._show_decoded(self.session.latent_at(x, y), f"decoded at {where} = ({x:+.2f}, {y:+.2f})")
+        self.session.hover(x, y)
         self.trace("hover", z=[x, y])
-
-    def _show_decoded(self, z: np.ndarray, caption: str) -> None:
-        """The digit at latent point z and what the classifier reads in it, at once; its
-        nearest test digits once the cursor rests (the search costs more than a decode)."""
-        image = self.session.decode(z)
-        self.decoder.show_digit(image, caption, self.session.reading(image))
-        self._neighbours_of = z
-        self._neighbour_timer.start()
-
-    def _show_neighbours(self) -> None:
-        self.decoder.show_neighbours(self.session.neighbours(self._neighbours_of, NEIGHBOURS))
 
     def go_to(self, text: str) -> None:
         """The "go to z" field: decode the typed point and put the crosshair there."""
@@ -202,11 +292,8 @@ class MainWindow(PictureDrops, QMainWindow):
         except ValueError as e:
             self.statusBar().showMessage(f"Go to: {e}", 6000)
             return
-        x, y = map(float, self.session.on_map(z))
-        self.hover_z = np.array((x, y), np.float32)
-        self.map.set_crosshair(x, y)
         self.decoder.stop()
-        self._show_decoded(z, f"decoded at z = {numbers(z)}")
+        self.session.go_to(z, f"decoded at z = {numbers(z)}")
         self.trace("go", z=z.tolist())
 
     def _read_regions(self) -> Callable[[np.ndarray], np.ndarray]:
@@ -223,67 +310,34 @@ class MainWindow(PictureDrops, QMainWindow):
 
     def _on_click(self, x: float, y: float, shift: bool) -> None:
         if shift:
-            morph = self.session.morph_click(x, y, self.follow_prior_action.isChecked())
-            if morph is None:
-                self.map.show_morph_start(self.session.on_map(self.session.morph_start))
+            follow = self.action("explore.follow_prior").isChecked()
+            if self.session.morph_click(x, y, follow) is None:
                 self.statusBar().showMessage("Morph: shift-click a second point", 4000)
-            else:
-                self._play_morph()
         elif self.session.test is None:
             self.statusBar().showMessage("No test set loaded: download MNIST or choose its folder", 5000)
         else:
             index = self.session.nearest(x, y)
-            self._show_selection(self.session.select(index) if index is not None else None)
-
-    def _play_morph(self) -> None:
-        morph = self.session.morph
-        self.map.show_morph(self.session.on_map(morph.path))
-        self.export_strip_action.setEnabled(True)
-        self.statusBar().showMessage(f"Morph of {len(morph.frames)} frames", 4000)
-        self.decoder.play(morph.frames)
+            if index is not None:
+                self.session.select(index)
 
     def _on_ink(self, ink: np.ndarray | None, stroke_done: bool) -> None:
-        self._show_drawing(self.session.encode_drawing(ink, stroke_done))
-
-    def _show_drawing(self, enc: DrawingEncoding | None) -> None:
-        self.trace("drawing", mu=None if enc is None else enc.mu.tolist())
-        self.drawing.show_encoding(enc)
-        if enc is None:
-            self.map.show_encoding(None, None, np.zeros((0, 2)))
-        else:
-            s = self.session
-            self.map.show_encoding(s.on_map(enc.mu), s.plane.spread(enc.sigma), s.on_map(enc.trail))
+        self.session.encode_drawing(ink, stroke_done)
 
     def set_model(
         self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None
     ) -> None:
-        """Switch every view to another model (the session re-encodes what it holds)."""
-        self.session.set_model(model, encoded)
-        self._show_test_set()
-        if not self.map.view_moved_by_user:  # the new map may lie elsewhere, or be smaller
-            self.map.fit()
-        self._show_model_name(label)
-        self.map.update_field()
-        self.map.update_regions()
-        self.clear_overlays()
-        self._on_hover(*map(float, self.hover_z))
-        self._show_drawing(self.session.drawing)  # the session has re-encoded it
+        """Show another model: the session re-encodes what it holds, and every view follows."""
+        self.session.set_model(model, encoded, label)
 
     # -- user actions ------------------------------------------------------------------------------
 
     def sample_prior(self) -> None:
         self.decoder.stop()
-        image = self.session.sample_prior()
-        self.map.show_samples(self.session.on_map(self.session.samples))
-        self.decoder.show_digit(
-            image, f"16 samples from the prior, {self.session.model.prior.describe()}; stars on the map"
-        )
+        self.session.sample_prior()
 
     def clear_overlays(self) -> None:
         self.decoder.stop()
         self.session.clear_overlays()
-        self.map.show_morph(np.zeros((0, 2)))
-        self.map.show_samples(np.zeros((0, 2)))
 
     def open_weights(self, path: str | None = None) -> bool:
         if self.is_training():
@@ -297,12 +351,12 @@ class MainWindow(PictureDrops, QMainWindow):
         self._remember_model(str(model.path))
         return True
 
-    def fill_recent(self) -> None:
-        self.recent_menu.clear()
+    def fill_recent(self, menu: QMenu) -> None:
+        menu.clear()
         for name in self.settings.recent_models():
-            self.recent_menu.addAction(name, lambda name=name: self.open_weights(name))
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none)").setEnabled(False)
+            menu.addAction(name, lambda name=name: self.open_weights(name))
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
 
     def _remember_model(self, path: str) -> None:
         self.settings.last_model = path
@@ -331,7 +385,6 @@ class MainWindow(PictureDrops, QMainWindow):
             files.warn(self, f"{folder} cannot be used: {e}")
             return
         self.settings.data_dir = folder
-        self._show_test_set()
         self.map.fit()
 
     def open_image(self) -> None:
@@ -381,16 +434,16 @@ class MainWindow(PictureDrops, QMainWindow):
             self.statusBar().showMessage(f"Saved {path}", 4000)
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", menus.shortcuts(self))
+        QMessageBox.information(self, "Keyboard shortcuts", actions.shortcuts())
 
     def show_help(self) -> None:
-        QMessageBox.information(self, "vaedesk", HELP)
+        QMessageBox.information(self, "vaedesk", help_text())
 
     def next_image(self) -> None:
-        self._show_selection(self.session.step(1))
+        self.session.step(1)
 
     def previous_image(self) -> None:
-        self._show_selection(self.session.step(-1))
+        self.session.step(-1)
 
     def download_data(self) -> None:
         self.banner.start_download(self._download_target())

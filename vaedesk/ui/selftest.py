@@ -66,22 +66,6 @@ def marker_count(latent_map) -> int:
     return 0 if x is None else len(x)
 
 
-def menu_action(window, path: str):
-    """The QAction at "Menu > Item" in the window's menu bar (accelerator ampersands and
-    trailing dots ignored), as a user finds it."""
-
-    def plain(text: str) -> str:
-        return text.replace("&", "").rstrip("\u2026").strip()
-
-    menu_name, item = (plain(part) for part in path.split(">"))
-    for top in window.menuBar().actions():
-        if plain(top.text()) == menu_name:
-            for action in top.menu().actions():
-                if plain(action.text()) == item:
-                    return action
-    raise LookupError(f"no menu item {path!r}")
-
-
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     """Run the event loop until `condition` holds. A QEventLoop slice at a time, not
     QTest.qWait: qWait keeps the GIL, and a training thread would starve."""
@@ -225,7 +209,7 @@ class SelfTest:
         w = self.window
         if data.find_data_dir("train", w.session.data_dir) is None:
             return True, {"skipped": "no MNIST training set"}
-        menu_action(w, "Model > Train").trigger()
+        w.action("model.train").trigger()
         panel = w.training_panel
         panel.arch.setCurrentText("mlp")  # small, so that the evaluation after it is quick
         panel.epochs.setValue(1)

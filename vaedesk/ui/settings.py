@@ -3,6 +3,7 @@ layout, the last model and the recently used ones."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -21,13 +22,20 @@ class Settings:
 
     @property
     def data_dir(self) -> str | None:
-        """The last MNIST folder that worked, if it still exists."""
-        folder = self._get("data_dir")
-        return folder if folder and Path(folder).is_dir() else None
+        """The last MNIST folder that worked, if it still exists. Kept by the core, not in
+        QSettings, so that `vaedesk data check` and training read the same setting."""
+        from vaedesk.core import paths
+
+        folder = paths.stored_data_dir()
+        return str(folder) if folder is not None else None
 
     @data_dir.setter
     def data_dir(self, folder: str | None) -> None:
-        self.store.setValue("data_dir", folder or "")
+        from vaedesk.core import paths
+
+        # If it cannot be written, it is not remembered; this run uses the folder all the same.
+        with contextlib.suppress(OSError):
+            paths.store_data_dir(folder)
 
     @property
     def last_model(self) -> str | None:

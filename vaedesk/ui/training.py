@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vaedesk import __version__
 from vaedesk.core import data
 from vaedesk.core.api import Model
 from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
@@ -409,6 +410,7 @@ class TrainingPanel(QDockWidget):
             self.eval_k.value(),
             "in the vaedesk window; the same run from the command line: "
             + equivalent_command(config.to_dict(), options, limit, init),
+            version=__version__,
         )
         worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError))
         worker.progress.connect(self._on_progress)

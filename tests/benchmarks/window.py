@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from vaedesk.core.timing import ms, percentile, timings
+from tests.benchmarks.timing import ms, percentile, timings
 
 BARE_VIEWER = "bare import of numpy, onnxruntime, Qt, pyqtgraph"
 BARE_TORCH = "bare import of torch, Qt, pyqtgraph"
@@ -293,8 +293,26 @@ def bench_classifier_costs(app, window, moves: int) -> None:
         recolour.append(shown[-1] - t)
     print(f"regions layer, view change to recoloured (in a worker thread): {ms(recolour)}")
     points = rng.uniform(-3, 3, size=(moves, 2))
-    on, off = [], []
-    for block in range(0, moves, 50):
+    _hover_with_and_without_regions(app, window, points, shown)
+    m.set_regions_visible(True)
+    busy: list[float] = []
+    for block in range(0, moves // 2, 10):  # a view change every 10 moves keeps the worker busy
+        dx = 0.05 * (x1 - x0) * (1 if block % 20 else -1)
+        m.view.setRange(xRange=(x0 + dx, x1 + dx), yRange=(y0, y1), padding=0)
+        app.processEvents()
+        busy += hover_latencies(app, window, points[block : block + 10], repaint=True)
+    print(f"  hover while it is recoloured: {ms(busy)}")
+    m.set_regions_visible(False)
+    m.regions_shown.disconnect(on_shown)
+    m.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+
+def _hover_with_and_without_regions(app, window, points: np.ndarray, shown: list[float]) -> None:
+    """Hover latency with the regions layer shown and hidden, in interleaved blocks."""
+    m = window.map
+    on: list[float] = []
+    off: list[float] = []
+    for block in range(0, len(points), 50):
         # A toggle recolours the layer and repaints the whole map once: wait for the layer
         # and make two untimed moves, so that neither lands in a timed move's figure.
         n = len(shown)
@@ -308,17 +326,6 @@ def bench_classifier_costs(app, window, moves: int) -> None:
         off += hover_latencies(app, window, points[block : block + 50], repaint=True)
     print(f"  hover with the layer shown:    {ms(on)}")
     print(f"  hover without it:              {ms(off)}")
-    m.set_regions_visible(True)
-    busy: list[float] = []
-    for block in range(0, moves // 2, 10):  # a view change every 10 moves keeps the worker busy
-        dx = 0.05 * (x1 - x0) * (1 if block % 20 else -1)
-        m.view.setRange(xRange=(x0 + dx, x1 + dx), yRange=(y0, y1), padding=0)
-        app.processEvents()
-        busy += hover_latencies(app, window, points[block : block + 10], repaint=True)
-    print(f"  hover while it is recoloured: {ms(busy)}")
-    m.set_regions_visible(False)
-    m.regions_shown.disconnect(on_shown)
-    m.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
 
 def bench_hover_memory(app, window, events: int) -> None:
@@ -356,7 +363,6 @@ def bench_during_training(app, window, seconds: float) -> None:
     panel.limit.setValue(60000)
     panel.eval_k.setValue(0)
     gaps: list[float] = []
-    hovers: list[float] = []
     clock = QElapsedTimer()
     clock.start()
     last = [clock.nsecsElapsed()]
@@ -381,18 +387,7 @@ def bench_during_training(app, window, seconds: float) -> None:
             gaps,
         )
     gaps.clear()
-    rng = np.random.default_rng(2)
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end and panel.is_running():
-        x, y = rng.uniform(-3, 3, 2)
-        t = time.perf_counter()
-        window.map.hover_at(float(x), float(y))
-        app.processEvents()  # the coalescing timer fires here, and the repaint happens
-        hovers.append(time.perf_counter() - t)
-        deadline = time.perf_counter() + 0.016  # about one move per frame, as a hand makes
-        while time.perf_counter() < deadline:
-            app.processEvents()
-            time.sleep(0.001)
+    hovers = _hover_while_training(app, window, seconds)
     ticker.stop()
     window_rate = panel.samples_per_second()
     panel.cancel()
@@ -402,6 +397,25 @@ def bench_during_training(app, window, seconds: float) -> None:
         f"during training ({seconds:.0f} s, window trains on 1 thread at {window_rate:,.0f} samples/s)", gaps
     )
     print(f"  hover event to image updated and repainted: {ms(hovers)}")
+
+
+def _hover_while_training(app, window, seconds: float) -> list[float]:
+    """Hover about once a frame, as a hand does, while the run lasts, for `seconds` at
+    most: each hover's time to the image updated and repainted."""
+    rng = np.random.default_rng(2)
+    hovers: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and window.training_panel.is_running():
+        x, y = rng.uniform(-3, 3, 2)
+        t = time.perf_counter()
+        window.map.hover_at(float(x), float(y))
+        app.processEvents()  # the coalescing timer fires here, and the repaint happens
+        hovers.append(time.perf_counter() - t)
+        deadline = time.perf_counter() + 0.016  # about one move per frame, as a hand makes
+        while time.perf_counter() < deadline:
+            app.processEvents()
+            time.sleep(0.001)
+    return hovers
 
 
 def _print_stalls(what: str, gaps: list[float]) -> None:

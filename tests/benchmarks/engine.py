@@ -1,14 +1,13 @@
-"""`vaedesk bench`: figures, printed, never asserted. Each speed is shown beside a baseline
-measured in the same run, so a noisy shared machine shows up in both."""
+"""The engine's benchmarks: decode and encode on the viewer's runtime beside torch, the
+test set encoded, the IWAE bound, and training beside a bare PyTorch loop."""
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from vaedesk.core.timing import ms, timings
+from tests.benchmarks.timing import ms, timings
 
 
 def bench_decode(model, repeat: int) -> None:
@@ -122,34 +121,3 @@ def bench_training(model, images: np.ndarray, batches: int) -> None:
             f"bare PyTorch loop {b:,.0f} samples/s, ratio {o / b:.2f}"
         )
     torch.set_num_threads(threads)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from vaedesk.cli import CommandError, _load_model
-    from vaedesk.core import data
-
-    if args.startup_only:
-        from vaedesk.ui.bench import bench_startup
-
-        bench_startup(args, runs=3 if args.quick else 7)
-        return 0
-    t = time.perf_counter()
-    model = _load_model(args.weights)
-    print(f"model: {model.path} ({model.config.arch}); loaded in {time.perf_counter() - t:.2f} s")
-    repeat = 200 if args.quick else 2000
-    bench_decode(model, repeat)
-    try:
-        test_images, _ = data.load("test", args.data)
-    except data.DataError as e:
-        raise CommandError(f"the benchmarks need the MNIST test set: {e}") from None
-    bench_encode(model, test_images)
-    bench_training(model, test_images, batches=10 if args.quick else 40)
-    if args.iwae:
-        bench_iwae(model, test_images)
-    try:
-        from vaedesk.ui.bench import run_ui_bench
-    except ImportError as e:  # a headless install without Qt still benchmarks the engine
-        print(f"window benchmarks skipped: {e}")
-        return 0
-    run_ui_bench(args, quick=args.quick)
-    return 0
