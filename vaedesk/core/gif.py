@@ -35,6 +35,17 @@ def morph_path(
     return model.prior.path(a, b, frames) if follow_prior else line(a, b, frames)
 
 
+def resample(path: np.ndarray, frames: int) -> np.ndarray:
+    """`frames` points (frames, D) evenly spaced along a path's points by index, from its
+    first to its last: a straight line's points stay on it, evenly spaced."""
+    path = np.asarray(path, np.float64)
+    at = np.linspace(0.0, len(path) - 1, frames)
+    lower = np.minimum(np.floor(at).astype(int), len(path) - 2) if len(path) > 1 else np.zeros(frames, int)
+    t = (at - lower)[:, None]
+    upper = np.minimum(lower + 1, len(path) - 1)
+    return ((1 - t) * path[lower] + t * path[upper]).astype(np.float32)
+
+
 def gif_bytes(frames: np.ndarray, duration: int, scale: int = SCALE) -> bytes:
     """Images (N, 28, 28) in [0, 1] -> an animated GIF that loops for ever, each frame shown
     for `duration` ms, its grey levels those of `preprocess.save_png` (round(255 v))."""

@@ -24,6 +24,7 @@ from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
 from vaedesk.ui.training import TrainingPanel
+from vaedesk.ui.typicality_view import TypicalityReadout
 from vaedesk.ui.widgets import numbers, scrolling
 
 HELP = (
@@ -84,6 +85,8 @@ class MainWindow(PictureDrops, QMainWindow):
         self.model_label = QLabel()
         self.statusBar().addPermanentWidget(self.model_label)
         self.menu_actions = actions.build(self)
+        self.typicality = TypicalityReadout(self.session, self, self.drawing.pad.side)
+        self.drawing.layout().insertWidget(self.drawing.layout().count() - 1, self.typicality)
         self._wire()
         self._subscribe()
         self._load_test_set()
