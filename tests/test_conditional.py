@@ -106,3 +106,36 @@ def test_the_recipe_evaluates_a_conditional_model_with_its_digits(mnist_train_sm
     assert metrics["iwae_k4"] == pytest.approx(expected, rel=1e-3)
     assert 0 <= metrics["decodable_every_style"] <= 1
     assert 0 <= metrics["knn5_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_the_bundled_conditional_model_holds_style_not_identity_as_its_card_says(real_mnist_dir):
+    """The two latent measures, recomputed on ONNX Runtime with a brute-force search, against
+    the figures `vaedesk train --conditional` wrote in the card (computed on torch)."""
+    from vaedesk.core import data
+    from vaedesk.core.classify import Classifier
+    from vaedesk.core.style_session import bundled_conditional
+
+    model = Model.load(bundled_conditional())
+    card = model.card["test_metrics"]
+    images, labels = data.load_split(real_mnist_dir, "test")
+    styles, _ = model.encode(images, labels.astype(np.int64))
+    classifier, right = Classifier.load(), 0
+    for start in range(0, len(styles), 500):
+        z = np.repeat(styles[start : start + 500], 10, axis=0)
+        digits = np.tile(np.arange(10), len(z) // 10)
+        right += int((classifier.probabilities(model.decode(z, digits)).argmax(axis=1) == digits).sum())
+    decodable = right / (10 * len(styles))
+    train_images, train_labels = data.load_split(real_mnist_dir, "train")
+    train_styles, _ = model.encode(train_images, train_labels.astype(np.int64))
+    votes = []
+    for start in range(0, len(styles), 1000):
+        q = styles[start : start + 1000]
+        d2 = (q**2).sum(1)[:, None] - 2 * q @ train_styles.T + (train_styles**2).sum(1)[None]
+        nearest = np.argsort(d2, axis=1)[:, :5]
+        votes.append([np.bincount(row, minlength=10).argmax() for row in train_labels[nearest]])
+    knn = float((np.concatenate(votes) == labels).mean())
+    assert decodable == pytest.approx(card["decodable_every_style"], abs=2e-3)
+    assert knn == pytest.approx(card["knn5_accuracy"], abs=5e-3)
+    assert card["decodable_every_style"] >= 0.98, "the classifier reads the intended digit in 98 %"
+    assert card["knn5_accuracy"] <= 0.20, "the style latent holds little of the digit (chance 10 %)"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
-from vaedesk.core import typicality
+from vaedesk.core import paths, typicality
 from vaedesk.core.api import Model
 from vaedesk.core.evaluate import IWAE_CHUNK, iwae_estimates
 
@@ -58,3 +61,18 @@ def test_an_empty_square_and_a_test_digit_are_told_apart(mnist_test):
     noise = typicality.typicality(model, np.random.default_rng(0).random((28, 28), np.float32), scale)
     assert noise.unusual and noise.percentile == 0.0
     assert blank.log_px > noise.log_px
+
+
+def test_a_scale_shipped_beside_the_weights_is_used_only_for_those_weights(tmp_path, mnist_test, monkeypatch):
+    copy = tmp_path / "m.safetensors"
+    shutil.copyfile(paths.bundled_weights(), copy)
+    model, images = Model.load(copy), mnist_test[0][:16]
+    shipped = typicality.Scale(np.linspace(-300.0, -50.0, typicality.QUANTILES), len(images))
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    typicality.write_scale(typicality.shipped_file(copy), shipped, digest)
+    monkeypatch.setattr(typicality.Scale, "measure", lambda *a, **k: pytest.fail("measured"))
+    np.testing.assert_allclose(typicality.cached_scale(model, images).quantiles, shipped.quantiles)
+    typicality.write_scale(typicality.shipped_file(copy), shipped, "another model's")
+    measured = typicality.Scale(np.linspace(-200.0, -90.0, typicality.QUANTILES), len(images))
+    monkeypatch.setattr(typicality.Scale, "measure", lambda *a, **k: measured)
+    assert typicality.cached_scale(model, images) is measured

@@ -111,28 +111,51 @@ def typicality(model: Model, image: np.ndarray, scale: Scale) -> Typicality:
     return Typicality(value, scale.percentile(value))
 
 
-def cache_file(model: Model, n_test: int) -> Path | None:
-    """Where a model file's scale is cached; None for a model not read from a file."""
+def _digest(model: Model) -> str | None:
+    """The SHA-256 of the model's weights file; None for a model not read from a file."""
     if model.path is None:
         return None
-    digest = hashlib.sha256(Path(model.path).read_bytes()).hexdigest()[:24]
-    return paths.user_cache_dir() / "typicality" / f"{digest}-k{K}-n{n_test}.json"
+    try:
+        return hashlib.sha256(Path(model.path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def shipped_file(weights: Path) -> Path:
+    """`name.safetensors` -> `name.typicality.json`: the scale shipped beside a bundled model."""
+    return weights.with_name(weights.name.removesuffix(".safetensors") + ".typicality.json")
+
+
+def _read(where: Path, digest: str, n: int) -> Scale | None:
+    """The scale in `where` if it is for this weights file and this many test images."""
+    try:
+        d = json.loads(where.read_text())
+        if d.get("weights_sha256") == digest and d.get("n") == n:
+            return Scale.from_json(d)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # missing, damaged or another version's: measured again
+    return None
 
 
 def cached_scale(model: Model, images: np.ndarray, progress: Progress | None = None) -> Scale:
-    """The test set's scale for this model: read from the cache, or measured and cached."""
-    try:
-        where = cache_file(model, len(images))
-    except OSError:
-        where = None
-    if where is not None and where.is_file():
-        try:
-            return Scale.from_json(json.loads(where.read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged or older cache is measured again
+    """The test set's scale for this model: the one shipped beside its file, else the
+    user's cached one, else measured (and cached)."""
+    digest = _digest(model)
+    places = [] if digest is None else [shipped_file(Path(model.path)), cache_file(digest)]
+    for where in places:
+        if (found := _read(where, digest, len(images))) is not None:
+            return found
     scale = Scale.measure(model, images, progress)
-    if where is not None:
+    if digest is not None:
         # a read-only cache folder: measured again next time, nothing lost
         with contextlib.suppress(OSError):
-            atomic_write(where, (json.dumps(scale.to_json()) + "\n").encode())
+            write_scale(cache_file(digest), scale, digest)
     return scale
+
+
+def cache_file(digest: str) -> Path:
+    return paths.user_cache_dir() / "typicality" / f"{digest[:24]}-k{K}.json"
+
+
+def write_scale(where: Path, scale: Scale, digest: str) -> None:
+    atomic_write(where, (json.dumps({**scale.to_json(), "weights_sha256": digest}) + "\n").encode())
