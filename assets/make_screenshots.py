@@ -2,7 +2,7 @@
 
     apt-get install xvfb xdotool imagemagick libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
     Xvfb :99 -screen 0 1600x1000x24 &
-    DISPLAY=:99 VAEDESK_DATA=../shared/mnist python assets/make_screenshots.py [--training]
+    DISPLAY=:99 VAEDESK_DATA=../shared/mnist python assets/make_screenshots.py [--training] [--sizes]
     DISPLAY=:99 python assets/make_screenshots.py --data ../shared/mnist --weights weights/report.safetensors
 
 The mouse really moves (xdotool talks to the X server), so what is shown went through
@@ -70,9 +70,51 @@ def shoot(name: str, window) -> None:
     print(f"wrote {HERE / name}")
 
 
+def small_and_laptop(window, test, at) -> None:
+    """screenshot-800x600.png: the side panels as tabs; screenshot-1366x768-training.png: a
+    laptop screen with a short run in the docked training panel."""
+    window.setGeometry(0, 0, 800, 600)
+    pump(800)
+    if test is not None:
+        hover(window, *np.median(at[test.labels == 2], axis=0))
+    shoot("screenshot-800x600.png", window)
+    window.setGeometry(0, 0, 1366, 768)
+    pump(500)
+    window.action("model.train").trigger()
+    panel = window.training_panel
+    panel.arch.setCurrentText("mlp")
+    panel.epochs.setValue(3)
+    panel.limit.setValue(3000)
+    panel.eval_k.setValue(0)
+    pump(300)
+    start = panel.start_button
+    p = start.mapToGlobal(start.rect().center())
+    xdo("mousemove", p.x(), p.y())
+    xdo("click", 1)
+    epochs = []
+    panel.epoch_finished.connect(epochs.append)
+    while len(epochs) < 2:
+        pump(200)
+    pump(800)
+    hover(window, *(np.median(window.session.points, axis=0)))
+    shoot("screenshot-1366x768-training.png", window)
+    panel.cancel_button.click()
+    while panel.is_running():
+        pump(100)
+    panel.discard_button.click() if panel.discard_button.isVisible() else None
+    panel.close()
+    window.setGeometry(0, 0, 1600, 1000)
+    pump(500)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--training", action="store_true", help="also a screenshot mid-training")
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="also at 800 x 600, and at 1366 x 768 with a run in the training panel",
+    )
     parser.add_argument("--data")
     parser.add_argument(
         "--weights", help="another model: screenshot-NAME.png and screenshot-NAME-regions.png, no training"
@@ -114,6 +156,8 @@ def main() -> int:
         hover(window, *(np.median(at[test.labels == 0], axis=0) if test is not None else (-0.5, 0.5)))
         shoot(f"{prefix}-regions.png", window)
         xdo("key", "g")
+        if args.sizes and not args.weights:
+            small_and_laptop(window, test, at)
         if args.training and not args.weights:
             window.action("model.train").trigger()
             panel = window.training_panel

@@ -36,7 +36,6 @@ def test_help_and_version_do_not_import_torch_or_qt():
     assert "usage: vaedesk" in out.stdout and "HEAVY []" in out.stdout
 
 
-
 def test_each_command_help_imports_its_own_module_only_and_neither_torch_nor_qt():
     """Every command's --help is as quick as the top-level one: the registry lists the
     commands without importing them, and `vaedesk X --help` imports X's module alone."""
@@ -64,6 +63,7 @@ def test_an_option_value_that_names_a_command_is_still_a_value(tmp_path, monkeyp
     assert main(["--data", "data", "eval", "-k", "0"]) == 1  # the folder ./data, then `eval`
     err = capsys.readouterr().err
     assert "MNIST test files not found" in err and "data" in err
+
 
 def test_encode_prints_json_lines_and_survives_bad_files(tmp_path, real_mnist_dir, capsys):
     good = tmp_path / "one.png"
@@ -464,3 +464,110 @@ def test_an_unwritable_trace_file_is_one_clear_line(tmp_path, capsys):
     assert main(["--trace", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"vaedesk: --trace {tmp_path}: cannot write (Is a directory)"
+
+
+def test_info_prints_each_bundled_models_card(capsys):
+    """`vaedesk info`: every card shipped beside the bundled weights, with what the model
+    is, its test metrics and the command that made it; the default model first."""
+    from vaedesk.core import paths
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    cards = sorted(paths.bundled_weights().parent.glob("*.card.json"))
+    assert len(cards) >= 2  # the VAE and the classifier, at least
+    assert out.startswith("vaedesk (the default)\n")
+    blocks = {block.split("\n", 1)[0].split(" ")[0]: block for block in out.strip().split("\n\n")}
+    assert len(blocks) == len(cards)
+    for path in cards:
+        card = json.loads(path.read_text())
+        block = blocks[path.name.removesuffix(".card.json")]
+        assert card["command"] in block
+        metrics = card["test_metrics"]
+        if "config" in card:
+            config = card["config"]
+            assert f"{config['arch']} VAE, {config['latent_dim']}-D latent" in block
+            assert f"-ELBO {metrics['neg_elbo']:.2f} nats" in block
+            assert f"latent 5-NN {100 * metrics['knn5_accuracy']:.2f} %" in block
+        else:
+            assert f"accuracy {100 * metrics['accuracy']:.2f} %" in block
+
+
+def test_no_command_writes_over_a_file_vaedesk_ships(tmp_path, mnist_dir, monkeypatch, capsys):
+    """decode, train, classifier train, upgrade and experiment refuse, with one line, any
+    output that is (or leads through a symlink to) a shipped model or its card. They are
+    pointed at copies of the shipped files, so that a guard that fails damages nothing."""
+    from vaedesk.core import paths
+
+    shipped = paths.shipped_files()
+    names = {p.name for p in shipped}
+    for model in ("vaedesk", "classifier", "seed", "report"):
+        assert {f"{model}.safetensors", f"{model}.card.json"} <= names
+    copies = tmp_path / "shipped"
+    copies.mkdir()
+    for p in shipped:
+        if p.parent == paths.bundled_weights().parent:
+            (copies / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setattr(paths, "shipped_files", lambda: sorted(copies.iterdir()))
+    before = {p.name: p.read_bytes() for p in copies.iterdir()}
+    link = tmp_path / "digit.png"
+    link.symlink_to(copies / "vaedesk.safetensors")
+    data = ["--data", str(mnist_dir)]
+    quick = ["--epochs", "1", "--limit", "200", "--val-size", "40", "--eval-k", "0"]
+    commands = [
+        ["decode", "0", "0", "-o", str(copies / "vaedesk.safetensors")],
+        ["decode", "0", "0", "-o", str(link)],
+        ["classifier", "train", *data, "--epochs", "1", "-o", str(copies / "seed.safetensors")],
+        ["train", *data, *quick, "-o", str(copies / "report.safetensors")],
+        ["train", *data, *quick, "-o", str(copies / "vaedesk")],  # its card is the shipped card
+        ["upgrade", str(copies / "seed.safetensors"), "-o", str(copies / "classifier.safetensors")],
+        ["experiment", "augment", *data, "--limit", "200", "-o", str(copies / "vaedesk.safetensors")],
+    ]
+    for argv in commands:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "a file vaedesk ships cannot be overwritten" in err, (argv, err)
+    assert {p.name: p.read_bytes() for p in copies.iterdir()} == before
+
+
+def test_decode_refuses_a_point_beyond_float32(tmp_path, capsys):
+    """1e39 is a finite double but infinite in float32, the model's numbers: it wrote a
+    black PNG with exit 0. Typed or read from a file, it is one line and no PNG."""
+    out = tmp_path / "d.png"
+    (tmp_path / "far.txt").write_text("1e39 0\n")
+    for argv in (["1e39", "0"], ["0", "-3.5e38"], [str(tmp_path / "far.txt")]):
+        assert main(["decode", *argv, "-o", str(out)]) == 1
+        assert capsys.readouterr().err == "vaedesk: the latent point's values must be finite numbers\n"
+    assert not out.exists()
+
+
+def test_only_regular_files_are_read_and_anything_else_is_one_line(tmp_path):
+    """A FIFO as a picture hung `classify` (and the window's Open image), as `--trace` it
+    hung the start; /dev/full as `--trace` ended in a traceback; `decode /dev/urandom`
+    grew to 4.3 GB and `/dev/zero` ended in MemoryError. Each is now one line, at once."""
+    import os
+
+    fifo = tmp_path / "digit.png"
+    os.mkfifo(fifo)
+    out = str(tmp_path / "d.png")
+    cases = [
+        (["classify", str(fifo)], f"vaedesk: {fifo}: not a picture vaedesk can read (not a regular file)"),
+        (["encode", str(fifo)], f"vaedesk: {fifo}: not a picture vaedesk can read (not a regular file)"),
+        (
+            ["decode", "/dev/urandom", "-o", out],
+            "vaedesk: /dev/urandom: cannot read a latent point from it (not a regular file)",
+        ),
+        (
+            ["decode", "/dev/zero", "-o", out],
+            "vaedesk: /dev/zero: cannot read a latent point from it (not a regular file)",
+        ),
+        (
+            ["decode", str(fifo), "-o", out],
+            f"vaedesk: {fifo}: cannot read a latent point from it (not a regular file)",
+        ),
+        (["--trace", str(fifo)], f"vaedesk: --trace {fifo}: cannot write (not a regular file)"),
+        (["--trace", "/dev/full"], "vaedesk: --trace /dev/full: cannot write (not a regular file)"),
+    ]
+    for argv, said in cases:
+        r = run(*argv, env_extra={"QT_QPA_PLATFORM": "offscreen"})
+        assert r.returncode in (1, 2) and r.stderr == said + "\n", (argv, r.stderr[-1000:])
+    assert not (tmp_path / "d.png").exists()

@@ -96,7 +96,13 @@ def test_the_recipe_evaluates_a_conditional_model_with_its_digits(mnist_train_sm
     torch.manual_seed(0)
     model = VAE(CONDITIONAL)
     run = TrainingRun(
-        model, mnist_train_small, TrainOptions(epochs=1, val_size=200), command="t", test=mnist_test, eval_k=4
+        model,
+        mnist_train_small,
+        TrainOptions(epochs=1, val_size=200),
+        command="t",
+        version="test",
+        test=mnist_test,
+        eval_k=4,
     )
     for _ in run.events():
         pass

@@ -80,7 +80,7 @@ def test_2_the_bundled_model_is_refused_as_output_before_training(mnist_dir, cap
     before = paths.bundled_weights().read_bytes()
     assert main([*TINY, "--data", str(mnist_dir), "-o", str(paths.bundled_weights())]) == 1
     err = capsys.readouterr().err
-    assert "bundled model cannot be overwritten" in err and "epoch" not in err
+    assert "a file vaedesk ships cannot be overwritten" in err and "epoch" not in err
     with pytest.raises(PermissionError):  # the rule lives in weights.save itself
         weights.save(paths.bundled_weights(), weights.load(paths.bundled_weights())[0], {})
     assert paths.bundled_weights().read_bytes() == before

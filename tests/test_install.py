@@ -169,8 +169,7 @@ def test_the_wheel_carries_every_shipped_file(tmp_path):
             "-m",
             "pip",
             "wheel",
-            "--no-deps",
-            "--no-build-isolation",
+            "--no-deps",  # built in isolation, as `python -m build` does: a new venv's setuptools is older
             "-w",
             str(tmp_path),
             str(REPO),
@@ -191,3 +190,16 @@ def test_the_wheel_carries_every_shipped_file(tmp_path):
         assert inside in names
     assert "vaedesk/weights/__init__.py" in names and "vaedesk/core/paths.py" in names
     assert not any(n.startswith(("weights/", "tests/", "assets/")) for n in names)
+
+
+def test_install_desktop_entry_into_a_closed_pipe_is_no_traceback(tmp_path):
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
+    r = subprocess.run(
+        f"{sys.executable} -m vaedesk --install-desktop-entry | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.stdout.startswith("installed 9 files") and "Traceback" not in r.stderr, r.stderr

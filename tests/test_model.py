@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from vaedesk.core.evaluate import amortization_gap, evaluate, iwae_bound, negative_elbo
-from vaedesk.core.model import VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
+from vaedesk.core.model import ARCHS, VAE, VAEConfig, kl_divergence, reconstruction_loss, vae_loss
 from vaedesk.core.neighbours import knn_predict, recall_by_class
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
 
-@pytest.mark.parametrize("arch", ["conv", "seed", "mlp", "report"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_shapes_of_every_architecture(arch):
     model = VAE(VAEConfig(arch=arch))
     x = torch.rand(5, 1, 28, 28)

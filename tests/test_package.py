@@ -18,9 +18,14 @@ EXPECTED_STDERR = ("This plugin does not support propagateSizeHints()",)
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory, real_mnist_dir) -> Path:
+def packaged(tmp_path_factory) -> Path:
+    """The packaged program, built from build.spec (or the one VAEDESK_TEST_PACKAGED names,
+    already built from this tree, to check it without building it again)."""
+    prebuilt = os.environ.get("VAEDESK_TEST_PACKAGED")
+    if prebuilt:
+        return Path(prebuilt)
     work = tmp_path_factory.mktemp("pyinstaller")
-    env = {**os.environ, "VAEDESK_DATA": str(real_mnist_dir)}
+    env = dict(os.environ)  # the MNIST test set comes from the package data, not from here
     r = subprocess.run(
         [
             sys.executable,
@@ -50,6 +55,8 @@ def packaged(tmp_path_factory, real_mnist_dir) -> Path:
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No MNIST anywhere but in the bundle, and empty user folders: a new user's machine."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAEDESK_", "QT_", "DISPLAY", "WAYLAND"))}
+    for name in ("CI", "GITHUB_ACTIONS", "TF_BUILD"):  # onnxruntime's telemetry keeps quiet under these
+        env.pop(name, None)
     env.update(
         HOME=str(tmp_path),
         XDG_DATA_HOME=str(tmp_path / "data"),
@@ -97,3 +104,20 @@ def test_self_test_passes_offline_with_the_bundled_map(packaged, tmp_path):
     assert checks["window shows the map"]["points"] == 10000  # the bundled test set, offline
     assert all(c["ok"] for c in report["checks"])
     assert not list(packaged.parent.rglob("*.npz"))  # nothing written into the bundle
+    assert not list(tmp_path.rglob("Microsoft"))  # no onnxruntime telemetry identifier in the home
+
+
+@pytest.mark.build
+@pytest.mark.slow
+def test_the_packaged_program_installs_its_desktop_entry_and_icon(packaged, tmp_path):
+    env = clean_env(tmp_path)
+    r = subprocess.run(
+        [packaged, "--install-desktop-entry"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    entry = tmp_path / "data" / "applications" / "vaedesk.desktop"
+    fields = dict(line.split("=", 1) for line in entry.read_text().splitlines() if "=" in line)
+    assert fields["Exec"] == str(packaged.resolve()) and fields["Icon"] == "vaedesk"
+    icons = tmp_path / "data" / "icons" / "hicolor"
+    assert (icons / "256x256" / "apps" / "vaedesk.png").is_file()
+    assert (icons / "scalable" / "apps" / "vaedesk.svg").is_file()

@@ -51,3 +51,24 @@ def test_two_dimensions_are_the_whole_space_and_spread_projects_sigma():
     sigma = np.array([0.5, 1.0, 2.0])
     samples = np.random.default_rng(2).normal(size=(200000, 3)) * sigma
     np.testing.assert_allclose(plane.spread(sigma), (samples @ plane.basis.T).std(axis=0), rtol=0.02)
+
+
+def test_the_maps_opening_range_is_numpys_percentiles_without_importing_numpy_ma():
+    import subprocess
+    import sys
+
+    from vaedesk.core.plane import central_range
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 9, 10000):
+        points = rng.normal(size=(n, 2)).astype(np.float32) * 40
+        lo, hi = central_range(points)
+        expected_lo, expected_hi = np.percentile(points, [0.2, 99.8], axis=0)
+        np.testing.assert_allclose(lo, expected_lo, rtol=1e-12)
+        np.testing.assert_allclose(hi, expected_hi, rtol=1e-12)
+    code = (
+        "import sys, numpy as np; from vaedesk.core.plane import central_range; "
+        "central_range(np.ones((5, 2))); print('numpy.ma' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # np.percentile's first call imports it: 30 ms of start-up

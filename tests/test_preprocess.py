@@ -72,3 +72,27 @@ def test_png_export_is_upscaled(tmp_path):
     with Image.open(tmp_path / "d.png") as im:
         assert im.size == (280, 280) and im.mode == "L"
         assert np.asarray(im)[140, 140] == 255 and np.asarray(im)[5, 5] == 0
+
+
+@pytest.mark.parametrize(
+    ("orientation", "as_stored"),
+    [
+        (6, Image.Transpose.ROTATE_90),  # the phone held upright: the sensor's picture lies on its side
+        (8, Image.Transpose.ROTATE_270),
+        (3, Image.Transpose.ROTATE_180),
+    ],
+)
+def test_a_photo_is_read_the_way_up_its_exif_orientation_says(tmp_path, orientation, as_stored):
+    """A phone JPEG stores the sensor's picture and an EXIF orientation; read unturned, a
+    "1" was a line across and read as a 2. It is read as the viewer shows it: exactly as
+    the same digit saved upright without the tag."""
+    upright = seven(size=(1200, 1600))
+    upright.save(tmp_path / "upright.jpg", quality=95)
+    stored = upright.transpose(as_stored)
+    exif = stored.getexif()
+    exif[0x0112] = orientation  # Orientation
+    stored.save(tmp_path / "phone.jpg", quality=95, exif=exif.tobytes())
+    expected = preprocess.picture_to_mnist(tmp_path / "upright.jpg")
+    unturned = preprocess.to_mnist(preprocess.ink_from_image(stored))
+    assert np.abs(unturned - expected).mean() > 0.05  # the tag matters for this picture
+    np.testing.assert_allclose(preprocess.picture_to_mnist(tmp_path / "phone.jpg"), expected, atol=0.08)

@@ -64,6 +64,8 @@ def test_the_window_carries_the_vaedesk_icon(qtbot, model):  # noqa: F811
     sizes = w.windowIcon().availableSizes()
     for side in (16, 24, 32, 48, 64, 128, 256):
         assert QSize(side, side) in sizes
+        image = w.windowIcon().pixmap(side, side).toImage()
+        assert image.width() == side and image.pixelColor(side // 2, side // 8).alpha() == 255  # drawn
     assert app.desktopFileName() == "vaedesk"  # Wayland matches the entry, and its icon, by it
 
 

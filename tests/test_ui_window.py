@@ -4,6 +4,8 @@ Expected values are computed here, independently of the code under test."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -512,7 +514,7 @@ def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: 
     dialogs.save_file = str(paths.bundled_weights())
     before = paths.bundled_weights().read_bytes()
     press(window, "model.save")
-    assert "cannot be overwritten" in dialogs.messages[-1]
+    assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[-1]
     assert paths.bundled_weights().read_bytes() == before
     recent_action = next(a for a in recent_menu(window).actions() if a.text() == str(saved))
     recent_action.trigger()
@@ -567,6 +569,15 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
     key(window, Qt.Key.Key_F1)
     assert "Hover over the map" in dialogs.messages[-1]
 
+
+def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):  # noqa: F811
+    press(window, "help.bundled_models")
+    text = dialogs.messages[-1]
+    card = json.loads(paths.bundled_weights().with_suffix("").with_suffix(".card.json").read_text())
+    assert text.startswith("vaedesk (the default)")
+    assert f"-ELBO {card['test_metrics']['neg_elbo']:.2f} nats" in text and card["command"] in text
+    classifier = json.loads(paths.bundled_classifier().with_suffix("").with_suffix(".card.json").read_text())
+    assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
 
 def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
     w = make_window(qtbot, model, tmp_path)
@@ -634,3 +645,55 @@ def test_a_model_of_more_dimensions_is_shown_on_its_principal_plane(qtbot, mnist
 
     key(window, Qt.Key.Key_C)
     assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0 for c in m.circles)
+
+
+def test_no_export_or_save_writes_over_a_file_vaedesk_ships(qtbot, window, dialogs, tmp_path, monkeypatch):
+    """File > Export map, Export decoded digit and Model > Save, aimed at a shipped file or
+    a symlink to one, say so in one message and leave the file as it was. (They are aimed
+    at copies, so that a failing guard damages nothing.)"""
+    copies = tmp_path / "shipped"
+    copies.mkdir()
+    for name in ("vaedesk.safetensors", "vaedesk.card.json", "classifier.safetensors"):
+        (copies / name).write_bytes((paths.bundled_weights().parent / name).read_bytes())
+    monkeypatch.setattr(paths, "shipped_files", lambda: sorted(copies.iterdir()))
+    before = {p.name: p.read_bytes() for p in copies.iterdir()}
+    (tmp_path / "link.png").symlink_to(copies / "classifier.safetensors")
+    vp = window.map.viewport().rect()
+    hover(qtbot, window, QPoint(vp.width() // 3, vp.height() // 3))
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    for target, keys in [
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_E, ctrl | shift)),  # Export map
+        (tmp_path / "link.png", (Qt.Key.Key_E, ctrl)),  # Export decoded digit
+        (copies / "vaedesk.safetensors", (Qt.Key.Key_S, ctrl)),  # Save current model
+        (copies / "vaedesk", (Qt.Key.Key_S, ctrl)),  # saved as vaedesk.safetensors
+    ]:
+        dialogs.messages.clear()
+        dialogs.save_file = str(target)
+        key(window, *keys)
+        assert len(dialogs.messages) == 1
+        assert "a file vaedesk ships cannot be overwritten" in dialogs.messages[0]
+    assert {p.name: p.read_bytes() for p in copies.iterdir()} == before
+
+
+@pytest.mark.parametrize("typed", ["1e39 0", "0 -1e39", "3.5e38, 1"])
+def test_go_to_a_point_beyond_float32_is_refused_and_hovering_goes_on(qtbot, window, typed):
+    """A coordinate that is finite as typed but infinite in float32, the model's numbers,
+    is refused in the status bar; the crosshair and the decoded digit stay, and the next
+    hover decodes as before (it ended in a segmentation fault)."""
+    vp = window.map.viewport().rect()
+    # not where the previous test left the pointer: a move onto the same spot sends no event
+    hover(qtbot, window, QPoint(vp.width() // 4, vp.height() // 4))
+    cross, shown = window.map.crosshair(), window.decoder.image.copy()
+    field = window.decoder.go_to
+    field.clear()
+    QTest.keyClicks(field, typed)
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    assert window.statusBar().currentMessage() == "Go to: the coordinates must be finite numbers"
+    assert window.map.crosshair() == cross
+    np.testing.assert_array_equal(window.decoder.image, shown)
+    target = QPoint(vp.width() // 2, vp.height() // 2)
+    hover(qtbot, window, target)
+    x, y = viewport_to_latent(window.map, target)
+    expected = window.session.model.decode(np.float32([[x, y]]))[0]
+    np.testing.assert_allclose(window.decoder.image, expected, atol=1e-5)
+    assert np.isfinite(window.decoder.image).all()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from vaedesk import __version__
 from vaedesk.cli.commands import COMMANDS, load
 from vaedesk.cli.common import CommandError
-from vaedesk.cli.parsing import DefaultsHelp, Parser, add_data_option, add_weights_option
+from vaedesk.cli.parsing import Parser, add_data_option, add_weights_option
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -53,7 +53,7 @@ def build_parser(command: str | None = None) -> tuple[Parser, Parser | None]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     chosen = None
     for name, info in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=info.summary, formatter_class=DefaultsHelp)
+        command_parser = sub.add_parser(name, help=info.summary)
         if name == command:
             load(name).add_arguments(command_parser)
             chosen = command_parser
@@ -106,11 +106,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
-    if args.install_desktop_entry or args.remove_desktop_entry:
-        from vaedesk.core import desktop
-
-        return desktop.run(remove_entry=args.remove_desktop_entry)
     try:
+        if args.install_desktop_entry or args.remove_desktop_entry:
+            from vaedesk.core import desktop
+
+            return desktop.run(remove_entry=args.remove_desktop_entry)
         if args.command is None:
             from vaedesk.ui.app import run_app
 

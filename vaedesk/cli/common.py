@@ -53,8 +53,8 @@ def load_classifier(path: str | None) -> Classifier:
         raise CommandError(str(e)) from None
 
 
-def check_output(name: str) -> Path:
-    """Refuse an `-o` that training could not be saved to, before training starts."""
+def check_output(name: str, example: str = "model.safetensors") -> Path:
+    """Refuse an `-o` that a run could not be saved to, before the run starts."""
     import os
     import tempfile
 
@@ -62,7 +62,7 @@ def check_output(name: str) -> Path:
 
     path = Path(name)
     if path.is_dir():
-        raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / 'model.safetensors'}")
+        raise CommandError(f"-o {name}: is a folder; give a file name, such as {path / example}")
     if path.exists() and not path.is_file():
         raise CommandError(f"-o {name}: not a regular file")
     try:

@@ -20,7 +20,8 @@ NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser that says which options it has (`options`, each option string to
     its action), so that the entry point can check options without argparse's private
-    attributes; with `numbers_are_values`, negative numbers are values, never options."""
+    attributes; whose help shows each option's default; and, with `numbers_are_values`,
+    takes negative numbers as values, never options."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.options: dict[str, argparse.Action] = {}
@@ -28,6 +29,11 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        text, default = kwargs.get("help"), kwargs.get("default")
+        # Each option's help shows its default, unless it has none or already says it.
+        shown = text and text != argparse.SUPPRESS and "default" not in text
+        if shown and default not in (None, False, argparse.SUPPRESS):
+            kwargs["help"] = f"{text} (default: %(default)s)"
         action = super().add_argument(*args, **kwargs)
         self.options.update(dict.fromkeys(action.option_strings, action))
         return action
@@ -39,16 +45,6 @@ class Parser(argparse.ArgumentParser):
             # A leading space: argparse reads the token as a value; float() ignores it.
             args = [f" {a}" if NEGATIVE_NUMBER.match(a) else a for a in args]
         return super().parse_known_args(args, namespace)
-
-
-class DefaultsHelp(argparse.HelpFormatter):
-    """Help that shows each option's default, unless it has none or already says it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
-            return text
-        return f"{text} (default: %(default)s)".strip()
 
 
 def add_data_option(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:

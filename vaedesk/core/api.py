@@ -9,7 +9,7 @@ import numpy as np
 
 from vaedesk.core import paths, weights
 from vaedesk.core.config import DIGITS, VAEConfig
-from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
+from vaedesk.core.onnx_runtime import GraphError, OnnxModel, describe_failure
 from vaedesk.core.prior import Prior
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ BATCH = 1000  # images per encoder call: bounds the activations' memory
 
 class Model:
     """A trained VAE. `encode` takes float32 (N, 28, 28) in [0, 1]; `decode` takes (N, D).
-    A conditional model (`conditional`) takes the digits too, (N,) whole numbers 0-9.
 
     A model loaded from a file with an ONNX export runs on ONNX Runtime and never imports
     torch; one built in memory (a training run's snapshot) or loaded from an older file
@@ -37,16 +36,20 @@ class Model:
         path: Path | None = None,
         stored: weights.Stored | None = None,
     ) -> None:
-        if vae is None and stored is None:
+        if vae is not None:
+            config = vae.config
+        elif stored is not None:
+            config = stored.config
+        else:
             raise TypeError("a Model needs a torch VAE or a stored weights file")
         self._vae = vae.eval() if vae is not None else None
         self._stored = stored
-        self.config: VAEConfig = vae.config if vae is not None else stored.config
+        self.config: VAEConfig = config
         self.card = card if card is not None else (stored.card if stored is not None else {})
         self.path = path
         self._onnx: OnnxModel | None = None
         self._prior: Prior | None = None
-        if vae is None and stored.graphs:
+        if vae is None and stored is not None and stored.graphs:
             self._onnx = _onnx_model(stored, self.config)
 
     @classmethod
@@ -54,8 +57,13 @@ class Model:
         path = Path(path) if path is not None else paths.bundled_weights()
         stored = weights.read(path)
         if stored.graphs:
-            return cls(None, stored.card, path, stored)
-        return cls(weights.build(stored), stored.card, path, stored)  # an older file: torch
+            model = cls(None, stored.card, path, stored)
+        else:
+            model = cls(weights.build(stored), stored.card, path, stored)  # an older file: torch
+        problem = output_problem(model)
+        if problem:
+            raise weights.WeightsError(f"{path}: {problem}")
+        return model
 
     @classmethod
     def from_state(cls, config: VAEConfig, state: dict[str, torch.Tensor], card: dict[str, Any]) -> Model:
@@ -70,6 +78,7 @@ class Model:
     def vae(self) -> VAE:
         """The torch module (imports torch, and builds it from the file the first time)."""
         if self._vae is None:
+            assert self._stored is not None  # a Model has a VAE, a file, or both
             self._vae = weights.build(self._stored)
         return self._vae
 
@@ -81,7 +90,7 @@ class Model:
                 tensors = self._stored.tensors
             else:
                 tensors = {
-                    k: v.detach().numpy() for k, v in self._vae.state_dict().items() if k.startswith("prior.")
+                    k: v.detach().numpy() for k, v in self.vae.state_dict().items() if k.startswith("prior.")
                 }
             self._prior = Prior.of(self.config, tensors)
         return self._prior
@@ -157,8 +166,9 @@ class Model:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def decode(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
-        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]; a
-        conditional model draws them as the digits `labels` ((N,), or one for all)."""
+        """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]; ValueError
+        for a point that is not finite in float32. A conditional model draws them as the
+        digits `labels` ((N,), or one for all)."""
         return self._decoded(z, labels, logits=False)
 
     def decode_logits(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
@@ -166,7 +176,7 @@ class Model:
         return self._decoded(z, labels, logits=True)
 
     def _decoded(self, z: np.ndarray, labels: np.ndarray | int | None, logits: bool) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float32).reshape(-1, self.config.latent_dim)
+        z = finite_float32(z, "latent points").reshape(-1, self.config.latent_dim)
         y = self._digits(labels, len(z))
         if self._onnx is not None:
             return (self._onnx.decode_logits if logits else self._onnx.decode)(z, y)
@@ -188,23 +198,74 @@ class Model:
 
 
 def _onnx_model(stored: weights.Stored, config: VAEConfig) -> OnnxModel:
-    """The file's ONNX graphs in ONNX Runtime, checked against its config."""
+    """The file's ONNX graphs in ONNX Runtime, vetted and bound to its tensors."""
     try:
-        model = OnnxModel(stored.graphs[ENCODER], stored.graphs[DECODER])
-        if model.conditional != config.conditional:
-            raise weights.WeightsError(f"{stored.path}: its ONNX export does not match its config")
-        z = np.zeros((1, config.latent_dim), np.float32)
-        labels = np.eye(1, DIGITS, dtype=np.float32) if config.conditional else None
-        images = model.decode(z, labels)
-        mu, logvar = model.encode(images, labels)
-    except weights.WeightsError:
-        raise
+        return OnnxModel.from_file(stored.graphs, stored.tensors, config.latent_dim, config.conditional)
+    except GraphError as e:
+        raise weights.WeightsError(f"{stored.path}: {e}") from None
     except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own types; all mean "unusable"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise weights.WeightsError(f"{stored.path}: its ONNX export cannot be run ({first})") from None
-    if images.shape != (1, 28, 28) or mu.shape != logvar.shape or mu.shape != z.shape:
-        raise weights.WeightsError(f"{stored.path}: its ONNX export does not match its config")
-    return model
+        raise weights.WeightsError(
+            f"{stored.path}: its ONNX export cannot be run ({first_line(e)})"
+        ) from None
+
+
+PROBE = (0.0, 1.5, -1.5)  # latent points of the load check: the origin and two along the diagonal
+
+
+def output_problem(model: Model) -> str | None:
+    """What is wrong with what a model computes, or None: it is run on a batch of one latent
+    point and of several, then on the images it decoded, and every output must have its
+    shape for that batch and be finite (the images in [0, 1]). A file that fails is refused
+    on load, so no window, map or command ever shows its NaN."""
+    d = model.config.latent_dim
+    for n in (1, len(PROBE)):
+        z = np.repeat(np.asarray(PROBE[:n], np.float32)[:, None], d, axis=1)  # (n, D)
+        digits = np.arange(n) % DIGITS if model.conditional else None  # a conditional model's
+        try:
+            images = model.decode(z, digits)
+            logits = model.decode_logits(z, digits) if model._onnx is not None else None
+        except Exception as e:  # noqa: BLE001 - whatever the runtime raises, the file is unusable
+            return f"its decoder fails on a batch of {n} ({first_line(e)})"
+        for name, out in (("images", images), ("logits", logits)):
+            if out is None:
+                continue
+            if out.shape != (n, 28, 28):
+                return (
+                    f"its decoder gives {name} of shape {out.shape} for {n} latent points, not ({n}, 28, 28)"
+                )
+            if not np.isfinite(out).all():
+                return f"its decoder gives NaN or infinite {name}"
+        if not (images.min() >= 0 and images.max() <= 1):
+            return "its decoder gives pixel values outside [0, 1]"
+        try:
+            mu, logvar = model.encode(images, digits)
+        except Exception as e:  # noqa: BLE001
+            return f"its encoder fails on a batch of {n} ({first_line(e)})"
+        for name, out in (("means", mu), ("log-variances", logvar)):
+            if out.shape != (n, d):
+                return f"its encoder gives {name} of shape {out.shape} for {n} images, not ({n}, {d})"
+            if not np.isfinite(out).all():
+                return f"its encoder gives NaN or infinite {name}"
+    return None
+
+
+def first_line(e: BaseException) -> str:
+    return describe_failure(e)
+
+
+def finite_float32(values: object, what: str = "the coordinates") -> np.ndarray:
+    """Numbers from outside (typed, read from a file, passed in) as float32, the model's
+    numbers; ValueError if any is not finite *after* the conversion: 1e39 is a finite
+    double but infinite in float32, and an infinite latent point decodes to NaN and drew
+    the map at infinity (a segmentation fault)."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(values, np.float64).astype(np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numbers") from None
+    if not np.isfinite(out).all():
+        raise ValueError(f"{what} must be finite numbers")
+    return out
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
+
+from vaedesk.core.paths import refuse_shipped
 
 STALE_SECONDS = 3600  # a temporary file this old was left by a save that was killed
 
@@ -16,8 +19,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 
     A symlink is written through (its target is replaced, the link stays); anything that
     is not a regular file (a device, a pipe, a folder) is refused with an OSError rather
-    than replaced by a file. Temporary files that killed saves left behind are removed.
+    than replaced by a file, and so is a file the program ships (PermissionError, from
+    `paths.refuse_shipped`). Temporary files that killed saves left behind are removed.
     """
+    refuse_shipped(path)
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
@@ -65,3 +70,37 @@ def remove_stale(folder: Path, pattern: str, seconds: float = STALE_SECONDS) -> 
                 old.unlink()
         except OSError:
             pass  # gone already, or not ours to remove: it does no harm
+
+
+def open_regular(path: str | Path, max_bytes: int) -> int:
+    """A file descriptor of `path` opened for reading, if it is a regular file of at most
+    `max_bytes`; OSError with a one-line reason otherwise. A FIFO is opened without
+    waiting for a writer (O_NONBLOCK) and then refused, as are devices (/dev/zero,
+    /dev/urandom, /dev/full) and folders: reading one would hang or never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {_size(max_bytes)}", str(path))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (see `open_regular`)."""
+    with os.fdopen(open_regular(path, max_bytes), "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise OSError(errno.EFBIG, f"larger than {_size(max_bytes)}", str(path))
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:g} GB" if n >= 2**30 else f"{n / 2**20:g} MB" if n >= 2**20 else f"{n / 2**10:g} kB"

@@ -16,6 +16,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -138,6 +140,7 @@ def train_classifier(
         result = ClassifierEpoch(epoch, options.epochs, total / len(x), val, time.perf_counter() - started)
         history.append(result)
         report(result)
+    assert best_state is not None  # the first epoch beats an accuracy of -1
     model.load_state_dict(best_state)
     return model.eval(), history
 
@@ -151,7 +154,7 @@ class _Probabilities(nn.Module):
         return F.softmax(self.model(images.unsqueeze(1)), dim=1)  # (B, 28, 28) -> (B, 10)
 
 
-def save(path, model: DigitClassifier, card: dict) -> None:
+def save(path: str | Path, model: DigitClassifier, card: dict[str, Any]) -> None:
     """The classifier's parameters, its ONNX export and its card in one safetensors file
     (the card also beside it as JSON), written atomically."""
     from safetensors.numpy import save as safetensors_bytes
@@ -170,5 +173,5 @@ def save(path, model: DigitClassifier, card: dict) -> None:
     atomic_write(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
 
 
-def options_dict(options: ClassifierOptions) -> dict:
+def options_dict(options: ClassifierOptions) -> dict[str, Any]:
     return asdict(options)

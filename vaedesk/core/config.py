@@ -4,6 +4,7 @@ model without guessing. No torch here: the viewer reads configs without it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 ARCHS = ("conv", "seed", "mlp", "report")
 LOSSES = ("bce", "mse")
@@ -58,10 +59,10 @@ class VAEConfig:
         if self.conditional and self.prior == "vamp":
             raise ValueError("a conditional model cannot have a VampPrior (its pseudo-images have no digit)")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> VAEConfig:
+    def from_dict(cls, d: dict[str, Any]) -> VAEConfig:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -226,7 +227,7 @@ class _Watch:
     """
 
     def __init__(
-        self, response, should_stop: Callable[[], bool] | None, limits: Limits, deadline_at: float
+        self, response: IO[bytes], should_stop: Callable[[], bool] | None, limits: Limits, deadline_at: float
     ) -> None:
         self.response, self.should_stop = response, should_stop
         self.limits, self.deadline_at = limits, deadline_at
@@ -240,7 +241,7 @@ class _Watch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._finished.set()
         self._thread.join()
@@ -277,7 +278,7 @@ class _Watch:
             return
 
 
-def _cut(response) -> None:
+def _cut(response: IO[bytes]) -> None:
     """Shut the response's socket down, which wakes a read blocked on it in another thread."""
     try:
         sock = socket.socket(fileno=os.dup(response.fileno()))

@@ -127,11 +127,11 @@ def amortization_gap(
         optimizer = torch.optim.Adam(params, lr=lr)
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            neg_elbo(*params, 4).sum().backward()
+            neg_elbo(params[0], params[1], 4).sum().backward()
             optimizer.step()
             progress(stage, step + 1, steps)
         with torch.no_grad():
-            optimized = neg_elbo(*params, samples).mean().item()
+            optimized = neg_elbo(params[0], params[1], samples).mean().item()
     return {"amortized": amortized, "optimized": optimized, "gap": amortized - optimized}
 
 
@@ -142,7 +142,8 @@ def onnx_decoder(model: VAE) -> Decoder | None:
         from vaedesk.core.onnx_runtime import DECODER, ENCODER, OnnxModel
 
         graphs = export(model)
-        runtime = OnnxModel(graphs[ENCODER], graphs[DECODER], threads=torch.get_num_threads())
+        # our own export of a model in memory: its large batches need no cap
+        runtime = OnnxModel(graphs[ENCODER], graphs[DECODER], threads=torch.get_num_threads(), bounded=False)
     except Exception:  # noqa: BLE001 - no onnx package, an op it cannot export: torch does it all
         return None
     return lambda z, y: torch.from_numpy(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,9 @@ class AugmentRow:
 Step = Callable[[str], None]  # called with what starts next, for a progress bar
 
 
-def generate(model: VAE, images: np.ndarray, labels: np.ndarray, n: int, noise: float, seed: int):
+def generate(
+    model: VAE, images: np.ndarray, labels: np.ndarray, n: int, noise: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """n new digits: the means of randomly chosen source images plus N(0, noise^2) noise,
     decoded; (images (n, 28, 28) float32 in [0, 1], the sources' labels)."""
     rng = np.random.default_rng(seed)
@@ -69,7 +72,7 @@ def run_augment(
     test: tuple[np.ndarray, np.ndarray],
     settings: AugmentSettings,
     step: Step = lambda what: None,
-) -> tuple[list[AugmentRow], dict]:
+) -> tuple[list[AugmentRow], dict[str, Any]]:
     """The experiment's rows, and what the VAE reached (for the record)."""
     images, labels = train
     order = np.random.default_rng(settings.seed).permutation(len(images))
@@ -135,7 +138,9 @@ def table(rows: list[AugmentRow]) -> str:
     return "\n".join(lines)
 
 
-def as_json(rows: list[AugmentRow], settings: AugmentSettings, vae: dict, seconds: float) -> dict:
+def as_json(
+    rows: list[AugmentRow], settings: AugmentSettings, vae: dict[str, Any], seconds: float
+) -> dict[str, Any]:
     return {
         "experiment": "augment",
         "settings": {**asdict(settings), "vae": settings.vae.to_dict()},

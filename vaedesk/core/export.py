@@ -1,7 +1,9 @@
 """Export a torch VAE's encoder and decoder as ONNX graphs, for the torch-free viewer.
 
 A conditional model's graphs take one more input, "labels": the digits as one-hot rows
-(B, 10) float32, beside the images or the latent points."""
+(B, 10) float32 beside the latent points, and as ten constant planes (B, 10, 28, 28)
+beside the images (`OnnxModel` makes them: broadcasting inside the graph would need
+operators that `onnx_runtime.ALLOWED_OPS` refuses)."""
 
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ class _Encoder(nn.Module):
         self.vae = vae
 
     def forward(
-        self, images: torch.Tensor, labels: torch.Tensor | None = None
+        self, images: torch.Tensor, planes: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.vae.encode(images.unsqueeze(1), labels)  # (B, 28, 28) -> (B, D), (B, D)
+        return self.vae.encode_planes(images.unsqueeze(1), planes)  # (B, 28, 28) -> (B, D), (B, D)
 
 
 class _Decoder(nn.Module):
@@ -51,7 +53,7 @@ def graph(
         torch.onnx.export(
             module.eval(),
             example if isinstance(example, tuple) else (example,),
-            buf,
+            buf,  # type: ignore[arg-type]  # a file object is taken too (torch.onnx.export's docs)
             input_names=inputs,
             output_names=outputs,
             dynamic_axes=batch,
@@ -67,9 +69,9 @@ def export(vae: VAE) -> dict[str, bytes]:
     images, z = torch.zeros(1, 28, 28), torch.zeros(1, vae.config.latent_dim)
     with torch.no_grad():
         if vae.config.conditional:
-            labels = torch.zeros(1, DIGITS)
+            planes, labels = torch.zeros(1, DIGITS, 28, 28), torch.zeros(1, DIGITS)
             return {
-                ENCODER: graph(_Encoder(vae), (images, labels), ["images", "labels"], ["mu", "logvar"]),
+                ENCODER: graph(_Encoder(vae), (images, planes), ["images", "labels"], ["mu", "logvar"]),
                 DECODER: graph(_Decoder(vae), (z, labels), ["z", "labels"], ["images", "logits"]),
             }
         return {

@@ -194,7 +194,7 @@ class VAE(nn.Module):
         self.to_mu = nn.Linear(width, self.config.latent_dim)
         self.to_logvar = nn.Linear(width, self.config.latent_dim)
         self.decoder = _decoder(self.config.arch, self.config.latent_dim + labels)
-        self.prior = None  # the standard normal, in closed form
+        self.prior: MixturePrior | VampPrior | None = None  # None: the standard normal, in closed form
         if self.config.prior == "mog":
             self.prior = MixturePrior(self.config.components, self.config.latent_dim)
         elif self.config.prior == "vamp":
@@ -220,6 +220,7 @@ class VAE(nn.Module):
     def _vamp_components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The VampPrior's components, (K, D) each: the posteriors at its pseudo-images, their
         log-variances floored as a mixture's are."""
+        assert isinstance(self.prior, VampPrior)
         mu, logvar = self.encode(torch.sigmoid(self.prior.pseudo_logits))
         return mu, logvar.clamp(min=PRIOR_LOGVAR_FLOOR)
 
@@ -263,9 +264,16 @@ class VAE(nn.Module):
         """Images (B, 1, 28, 28) in [0, 1] -> posterior mean and log-variance, (B, D) each.
         A conditional model also takes the digits, (B,) or one-hot (B, 10); others ignore them."""
         y = self._label_code(labels)
-        if y is not None:
-            x = torch.cat([x, y[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)  # (B, 11, 28, 28)
-        h = self.encoder(x)
+        planes = None if y is None else y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, 10, 28, 28)
+        return self.encode_planes(x, planes)
+
+    def encode_planes(
+        self, x: torch.Tensor, planes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` with a conditional model's digits given as their ten constant planes
+        (B, 10, 28, 28), as its ONNX export takes them (made outside the graph, whose
+        operators are kept to the few that vaedesk allows)."""
+        h = self.encoder(x if planes is None else torch.cat([x, planes], dim=1))  # (B, 11, 28, 28)
         return self.to_mu(h), self.to_logvar(h)
 
     @staticmethod
@@ -340,7 +348,7 @@ def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
 def one_hot(labels: torch.Tensor) -> torch.Tensor:
     """Digits (B,) as whole numbers 0-9, or rows already one-hot (B, 10) -> (B, 10) float."""
     if labels.dim() == 2:
-        return labels.float()
+        return labels if labels.dtype == torch.float32 else labels.float()
     return F.one_hot(labels.long(), DIGITS).float()
 
 

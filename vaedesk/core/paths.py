@@ -14,6 +14,7 @@ everything the program writes goes to the user's folders (platformdirs).
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
 import json
 import os
@@ -84,6 +85,32 @@ def shipped_files() -> list[Path]:
     return sorted(found)
 
 
+def refuse_shipped(*targets: str | Path) -> None:
+    """Raise PermissionError (one line, naming the file) if any target is, or resolves to
+    through symlinks or a hard link, a file the program ships. Every writer calls this
+    (`atomic_write` does, for all of them), so no command or menu can replace a bundled
+    model, its card, an asset or the bundled test set."""
+    shipped = shipped_files()
+    real = {os.path.realpath(p) for p in shipped}
+    inodes = set()
+    for p in shipped:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        inodes.add((st.st_dev, st.st_ino))
+    for target in targets:
+        try:
+            st = os.stat(target)  # follows symlinks
+            same_file = (st.st_dev, st.st_ino) in inodes
+        except (OSError, ValueError):
+            same_file = False  # does not exist yet (or cannot be looked at): the name decides
+        if same_file or os.path.realpath(target) in real:
+            raise PermissionError(
+                errno.EPERM, "a file vaedesk ships cannot be overwritten; choose another name", str(target)
+            )
+
+
 def user_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
@@ -101,7 +128,7 @@ def default_mnist_dir() -> Path:
     return user_data_dir() / "mnist"
 
 
-def _settings() -> dict:
+def _settings() -> dict[str, object]:
     try:
         loaded = json.loads((user_config_dir() / SETTINGS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):

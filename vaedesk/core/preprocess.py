@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from vaedesk.core.atomic import atomic_write
+from vaedesk.core.atomic import atomic_write, read_regular
+
+if TYPE_CHECKING:  # Pillow is imported when a picture is read or written: not at start-up
+    from PIL import Image
 
 INK_THRESHOLD = 0.1  # of the picture's darkest-to-brightest range: fainter than this is paper
 
@@ -25,17 +28,28 @@ class PictureError(ValueError):
 
 
 MAX_PIXELS = 64_000_000  # larger pictures are refused: no digit needs them
+MAX_FILE_BYTES = 128 * 2**20  # and larger files: a phone's photo is a few MB
 WORK_SIDE = 1024  # pictures are shrunk to fit this square on load
 
 
 def load_picture(path: str | Path) -> np.ndarray:
-    """Read a PNG / JPEG (any size, either polarity) as float32 ink in [0, 1], paper = 0."""
+    """Read a PNG / JPEG (any size, either polarity, turned as its EXIF orientation says)
+    as float32 ink in [0, 1], paper = 0. Only a regular file of at most MAX_FILE_BYTES is
+    read: a FIFO would hang, /dev/urandom never end."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     if Path(path).is_dir():
         raise PictureError(f"{path}: is a folder, not a picture")
     try:
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except FileNotFoundError:
+        raise PictureError(f"{path}: no such file") from None
+    except OSError as e:
+        raise PictureError(f"{path}: not a picture vaedesk can read ({e.strerror or e})") from None
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(raw)) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise PictureError(
@@ -46,7 +60,10 @@ def load_picture(path: str | Path) -> np.ndarray:
                 # 28 x 28 digit needs no more, and memory stays small whatever the file.
                 img.draft("L", (WORK_SIDE, WORK_SIDE))
                 img.thumbnail((WORK_SIDE, WORK_SIDE))
-                return ink_from_image(img)
+                # A phone stores its picture as the sensor saw it and says in EXIF how to
+                # turn it: read unturned, a "1" taken sideways is a line across. (Turned
+                # after shrinking: the same picture, at a thousandth of the work.)
+                return ink_from_image(ImageOps.exif_transpose(img))
     except FileNotFoundError:
         raise PictureError(f"{path}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -77,6 +94,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     """Ink (H, W) in [0, 1], paper = 0 -> float32 (28, 28): cropped to the ink, longer side
     scaled to 20 px with the aspect kept, centred by centre of mass. Raises `PictureError`
     for a picture with no ink."""
+    from PIL import Image
+
     ink = np.asarray(ink, dtype=np.float32)
     ink = ink - np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))
     span = float(ink.max()) if ink.size else 0.0
@@ -116,6 +135,8 @@ def picture_to_mnist(path: str | Path) -> np.ndarray:
 def to_png_bytes(image: np.ndarray, size: int = 280) -> bytes:
     """A [0, 1] image (white ink on black, as MNIST) upscaled smoothly so that its longer
     side is `size` pixels."""
+    from PIL import Image
+
     gray = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8), mode="L")
     scale = size / max(gray.size)
     target = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))

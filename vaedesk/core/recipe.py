@@ -43,7 +43,9 @@ class Evaluating:
     stop_reason: str
 
 
-def equivalent_command(config: dict, options: TrainOptions, limit: int | None, init: str | None) -> str:
+def equivalent_command(
+    config: dict[str, Any], options: TrainOptions, limit: int | None, init: str | None
+) -> str:
     """The `vaedesk train` line that reproduces a run with these settings."""
     defaults = TrainOptions()
     argv = ["vaedesk", "train"]
@@ -177,7 +179,9 @@ def collapse_warning(card: dict[str, Any], how: str) -> str | None:
     train longer or with a warm-up where the user is (command-line options or fields)."""
     if not card.get("posterior_collapsed"):
         return None
-    best = next((h for h in card.get("history", []) if h.get("epoch") == card.get("best_epoch")), {})
+    best: dict[str, Any] = next(
+        (h for h in card.get("history", []) if h.get("epoch") == card.get("best_epoch")), {}
+    )
     return (
         f"the posterior collapsed: KL {best.get('val_kl', 0.0):.2f} nats per image, so the latent "
         f"space carries almost nothing about the digits and the map will not separate them. {how}"

@@ -22,17 +22,20 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from psygnal import evented
 
 from vaedesk.core import data, preprocess
-from vaedesk.core.api import Model, tile
+from vaedesk.core.api import Model, finite_float32, tile
 from vaedesk.core.classify import Classifier, ClassifierError, looks_like
 from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
-from vaedesk.core.plane import Plane
+from vaedesk.core.plane import Plane, central_range
 from vaedesk.core.prior import line
+
+if TYPE_CHECKING:
+    from psygnal import SignalGroup
 
 MORPH_STEPS = 48
 STRIP_FRAMES = 12
@@ -115,8 +118,10 @@ class Session:
     shown: Shown | None = None  # what the decoder view shows
     morph_start: np.ndarray | None = None  # (D,): the first shift-click's point
     morph: Morph | None = None
-    samples: np.ndarray = field(default=None)  # type: ignore[assignment]  # (N_SAMPLES or 0, D)
+    samples: np.ndarray = field(default=None)  # type: ignore[arg-type]  # (N_SAMPLES or 0, D)
     drawing: DrawingEncoding | None = None
+    if TYPE_CHECKING:  # what @evented adds, said for the type checker (no field)
+        events: ClassVar[SignalGroup]
 
     def __post_init__(self) -> None:
         if self.data_dir is not None:
@@ -147,7 +152,7 @@ class Session:
                 self._classifier = Classifier.load()
             except ClassifierError:
                 self._classifier = None
-        return self._classifier  # type: ignore[return-value]
+        return self._classifier if not isinstance(self._classifier, bool) else None
 
     def reading(self, image: np.ndarray) -> str:
         """What the classifier reads in a (28, 28) digit, or "" without a classifier. A
@@ -248,7 +253,7 @@ class Session:
 
     def latent_at(self, x: float, y: float) -> np.ndarray:
         """The latent point (D,) at map coordinates (x, y)."""
-        return self.plane.lift(np.float32([x, y]))
+        return self.plane.lift(np.array([x, y], np.float32))
 
     def on_map(self, z: np.ndarray) -> np.ndarray:
         """Latent points (N, D) or (D,) -> where the map shows them, (N, 2) or (2,)."""
@@ -259,7 +264,7 @@ class Session:
         without them where a 2-D model's prior puts its mass."""
         points = self.points
         if len(points):
-            lo, hi = np.percentile(points, [0.2, 99.8], axis=0)
+            lo, hi = central_range(points)
             return lo.astype(np.float32), hi.astype(np.float32)
         if self.plane.is_whole_space:
             lo, hi = self.model.prior.extent()
@@ -289,7 +294,7 @@ class Session:
 
     def hover(self, x: float, y: float) -> None:
         """The cursor is at map coordinates (x, y): the decoder shows the digit there."""
-        self.cursor = np.float32([x, y])
+        self.cursor = np.array([x, y], np.float32)
         self.shown = self.decoded_at_cursor()
 
     def go_to(self, z: np.ndarray, caption: str) -> None:
@@ -315,12 +320,11 @@ class Session:
             values = np.array(text.replace(",", " ").replace("(", " ").replace(")", " ").split(), np.float64)
         except ValueError:
             raise ValueError(f"type {dim} numbers, such as {' '.join(['0.5'] * dim)}") from None
-        if not np.isfinite(values).all():
-            raise ValueError("the coordinates must be finite numbers")
+        values = finite_float32(values)  # 1e39 is a double, but infinite in float32
         if len(values) == dim:
-            return values.astype(np.float32)
+            return values
         if len(values) == 2:
-            return self.plane.lift(values)
+            return finite_float32(self.plane.lift(values))
         raise ValueError(f"type {dim} numbers (the model has {dim} latent dimensions), or 2 map coordinates")
 
     @property
@@ -335,7 +339,7 @@ class Session:
         shown = ~np.isin(self.test.labels, list(self.hidden_digits))
         if not shown.any():
             return None
-        d2 = ((self.points - np.float32([x, y])) ** 2).sum(axis=1)
+        d2 = ((self.points - np.array([x, y], np.float32)) ** 2).sum(axis=1)
         d2[~shown] = np.inf
         return int(np.argmin(d2))
 
@@ -348,7 +352,7 @@ class Session:
 
     def _place_plane(self) -> None:
         through = self.plane_through_selection and self.test is not None and self.selected is not None
-        point = self.test.mu[self.selected] if through else None  # type: ignore[union-attr,index]
+        point = self.test.mu[self.selected] if through else None  # type: ignore[union-attr]
         if point is not None or self.plane.offset is not None:
             self.plane = self.plane.through(point)
 

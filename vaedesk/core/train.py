@@ -245,7 +245,8 @@ class Trainer:
         opts = self.options
         in_encoder = {id(p) for p in self.model.encoder_parameters()}
         in_means = {id(p) for p in self.model.mean_parameters()}
-        trained, fixed = [], []
+        trained: list[torch.nn.Parameter] = []
+        fixed: list[torch.nn.Parameter] = []
         for p in self.model.parameters():
             # TrainOptions allows at most one of the three
             if opts.encoder_only:
@@ -331,11 +332,14 @@ class Trainer:
                 if b % opts.log_every == 0 or b == self.batches_per_epoch:
                     elapsed = time.perf_counter() - start
                     rate = done_batches / elapsed
+                    means = sums / seen
                     yield BatchProgress(
                         epoch,
                         b,
                         self.batches_per_epoch,
-                        *map(float, sums[:3] / seen),
+                        loss=float(means[0]),
+                        recon=float(means[1]),
+                        kl=float(means[2]),
                         samples_per_s=seen / (time.perf_counter() - epoch_start),
                         elapsed=elapsed,
                         eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
@@ -346,11 +350,17 @@ class Trainer:
                 self.best_val, self.best_epoch = val[0], epoch
                 self.best_state = copy.deepcopy(model.state_dict())
             seconds = time.perf_counter() - epoch_start
+            train = sums / seen
             result = EpochResult(
                 epoch,
                 opts.epochs,
-                *map(float, sums / seen),
-                *val,
+                train_loss=float(train[0]),
+                train_recon=float(train[1]),
+                train_kl=float(train[2]),
+                train_neighbours=float(train[3]),
+                val_loss=val[0],
+                val_recon=val[1],
+                val_kl=val[2],
                 lr=optimizer.param_groups[0]["lr"],
                 seconds=seconds,
                 elapsed=time.perf_counter() - start,

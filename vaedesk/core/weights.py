@@ -14,7 +14,6 @@ is renamed into place.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from vaedesk.core.model import VAE
 
 FORMAT = "vaedesk-weights-1"
+MAX_FILE_BYTES = 512 * 2**20  # the bundled model is 14 MB
 
 
 class WeightsError(Exception):
@@ -49,9 +49,9 @@ def card_path(weights: str | Path) -> Path:
 
 
 def refuse_bundled(path: str | Path) -> None:
-    """Raise PermissionError if `path` is the bundled model, which is never overwritten."""
-    if Path(path).resolve() == paths.bundled_weights().resolve():
-        raise PermissionError(errno.EPERM, "the bundled model cannot be overwritten", str(path))
+    """Raise PermissionError if saving weights to `path` would write over a file the program
+    ships: `path` itself, or the card beside it (`weights/vaedesk` has the bundled card)."""
+    paths.refuse_shipped(path, card_path(path))
 
 
 def save(path: str | Path, model: VAE, card: dict[str, Any]) -> None:
@@ -108,6 +108,9 @@ def read(path: str | Path) -> Stored:
         raise WeightsError(f"{path}: not a file")
     if not os.access(path, os.R_OK):
         raise WeightsError(f"{path}: not readable (permission denied)")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        size = path.stat().st_size / 2**20
+        raise WeightsError(f"{path}: {size:.0f} MB; vaedesk weights are at most 512 MB")
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+from vaedesk.core.cards import describe_bundled
 
 if TYPE_CHECKING:
     from vaedesk.core.session import Session
@@ -97,6 +99,8 @@ ACTIONS: tuple[Action, ...] = (
 
     Action("help.how_to", "How to use vaedesk", "&Help", lambda w: w.show_help(), K.HelpContents),
     Action("help.shortcuts", "Keyboard shortcuts", "&Help", lambda w: w.show_shortcuts()),
+    Action("help.bundled_models", "About the bundled models", "&Help",
+           lambda w: QMessageBox.information(w, "The bundled models", describe_bundled()), group=1),
     Action("help.about", "About vaedesk", "&Help", lambda w: _about(w), group=1,
            help="The version, the licence and the credits"),
 )

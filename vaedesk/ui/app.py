@@ -71,16 +71,21 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)  # the PNGs of vaedesk/resources/icons/hicolor
+
+
 def set_icon(app) -> None:
     """The window's icon, from the shipped PNGs (no SVG plugin needed), and the desktop
     entry's name, by which Wayland compositors find the same icon."""
+    from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon
 
     from vaedesk.core import paths
 
     icon = QIcon()
-    for png in sorted(paths.resource("icons", "hicolor").glob("*/apps/vaedesk.png")):
-        icon.addFile(str(png))
+    hicolor = paths.resource("icons", "hicolor")
+    for side in ICON_SIZES:  # sizes given, so that no file is read before Qt needs it
+        icon.addFile(str(hicolor / f"{side}x{side}" / "apps" / "vaedesk.png"), QSize(side, side))
     app.setWindowIcon(icon)
     app.setDesktopFileName("vaedesk")
 
@@ -146,7 +151,7 @@ def run_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("vaedesk")
     app.setOrganizationName("vaedesk")
-    set_icon(app)
+    app.setDesktopFileName("vaedesk")  # before the window shows: Wayland finds the icon by it
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
@@ -178,6 +183,8 @@ def run_app(args: argparse.Namespace) -> int:
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     window.map.first_painted.connect(_collect_from_now_on)
+    # The icon's first use loads Qt's icon machinery (70-160 ms here): after the first paint.
+    window.map.first_painted.connect(lambda: set_icon(app))
     QTimer.singleShot(5000, _collect_from_now_on)  # in case no paint comes (a modal error)
     if getattr(args, "exit_after_first_paint", False):
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGroupBox, QLabel, QLineEdit, QVBoxLayout
 
-from vaedesk.ui.widgets import DigitView, gray_qimage
+from vaedesk.ui.widgets import DigitView, gray_qimage, reserve_lines
 
 FRAME_MS = 40
 NEIGHBOURS = 8  # nearest test digits shown under the decoded one
@@ -27,6 +27,7 @@ class DecoderPanel(QGroupBox):
         self.caption = QLabel("Move the mouse over the map.")
         self.caption.setWordWrap(True)
         self.caption.setFixedWidth(side)  # long captions wrap instead of widening the column
+        reserve_lines(self.caption, 2)  # the prior samples' caption takes two
         self.reading = QLabel()  # what the classifier reads in the digit
         self.reading.setFixedWidth(side)
         self.neighbours = QLabel()  # the nearest real test digits, in a row

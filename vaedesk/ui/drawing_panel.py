@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPush
 
 from vaedesk.core.session import DrawingEncoding
 from vaedesk.ui.files import PICTURE_SUFFIXES
-from vaedesk.ui.widgets import DrawingPad, digit_pair, numbers
+from vaedesk.ui.widgets import DrawingPad, digit_pair, numbers, reserve_lines
 
 HINT = "Draw a digit: it is encoded as you draw. Or drop a picture here."
 
@@ -69,6 +69,7 @@ class DrawingPanel(PictureDrops, QGroupBox):
         self.info = QLabel(HINT)
         self.info.setWordWrap(True)
         self.info.setFixedWidth(self.pad.side)
+        reserve_lines(self.info, 3)  # mean and sigma of a 20-D model take two, the reading one
         layout.addWidget(self.info)
         layout.addStretch(1)
         self.setAcceptDrops(True)

@@ -22,25 +22,37 @@ from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRect, QRe
 from PySide6.QtGui import QPainter, QRegion
 from PySide6.QtWidgets import QGraphicsItem
 
+from vaedesk.core.plane import central_range
 from vaedesk.core.prior import SIGMA_MASSES, Prior
 from vaedesk.ui.workers import Task, Worker
 
-# A clear, colour-blind-aware 10-colour palette (Tableau 10).
+# The digits' colours: Petroff's 10-colour sequence (M. A. Petroff, "Accessible Color
+# Sequences for Data Visualization", arXiv:2107.02270; matplotlib's "petroff10"), built
+# under colour-vision-deficiency constraints. Simulated for protanopia, deuteranopia and
+# tritanopia (Machado et al. 2009) its closest two colours stay 17 CIELAB units apart,
+# where Tableau 10's two closest fall to 0.9 (tests/test_ui_colours.py). Okabe-Ito has
+# only eight, one of them black. Which digit takes which colour was searched so that
+# clusters that touch on the bundled model's map get the most different pair.
 PALETTE = [
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
+    "#b9ac70",  # 0
+    "#a96b59",  # 1
+    "#bd1f01",  # 2
+    "#3f90da",  # 3
+    "#832db6",  # 4
+    "#ffa90e",  # 5
+    "#717581",  # 6
+    "#e76300",  # 7
+    "#92dadd",  # 8
+    "#94a4a2",  # 9
 ]
+# The overlays over the points (the drawing's ellipses, its trail and marker) are black
+# drawn over a white halo: one of the two contrasts 4.6:1 or more with every digit's
+# colour, light or dark (WCAG's contrast ratio), which no single hue can.
+INK, HALO = "#000000", "#ffffff"
 REGION_CELLS = 32  # the classifier layer's cells along each side of the view: 1,024 decodes, ~0.2 s
 # (computed in a worker thread, so that panning with the layer on never waits for it)
 FIELD_TILES = 15  # decoded digits along the longer side of the view, as the published figures
+LEGEND_ROW_WIDTH = 480  # pixels, the ten legend entries side by side
 HOVER_EVENT = QEvent.Type(QEvent.registerEventType())
 
 
@@ -84,6 +96,30 @@ def prior_contours(prior: Prior, n: int = 256) -> list[tuple[np.ndarray, np.ndar
 def ellipse(center: np.ndarray, radii: np.ndarray, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0, 2 * np.pi, n)
     return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
+
+
+class DigitLegend(pg.LegendItem):
+    """The digits' legend. A click anywhere on an entry, its dot or its label, shows or
+    hides that digit (pyqtgraph's own legend answers on the dot alone, which takes the
+    click first and toggles it the same way)."""
+
+    def entry_at(self, pos: QPointF) -> int | None:
+        """The entry (row of the legend's grid) under `pos`, in the legend's coordinates."""
+        for i, (sample, label) in enumerate(self.items):
+            rect = sample.geometry().united(label.geometry()).adjusted(-3, -2, 3, 2)
+            if rect.contains(pos):
+                return i
+        return None
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        i = self.entry_at(event.pos())
+        if i is not None:
+            sample = self.items[i][0]
+            sample.item.setVisible(not sample.item.isVisible())
+            sample.update()
+        event.accept()  # a click on the legend is never a click on the map under it
 
 
 class LatentMap(pg.PlotWidget):
@@ -153,11 +189,19 @@ class LatentMap(pg.PlotWidget):
         self._contours_drawn = False
 
         back = pg.mkColor(pg.getConfigOption("background"))
-        self.legend = plot.addLegend(
-            offset=(-10, 10),
+        # The legend is a row above the plot, where the title would be, not a box over the
+        # points: at any window size it covers none of the map and is never cut by it.
+        self.legend = DigitLegend(
+            offset=None,
             labelTextSize="10pt",
             brush=pg.mkBrush(back.red(), back.green(), back.blue(), 230),
+            colCount=10,
         )
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        plot.layout.addItem(self.legend, 0, 1)
+        plot.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
+        plot.legend = self.legend
         self.brushes = [pg.mkBrush(colour) for colour in PALETTE]
         self.points = pg.ScatterPlotItem(size=4, pen=None)
         self.points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -166,7 +210,7 @@ class LatentMap(pg.PlotWidget):
         # that no frame paints them. Clicking one hides it, and with it that digit's points.
         self.digits: list[pg.ScatterPlotItem] = []
         for d in range(10):
-            item = pg.ScatterPlotItem(size=4, pen=None, brush=self.brushes[d], name=str(d))
+            item = pg.ScatterPlotItem(size=10, pen=None, brush=self.brushes[d], name=str(d))  # legible
             self.legend.addItem(item, str(d))
             item.visibleChanged.connect(lambda d=d: self._on_digit_toggled(d))
             self.digits.append(item)
@@ -180,11 +224,17 @@ class LatentMap(pg.PlotWidget):
         self.morph_ends = pg.ScatterPlotItem(
             size=12, symbol="s", pen=pg.mkPen("k", width=2), brush=pg.mkBrush("y")
         )
-        self.trail = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 90, width=2))
-        self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 200, width=2, style=Qt.PenStyle.DashLine))
-        self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(200, 0, 0, 255, width=2.5))
+        self.trail = pg.PlotCurveItem(pen=pg.mkPen(INK, width=1.5, style=Qt.PenStyle.DotLine))
+        self.sigma2 = pg.PlotCurveItem(pen=pg.mkPen(INK, width=1.5, style=Qt.PenStyle.DashLine))
+        self.sigma1 = pg.PlotCurveItem(pen=pg.mkPen(INK, width=2))
+        # the halos under them, drawn with the same points
+        self.halos = {
+            c: pg.PlotCurveItem(pen=pg.mkPen(HALO, width=4.5)) for c in (self.trail, self.sigma2, self.sigma1)
+        }
         # A dot smaller than a typical drawing's 1 sigma ellipse, so the uncertainty shows.
-        self.drawn = pg.ScatterPlotItem(size=5, symbol="o", pen=None, brush=pg.mkBrush(160, 0, 0))
+        self.drawn = pg.ScatterPlotItem(
+            size=6, symbol="o", pen=pg.mkPen(HALO, width=1.5), brush=pg.mkBrush(INK)
+        )
         # The crosshair is not a scene item: it is drawn over the scene (drawForeground)
         # and a move repaints just the four one-pixel strips it leaves and enters. Two
         # InfiniteLines cost 0.6 ms a move in their own paint, and their exposed area made
@@ -197,12 +247,13 @@ class LatentMap(pg.PlotWidget):
             self.samples,
             self.morph_path,
             self.morph_ends,
+            *self.halos.values(),
             self.trail,
             self.sigma2,
             self.sigma1,
             self.drawn,
         ):
-            item.setZValue(10)
+            item.setZValue(9 if item in self.halos.values() else 10)
             item.setVisible(False)  # until it has something to show
             plot.addItem(item)
 
@@ -226,6 +277,15 @@ class LatentMap(pg.PlotWidget):
             )
         )
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        # The legend's row is as wide as its ten entries (about 480 pixels): two rows of
+        # five on a narrower map, so that it never widens the plot beyond the widget.
+        columns = 10 if self.width() >= 1.2 * LEGEND_ROW_WIDTH else 5
+        legend = self.__dict__.get("legend")  # pyqtgraph resizes the view before __init__ ends
+        if legend is not None and legend.columnCount != columns:
+            self.legend.setColumnCount(columns)
+        super().resizeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         super().paintEvent(event)
@@ -277,7 +337,7 @@ class LatentMap(pg.PlotWidget):
     def fit(self) -> None:
         """Show the test points, or without them where the prior puts its mass."""
         if self.has_points():
-            lo, hi = np.percentile(self.mu, [0.2, 99.8], axis=0)
+            lo, hi = central_range(self.mu)
         elif self.prior is not None:
             lo, hi = self.prior.extent()
         else:
@@ -472,16 +532,18 @@ class LatentMap(pg.PlotWidget):
     def show_encoding(self, mu: np.ndarray | None, sigma: np.ndarray | None, trail: np.ndarray) -> None:
         """The drawing's posterior: mean, 1 and 2 sigma ellipses, and the trail it took."""
         if mu is None or sigma is None:
-            for item in (self.sigma1, self.sigma2, self.trail, self.drawn):
+            for item in (self.sigma1, self.sigma2, self.trail, self.drawn, *self.halos.values()):
                 _show(item, [], [])
             return
         _show(self.drawn, [mu[0]], [mu[1]])
-        _show(self.sigma1, *ellipse(mu, sigma))
-        _show(self.sigma2, *ellipse(mu, 2 * sigma))
-        if len(trail) > 1:
-            _show(self.trail, trail[:, 0], trail[:, 1])
-        else:
-            _show(self.trail, [], [])
+        curves = {
+            self.sigma1: ellipse(mu, sigma),
+            self.sigma2: ellipse(mu, 2 * sigma),
+            self.trail: (trail[:, 0], trail[:, 1]) if len(trail) > 1 else ([], []),
+        }
+        for curve, (x, y) in curves.items():
+            _show(self.halos[curve], x, y)
+            _show(curve, x, y)
 
     # -- mouse -------------------------------------------------------------------------------
 

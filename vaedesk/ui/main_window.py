@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vaedesk.core import data, paths, preprocess
 from vaedesk.core.api import Model
@@ -23,9 +33,11 @@ from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
-from vaedesk.ui.training import TrainingPanel
 from vaedesk.ui.typicality_view import TypicalityReadout
 from vaedesk.ui.widgets import numbers, scrolling
+
+if TYPE_CHECKING:
+    from vaedesk.ui.training import TrainingPanel
 
 HELP = (
     "Hover over the map: the decoder draws the digit at that latent point, and the classifier "
@@ -68,7 +80,7 @@ class MainWindow(PictureDrops, QMainWindow):
         self._neighbour_timer = QTimer(self, singleShot=True, interval=NEIGHBOURS_DELAY_MS)
         self._neighbour_timer.timeout.connect(self._show_neighbours)
         central = QWidget()
-        row = QHBoxLayout(central)
+        self._row = QHBoxLayout(central)
         middle, right_column = QVBoxLayout(), QWidget()
         middle.addWidget(self.banner)
         middle.addWidget(self.map, 1)
@@ -77,9 +89,15 @@ class MainWindow(PictureDrops, QMainWindow):
         right.addWidget(self.decoder)
         right.addWidget(self.selection)
         right.addStretch(1)
-        row.addWidget(scrolling(self.drawing))
-        row.addLayout(middle, 1)
-        row.addWidget(scrolling(right_column))
+        self._drawing_area, self._decoder_area = scrolling(self.drawing), scrolling(right_column)
+        self.side_tabs = QTabWidget()  # the two columns as tabs, when the window is too small
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.hide()
+        self._row.addWidget(self._drawing_area)
+        self._row.addLayout(middle, 1)
+        self._row.addWidget(self._decoder_area)
+        self._row.addWidget(self.side_tabs)
+        self._columns = True
         self.setCentralWidget(central)
         self.setAcceptDrops(True)
         self.model_label = QLabel()
@@ -154,14 +172,17 @@ class MainWindow(PictureDrops, QMainWindow):
     @property
     def training_panel(self) -> TrainingPanel:
         if self._training is None:
+            from vaedesk.ui.training import TrainingPanel  # on first use: not part of start-up
+
             p = self._training = TrainingPanel(self.session, self)
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, p)
             # a third of the window, not the panel's own size hint (its curves would take
-            # what the map needs): the columns beside the map scroll when that leaves them
-            # too little room
-            self.resizeDocks(
-                [p], [max(p.minimumSizeHint().height(), self.height() // 3)], Qt.Orientation.Vertical
-            )
+            # what the map needs), and on a screen under 900 pixels only what its fields
+            # need: the columns beside the map scroll when that leaves them too little room
+            least = p.minimumSizeHint().height()
+            height = max(least, self.height() // 3) if self.height() >= 900 else least
+            self.resizeDocks([p], [height], Qt.Orientation.Vertical)
+            p.visibilityChanged.connect(lambda _: QTimer.singleShot(0, self._arrange))
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(self.download_data)
@@ -172,6 +193,48 @@ class MainWindow(PictureDrops, QMainWindow):
     def show_training(self) -> None:
         self.training_panel.show()
         self.training_panel.raise_()
+        QTimer.singleShot(0, self._arrange)  # once the dock has its height
+
+    # -- window size ------------------------------------------------------------------------
+
+    def columns_fit(self) -> bool:
+        """Whether the drawing pad and the decoder can each have a column beside the map and
+        leave it most of the window: 45 % of its width and 40 % of its area. Otherwise they
+        share one column, as tabs. Computed from the window's size (and the docked training
+        panel's height), never from the map's, so that the choice cannot oscillate."""
+        width, height = self.width(), self.height()
+        dock = self._training.height() if self._training is not None and self._training.isVisible() else 0
+        sides = self._drawing_area.width() + self._decoder_area.width() + 40  # margins and spacing
+        map_width = width - sides
+        map_height = height - self.menuBar().height() - self.statusBar().height() - dock - 90  # axes, legend
+        return map_width >= 0.45 * width and map_width * map_height >= 0.4 * width * height
+
+    def _arrange(self) -> None:
+        """Two columns beside the map, or one column of tabs, as `columns_fit` says."""
+        columns = self.columns_fit()
+        if columns == self._columns:
+            return
+        self._columns = columns
+        if columns:
+            self.side_tabs.clear()  # hands the areas back to no parent
+            self._row.insertWidget(0, self._drawing_area)
+            self._row.insertWidget(2, self._decoder_area)
+            self._drawing_area.show()
+            self._decoder_area.show()
+            self.side_tabs.hide()
+        else:
+            self.side_tabs.addTab(self._decoder_area, "Decoder")
+            self.side_tabs.addTab(self._drawing_area, "Drawing pad")
+            self.side_tabs.show()
+
+    def show_drawing_pad(self) -> None:
+        """Bring the pad into view (its tab, when the panels are tabs)."""
+        if not self._columns:
+            self.side_tabs.setCurrentWidget(self._drawing_area)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._arrange()
 
     def is_training(self) -> bool:
         return self._training is not None and self._training.is_running()
@@ -346,6 +409,8 @@ class MainWindow(PictureDrops, QMainWindow):
         if self.is_training():
             files.warn(self, "A training run is in progress: cancel it before opening other weights.")
             return False
+        if not self._unsaved_model_settled("opening other weights"):
+            return False
         path = path or files.ask_open(self, "Open weights", "Weights (*.safetensors)")
         model = files.load_model_or_warn(self, path) if path else None
         if model is None:
@@ -405,6 +470,7 @@ class MainWindow(PictureDrops, QMainWindow):
             return False
         self.session.clear_drawing()
         self.drawing.set_picture(ink)
+        self.show_drawing_pad()
         return True
 
     def copy_digit(self) -> None:
@@ -452,7 +518,35 @@ class MainWindow(PictureDrops, QMainWindow):
         self.banner.start_download(self._download_target())
 
     def reset_model(self) -> None:
-        self.set_model(Model.load(None))
+        if self.is_training():
+            files.warn(self, "A training run is in progress: cancel it before resetting the model.")
+        elif self._unsaved_model_settled("resetting to the bundled model"):
+            self.set_model(Model.load(None))
+
+    def has_unsaved_model(self) -> bool:
+        """The model shown came from a run in this window (kept, or not yet) and is in no file."""
+        pending = self._training is not None and self._training.result is not None
+        return self.session.unsaved or (pending and self.session.model.path is None)
+
+    def _unsaved_model_settled(self, doing: str) -> bool:
+        """Before the model is replaced: an unsaved trained model is saved or discarded, as
+        the user chooses (Save / Discard / Cancel). True: go on."""
+        if not self.has_unsaved_model():
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "vaedesk",
+            f"The model trained in this window has not been saved. Save it before {doing}?",
+            parent=self,
+        )
+        save = box.addButton("Save\u2026", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        if box.clickedButton() is save:
+            return self.save_model()
+        return box.clickedButton() is discard
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())

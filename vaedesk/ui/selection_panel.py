@@ -6,7 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox
 
 from vaedesk.core.session import Selection
-from vaedesk.ui.widgets import digit_pair, numbers
+from vaedesk.ui.widgets import digit_pair, numbers, reserve_lines
 
 
 class SelectionPanel(QGroupBox):
@@ -19,6 +19,7 @@ class SelectionPanel(QGroupBox):
         self.image, self.recon = digit_pair(grid, "original", side)
         self.info = QLabel("Click the map to pick the nearest test image.")
         self.info.setWordWrap(True)
+        reserve_lines(self.info, 2)  # "test image 18: digit 3, z = (+0.08, -0.27, ... 20 dimensions)"
         grid.addWidget(self.info, 2, 0, 1, 2)
         nav = QHBoxLayout()
         self.prev_button = QPushButton("\u25c0 Previous")

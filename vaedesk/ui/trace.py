@@ -4,12 +4,16 @@ where the panels are and what each action changed."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
+
+from vaedesk.core import paths
 
 
 def geometry(widget: QWidget) -> list[int]:
@@ -20,7 +24,15 @@ def geometry(widget: QWidget) -> list[int]:
 
 class Trace:
     def __init__(self, path: str | None = None) -> None:
-        self._file = open(path, "a", buffering=1, encoding="utf-8") if path else None  # noqa: SIM115
+        """OSError (one line, naming the file) for a file vaedesk ships, a folder (it
+        fails to open) or anything else that is not a regular file: a FIFO would block
+        the start until a reader came, /dev/full fail at the first event."""
+        self._file = None
+        if path:
+            paths.refuse_shipped(path)
+            if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+                raise OSError(errno.EINVAL, "not a regular file", path)
+            self._file = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         self._start = time.perf_counter()
 
     def __bool__(self) -> bool:

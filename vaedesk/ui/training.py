@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from vaedesk.core.recipe import RunOutcome, RunSpec
     from vaedesk.core.train import BatchProgress, EpochResult, TrainOptions
 
+IDLE = "Set the options and press Start. Training uses one core; the window stays live."
+
 # The training engine imports torch (1.3 s, 170 MB), which the viewer never needs: the
 # panel loads it in a thread the first time it is shown or Start is pressed.
 ENGINE = "vaedesk.core.recipe"
@@ -186,6 +188,8 @@ class TrainingPanel(QDockWidget):
         self.started_at = 0.0
         self.last_progress: BatchProgress | None = None
         self.samples_per_s: list[float] = []
+        self._offering = False  # the model being shown is one this panel offers
+        session.events.model.connect(self._on_model_replaced)
         self.setObjectName("training")
         self.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
 
@@ -270,9 +274,7 @@ class TrainingPanel(QDockWidget):
 
         right = QVBoxLayout()
         self.progress = QProgressBar()
-        self.status = QLabel(
-            "Set the options and press Start. Training uses one core; the window stays live."
-        )
+        self.status = QLabel(IDLE)
         self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
@@ -500,9 +502,7 @@ class TrainingPanel(QDockWidget):
             r = event.result
             self.curves.add_epoch(r)
             preview = self._model(event.state, {})
-            self.model_offered.emit(
-                preview, self._encoded(event.mu, event.logvar), f"training, epoch {r.epoch}"
-            )
+            self._offer(preview, self._encoded(event.mu, event.logvar), f"training, epoch {r.epoch}")
             self.epoch_finished.emit(r.epoch)
         elif isinstance(event, Evaluating):
             self.progress.setRange(0, 0)  # busy: the evaluation has no batches to count
@@ -524,9 +524,7 @@ class TrainingPanel(QDockWidget):
             return
         model = self._model(run.state, run.card)
         self.result = model
-        self.model_offered.emit(
-            model, self._encoded(run.test_mu, run.test_logvar), "new model (not kept yet)"
-        )
+        self._offer(model, self._encoded(run.test_mu, run.test_logvar), "new model (not kept yet)")
         from vaedesk.core.recipe import collapse_warning
 
         score = model.test_neg_elbo
@@ -551,9 +549,29 @@ class TrainingPanel(QDockWidget):
         files.warn(self, f"Training stopped: {message}.\n\nThe previous model is kept.")
         self.run_finished.emit(("diverged: " if kind == "TrainingDiverged" else "failed: ") + message)
 
+    def _offer(self, model: Model, encoded: EncodedTestSet | None, label: str | None) -> None:
+        """Show a model of this panel's (a preview, the result, the kept one or the one
+        before the run)."""
+        self._offering = True
+        try:
+            self.model_offered.emit(model, encoded, label)
+        finally:
+            self._offering = False
+
+    def _on_model_replaced(self) -> None:
+        """Another model was opened or reset to: what the panel said about its run (and a
+        result not kept) no longer applies."""
+        if self._offering or self.is_running():
+            return
+        self.result, self.model_before = None, None
+        self._show_result_buttons(False)
+        self.curves.reset()
+        self.progress.reset()
+        self.status.setText(IDLE)
+
     def _restore_previous(self) -> None:
         if self.model_before is not None:
-            self.model_offered.emit(self.model_before, None, None)
+            self._offer(self.model_before, None, None)
         self.model_before = None
 
     # -- the result ------------------------------------------------------------------------------
@@ -567,7 +585,7 @@ class TrainingPanel(QDockWidget):
             return
         model, self.result, self.model_before = self.result, None, None
         self._show_result_buttons(False)
-        self.model_offered.emit(model, self.session.test, None)
+        self._offer(model, self.session.test, None)
         self.status.setText("Kept the new model. Save it from Model \u203a Save current model.")
 
     def save(self, path: str | None = None) -> bool:

@@ -28,6 +28,14 @@ def scrolling(content: QWidget) -> QScrollArea:
     return area
 
 
+def reserve_lines(label: QLabel, lines: int) -> None:
+    """Keep room for this many lines of a wrapping label: a caption that grows from one
+    line to two after the layout has settled is otherwise squeezed onto the widgets
+    around it (seen under Xvfb with a 20-D model's caption)."""
+    label.setMinimumHeight(lines * label.fontMetrics().lineSpacing() + 2)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)  # a short one sits on top
+
+
 def gray_qimage(image: np.ndarray) -> QImage:
     """A float [0, 1] or uint8 2-D array as an 8-bit grayscale QImage (a copy)."""
     if image.dtype != np.uint8:

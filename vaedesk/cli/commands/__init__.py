@@ -47,6 +47,7 @@ COMMANDS: dict[str, CommandInfo] = {
         _here("experiment"),
         "the report's experiments: augment trains the classifier with VAE-generated digits",
     ),
+    "info": CommandInfo(_here("info"), "the bundled models: architecture, test metrics, how each was made"),
     "upgrade": CommandInfo(
         _here("upgrade"),
         "add the ONNX export to a weights file from an older vaedesk (the viewer then runs it without torch)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaedesk.cli.common import CommandError, load_model
@@ -44,28 +43,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_POINT_FILE_BYTES = 2**20  # a latent point is a few numbers
+
+
 def _latent_point(parts: list[float | str], dim: int) -> np.ndarray:  # (dim,)
     """The numbers given to `decode`, or those in the one file given instead, checked
     against the model's latent size."""
+    import io
+
     import numpy as np
+
+    from vaedesk.core.api import finite_float32
+    from vaedesk.core.atomic import read_regular
 
     files = [p for p in parts if isinstance(p, str)]
     if files and len(parts) > 1:
         raise CommandError(f"{files[0]}: give either {dim} numbers or one file holding them, not both")
     if files:
         try:
+            raw = read_regular(files[0], MAX_POINT_FILE_BYTES)  # not a FIFO, nor /dev/urandom
             if files[0].endswith(".npy"):
-                values = np.load(files[0], allow_pickle=False)
+                values = np.load(io.BytesIO(raw), allow_pickle=False)
             else:
-                values = np.array(Path(files[0]).read_text().replace(",", " ").split(), dtype=np.float64)
+                values = np.array(raw.decode().replace(",", " ").split(), dtype=np.float64)
         except (OSError, ValueError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
             raise CommandError(f"{files[0]}: cannot read a latent point from it ({reason})") from None
     else:
         values = np.array(parts, dtype=np.float64)
-    values = np.asarray(values, np.float64).ravel()
+    try:  # finite as float32, the model's numbers: 1e39 is not
+        values = finite_float32(values, "the latent point's values").ravel()
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     if len(values) != dim:
         raise CommandError(f"the model has {dim} latent dimensions; give {dim} numbers (got {len(values)})")
-    if not np.isfinite(values).all():
-        raise CommandError("the latent point has a value that is not a finite number")
-    return values.astype(np.float32)
+    return values

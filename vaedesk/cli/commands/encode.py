@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     def describe(mnist_like: np.ndarray) -> dict[str, Any]:
         mu, logvar = model.encode(mnist_like)
+        digit: int | None
         if classifier is not None:
             digit = int(classifier.probabilities(mnist_like)[0].argmax())
         else:

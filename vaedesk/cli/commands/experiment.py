@@ -7,9 +7,8 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
-from vaedesk.cli.common import CommandError, load_data
+from vaedesk.cli.common import CommandError, check_output, load_data
 from vaedesk.cli.parsing import Parser, add_data_option, positive_int
 
 
@@ -49,11 +48,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if not (args.noise >= 0 and math.isfinite(args.noise)):
         raise CommandError("--noise must be a non-negative number")
-    output = Path(args.output)
-    if output.is_dir():
-        raise CommandError(
-            f"-o {args.output}: is a folder; give a file name, such as {output / 'augment.json'}"
-        )
+    output = check_output(args.output, example="augment.json")  # before the run, not after
     train = load_data("train", args.data)
     if args.limit:
         train = (train[0][: args.limit], train[1][: args.limit])

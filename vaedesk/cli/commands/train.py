@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from vaedesk.cli.common import CommandError, check_output, format_metrics, load_data, load_model
 from vaedesk.cli.parsing import Parser, add_data_option, positive_float, positive_int
 from vaedesk.cli.progress import StageBars, ctrl_c_stops
+from vaedesk.core.config import ARCHS  # no torch: the --arch choices are the model's own list
 
 if TYPE_CHECKING:
     from vaedesk.core.model import VAE, VAEConfig
@@ -39,7 +40,7 @@ def _add_model_options(t: Parser) -> None:
     # tell what was asked for.
     t.add_argument(
         "--arch",
-        choices=["conv", "seed", "mlp", "report"],
+        choices=ARCHS,
         help="architecture (default: conv; report: the 20-D report's, with --latent-dim 20 --loss mse)",
     )
     t.add_argument(

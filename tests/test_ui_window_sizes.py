@@ -1,0 +1,113 @@
+"""Any window size, any screen (issue 34, item 8): the real window is resized and what a
+user sees is measured. At every size from 800 x 600 up, and at 1366 x 768 with the
+training panel docked, the map keeps most of the window, the legend covers none of the
+map and is whole, the plot is whole inside the map, and every panel beside the map is
+reachable (a column that scrolls, or a tab)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QScrollArea
+
+from tests.ui_helpers import click, dialogs, key, model, window
+
+SIZES = [(800, 600), (1024, 700), (1280, 800), (1366, 768), (1560, 300), (1600, 1000), (1920, 1080)]
+
+
+def rect_in(widget, ancestor) -> QRect:
+    return QRect(widget.mapTo(ancestor, QPoint(0, 0)), widget.size())
+
+
+def assert_map_keeps_most_of_the_window(window) -> None:
+    m = window.map
+    share = m.width() * m.height() / (window.width() * window.height())
+    print(f"{window.width()}x{window.height()}: the map has {share:.1%} of the window")
+    assert share >= 0.45, f"the map has {share:.0%} of {window.width()} x {window.height()}"
+    for side in (window.side_tabs, window._drawing_area, window._decoder_area):
+        if side.isVisible():
+            assert m.width() > side.width()  # wider than anything beside it
+    # the plot (axes, view and legend) is whole inside the map widget
+    plot = m.mapFromScene(m.getPlotItem().sceneBoundingRect()).boundingRect()
+    assert m.viewport().rect().adjusted(-1, -1, 1, 1).contains(plot)
+    # the legend is whole, above the view: it covers none of the points
+    legend = m.mapFromScene(m.legend.sceneBoundingRect()).boundingRect()
+    assert m.viewport().rect().contains(legend)
+    assert m.legend.sceneBoundingRect().bottom() <= m.view.sceneBoundingRect().top() + 0.5
+    for _sample, label in m.legend.items:
+        entry = m.mapFromScene(label.sceneBoundingRect()).boundingRect()
+        assert legend.adjusted(-1, -1, 1, 1).contains(entry)
+
+
+def assert_panels_reachable(window) -> None:
+    """The pad and the decoder are each shown, or one click away on a tab, inside an
+    area that scrolls when they are taller than the window leaves them."""
+    for area, panel in ((window._drawing_area, window.drawing), (window._decoder_area, window.decoder)):
+        assert isinstance(area, QScrollArea) and area.widget().isAncestorOf(panel)
+        if window.side_tabs.isVisible():
+            assert window.side_tabs.indexOf(area) >= 0
+        else:
+            assert area.isVisible()
+    # the decoder's caption is never cut: it wraps within the panel and has the height of
+    # its lines (the prior samples' caption takes two)
+    caption = window.decoder.caption
+    assert caption.wordWrap() and rect_in(caption, window.decoder).right() <= window.decoder.width()
+    assert caption.height() >= caption.heightForWidth(caption.width())
+    below = window.decoder.reading  # and the next line starts under it
+    assert rect_in(below, window.decoder).top() >= rect_in(caption, window.decoder).bottom()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_map_keeps_most_of_the_window_at_every_size(qtbot, window, size):
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=2000)
+    key(window, Qt.Key.Key_S)  # the prior samples: the decoder's longest caption
+    qtbot.wait(50)
+    assert_map_keeps_most_of_the_window(window)
+    assert_panels_reachable(window)
+
+
+def test_a_laptop_screen_with_the_training_panel_open(qtbot, window):
+    window.resize(1366, 768)
+    qtbot.wait(20)
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    qtbot.wait(100)
+    assert_map_keeps_most_of_the_window(window)
+    assert_panels_reachable(window)
+    start = rect_in(p.start_button, p)
+    assert QRect(0, 0, p.width(), p.height()).contains(start)  # Start is on screen, whole
+    # the pad is one click away, on its tab, and drawing there still works
+    if window.side_tabs.isVisible():
+        click(qtbot, window.side_tabs.tabBar(), window.side_tabs.tabBar().tabRect(1).center())
+        assert window.drawing.pad.isVisible()
+    p.close()  # closing the panel gives the room back: the columns return if they fit
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: not window.side_tabs.isVisible(), timeout=2000)
+    assert window.drawing.pad.isVisible() and window.decoder.isVisible()
+
+
+def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
+    """A model of more than 3 dimensions writes a two-line caption under the test image,
+    after a one-line hint: it has its two lines' height, under the images and above the
+    buttons."""
+    from tests.ui_helpers import make_window
+    from vaedesk import load_model
+    from vaedesk.core import paths
+    from vaedesk.ui.selftest import map_to_viewport
+
+    window = make_window(
+        qtbot, load_model(paths.bundled_weights().with_name("report.safetensors")), mnist_dir
+    )
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    m = window.map
+    click(qtbot, m.viewport(), map_to_viewport(m, *m.mu[5]))
+    key(window, Qt.Key.Key_P)
+    panel, info = window.selection, window.selection.info
+    assert "20 dimensions" in info.text()
+    qtbot.wait(50)
+    assert info.height() >= info.heightForWidth(info.width())
+    assert rect_in(window.selection.prev_button, panel).top() >= rect_in(info, panel).bottom()
+    assert rect_in(info, panel).top() >= rect_in(window.selection.image, panel).bottom()

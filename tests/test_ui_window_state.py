@@ -1,0 +1,146 @@
+"""What the window shows is always true (issue 34, items 1, 2, 3, 6, 7): during a morph,
+after a new model, after Reset, after Esc, after a click on the legend. Each test takes
+the user's path (real clicks, keys, menu actions) and computes what must be on screen
+independently of the code under test."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from tests.ui_helpers import click, dialogs, hover, key, model, press, window
+from vaedesk.core import paths
+from vaedesk.core.classify import Classifier, looks_like
+from vaedesk.ui.selftest import map_to_viewport, viewport_to_latent
+
+
+def independent_reading(classifier: Classifier, image: np.ndarray) -> str:
+    """What the readout must say: the classifier's label, unless the decoder drew no
+    more than a few pixels of ink."""
+    if (image > 0.5).sum() < 12:
+        return "the decoder draws nothing here"
+    return looks_like(classifier.probabilities(image[None])[0])
+
+
+def test_the_readout_follows_each_frame_of_a_morph(qtbot, window):
+    """Shift-click a 1 and then a 0: while the frames play, the classifier's readout under
+    the decoder is always the reading of the frame on screen, not of the first one."""
+    m, s = window.map, window.session
+    a = np.median(s.points[s.test.labels == 1], axis=0)
+    b = np.median(s.points[s.test.labels == 0], axis=0)
+    click(qtbot, m.viewport(), map_to_viewport(m, *a), Qt.KeyboardModifier.ShiftModifier)
+    click(qtbot, m.viewport(), map_to_viewport(m, *b), Qt.KeyboardModifier.ShiftModifier)
+    seen: list[tuple[np.ndarray, str]] = []
+
+    def record() -> bool:
+        seen.append((window.decoder.image.copy(), window.decoder.reading.text()))
+        return not window.decoder.is_playing()
+
+    qtbot.waitUntil(record, timeout=10000)
+    classifier = Classifier.load()
+    for image, text in seen:
+        assert text == independent_reading(classifier, image)
+    assert len({text for _, text in seen}) >= 2  # the frames were read as different digits
+
+
+def train_and_keep(qtbot, window) -> None:
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    p.arch.setCurrentText("mlp")
+    p.epochs.setValue(1)
+    p.batch_size.setValue(32)
+    p.limit.setValue(400)
+    p.eval_k.setValue(0)
+    p.neighbours.setValue(0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    click(qtbot, p.keep_button)
+
+
+def test_after_a_kept_run_the_decoder_shows_a_point_on_the_new_map(qtbot, window):
+    """The cursor rests far out on the bundled model's map; a short run makes a map of
+    other extent. After Keep the crosshair and the decoded digit are at a point inside
+    the new map, and the readout is what the classifier reads there."""
+    m = window.map
+    m.view.setRange(xRange=(-40, 40), yRange=(-40, 40), padding=0)
+    corner = map_to_viewport(m, -36, 36)
+    hover(qtbot, window, corner)
+    assert viewport_to_latent(m, corner)[0] < -30
+    train_and_keep(qtbot, window)
+    s = window.session
+    lo, hi = np.percentile(window.map.mu, [0.2, 99.8], axis=0)  # the new map, as drawn
+    x, y = m.crosshair()
+    assert lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1]
+    expected = s.model.decode(np.float32([x, y]))[0]
+    np.testing.assert_allclose(window.decoder.image, expected, atol=1e-5)
+    assert window.decoder.reading.text() == independent_reading(Classifier.load(), expected)
+    assert f"({x:+.2f}, {y:+.2f})" in window.decoder.caption.text()
+
+
+def test_an_empty_decode_gets_no_confident_label(qtbot, window):
+    """Far outside a model's digits the decoder may draw nothing; the classifier would
+    still name a digit there with confidence. The readout says nothing is drawn."""
+    classifier = Classifier.load()
+    m, s = window.map, window.session
+    m.view.setRange(xRange=(-400, 400), yRange=(-400, 400), padding=0)
+    for far in ((-380.0, 380.0), (380.0, -380.0), (380.0, 380.0), (-380.0, -380.0)):
+        hover(qtbot, window, map_to_viewport(m, *far))
+        image = window.decoder.image
+        assert window.decoder.reading.text() == independent_reading(classifier, image)
+    assert window.session.reading(np.zeros((28, 28), np.float32)) == "the decoder draws nothing here"
+    assert classifier.probabilities(np.zeros((1, 28, 28), np.float32)).max() > 0.3  # it would guess
+    del s
+
+
+def test_reset_asks_before_discarding_a_kept_unsaved_model(qtbot, window, dialogs, tmp_path):
+    train_and_keep(qtbot, window)
+    trained, panel = window.session.model, window.training_panel
+    assert "Kept the new model" in panel.status.text()
+
+    dialogs.button_text = "Cancel"
+    press(window, "model.reset")
+    assert "has not been saved" in dialogs.messages[-1]
+    assert window.session.model is trained  # Cancel: nothing changes
+
+    dialogs.button_text = "Discard"
+    press(window, "model.reset")
+    assert window.session.model.path == paths.bundled_weights()
+    assert "Kept" not in panel.status.text() and not panel.result_label.isVisible()
+    assert len(panel.curves.points["train"][0]) == 0  # the discarded run's curves are gone
+
+    train_and_keep(qtbot, window)
+    dialogs.button_text = "Save\u2026"
+    dialogs.save_file = str(tmp_path / "kept.safetensors")
+    n = len(dialogs.messages)
+    press(window, "model.reset")
+    assert (tmp_path / "kept.safetensors").is_file()  # saved, then reset
+    assert window.session.model.path == paths.bundled_weights()
+    press(window, "model.reset")  # the bundled model is in a file: no question
+    assert len(dialogs.messages) == n + 1
+
+
+def test_esc_after_sampling_clears_the_sample_grid(qtbot, window, model):
+    vp = window.map.viewport().rect()
+    pos = QPoint(vp.width() // 3, vp.height() // 2)
+    hover(qtbot, window, pos)
+    key(window, Qt.Key.Key_S)
+    assert window.decoder.image.shape == (112, 112) and "samples" in window.decoder.caption.text()
+    key(window, Qt.Key.Key_Escape)
+    assert len(window.map.samples.getData()[0]) == 0
+    z = np.array(viewport_to_latent(window.map, pos), np.float32)
+    np.testing.assert_allclose(window.decoder.image, model.decode(z)[0], atol=1e-5)  # the cursor's digit
+    assert "samples" not in window.decoder.caption.text()
+
+
+def test_clicking_a_digits_label_in_the_legend_toggles_it(qtbot, window):
+    m, s = window.map, window.session
+    for d in (3, 7):
+        sample, label = m.legend.items[d]
+        assert label.text == str(d)
+        pos = m.mapFromScene(label.sceneBoundingRect().center())
+        click(qtbot, m.viewport(), pos)
+        assert not m.digits[d].isVisible() and d in s.hidden_digits
+        assert s.selected is None  # a legend click is not a map click
+        click(qtbot, m.viewport(), pos)
+        assert m.digits[d].isVisible() and d not in s.hidden_digits
