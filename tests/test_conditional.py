@@ -145,3 +145,26 @@ def test_the_bundled_conditional_model_holds_style_not_identity_as_its_card_says
     assert knn == pytest.approx(card["knn5_accuracy"], abs=5e-3)
     assert card["decodable_every_style"] >= 0.98, "the classifier reads the intended digit in 98 %"
     assert card["knn5_accuracy"] <= 0.20, "the style latent holds little of the digit (chance 10 %)"
+
+
+def test_decode_draws_the_digit_asked_of_a_conditional_model_and_asks_for_one(tmp_path, capsys):
+    from PIL import Image
+
+    from vaedesk.cli import main
+
+    torch.manual_seed(0)
+    path = tmp_path / "c.safetensors"
+    weights.save(path, VAE(CONDITIONAL), {"note": "test"})
+    out = tmp_path / "seven.png"
+    assert (
+        main(["decode", "0.5", "-1", "--digit", "7", "--weights", str(path), "-o", str(out), "--size", "28"])
+        == 0
+    )
+    with Image.open(out) as im:
+        drawn = np.asarray(im.convert("L"), np.float64)
+    expected = Model.load(path).decode(np.float32([[0.5, -1]]), 7)[0] * 255
+    assert np.abs(drawn - expected).max() <= 1
+    assert main(["decode", "0", "0", "--weights", str(path), "-o", str(out)]) == 1
+    assert "needs --digit" in capsys.readouterr().err
+    assert main(["encode", "x.png", "--weights", str(path)]) == 1
+    assert "Style view" in capsys.readouterr().err
