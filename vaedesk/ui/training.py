@@ -310,7 +310,17 @@ class TrainingPanel(QDockWidget):
         self.cancel_button.setEnabled(False)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        # Keep / Save / Discard share the row of Start and Cancel, the result under them:
+        # beside the curves they widened the panel, and the window, to 1,000 px at 800.
+        self.keep_button = QPushButton("Keep")
+        self.save_button = QPushButton("Save\u2026")
+        self.discard_button = QPushButton("Discard")
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        for b in (self.keep_button, self.save_button, self.discard_button):
+            buttons.addWidget(b)
         form.addRow(buttons)
+        form.addRow(self.result_label)
         row.addLayout(form)
 
         right = QVBoxLayout()
@@ -319,20 +329,10 @@ class TrainingPanel(QDockWidget):
         self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
-        result = QHBoxLayout()
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        self.keep_button = QPushButton("Keep")
-        self.save_button = QPushButton("Save\u2026")
-        self.discard_button = QPushButton("Discard")
-        result.addWidget(self.result_label, 1)
-        for b in (self.keep_button, self.save_button, self.discard_button):
-            result.addWidget(b)
         self._show_result_buttons(False)
         right.addWidget(self.progress)
         right.addWidget(self.status)
         right.addWidget(self.curves, 1)
-        right.addLayout(result)
         row.addLayout(right, 1)
         self.setWidget(body)
 

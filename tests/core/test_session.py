@@ -30,6 +30,21 @@ def test_nearest_is_the_brute_force_nearest_among_shown_digits(session):
     assert session.nearest(0, 0) is None
 
 
+def test_the_nearest_test_digits_of_a_typed_point_far_out_are_the_furthest_that_way(session):
+    """'3e38 -3e38' typed in go to z is finite in float32: its nearest test digits are
+    those furthest out towards it, found without overflow (a RuntimeWarning, and ties in
+    inf that gave the first eight test images, before)."""
+    mu = session.test.mu.astype(np.float64)
+    images = data.to_float(session.test.images)
+    z = session.parse_point("3e38 -3e38")
+    furthest = np.argsort(-(mu[:, 0] - mu[:, 1]), kind="stable")[:8]
+    np.testing.assert_array_equal(session.neighbours(z, 8), images[furthest])
+    # and near the points, the brute-force nearest, nearest first
+    for point in ([0.5, -1.25], [12.0, 3.0]):
+        d2 = ((mu - np.array(point)) ** 2).sum(axis=1)
+        np.testing.assert_array_equal(session.neighbours(np.float32(point), 8), images[np.argsort(d2)[:8]])
+
+
 def test_select_and_step_wrap_round(session):
     n = len(session.test.labels)
     s = session.select(n - 1)
