@@ -569,6 +569,11 @@ class TrainingPanel(QDockWidget):
                 f"{event.done:,} of {event.total:,} images{left}"
             )
 
+    def _percent(self) -> int:
+        """The bar's own percentage, as it shows it (Qt rounds down)."""
+        bar = self.progress
+        return (bar.value() - bar.minimum()) * 100 // max(1, bar.maximum() - bar.minimum())
+
     def _how_far(self, run: RunOutcome) -> str:
         """Set the bar to how far the run got, and say it: a cancelled run where it stopped,
         a cancelled evaluation at its share done, a finished run full."""
@@ -582,14 +587,14 @@ class TrainingPanel(QDockWidget):
                 return f"Cancelled after {seconds}, while finding the neighbours, before the first batch"
             return (
                 f"Cancelled in epoch {run.epoch} of {run.epochs}, after batch {run.batch} of "
-                f"{run.batches} ({100 * done / total:.0f} % of the run, {seconds})"
+                f"{run.batches} ({self._percent()} % of the run, {seconds})"
             )
         if run.evaluation == "cancelled":
             self.progress.setRange(0, EVAL_STEPS)
             share = self.last_eval.fraction if self.last_eval is not None else 0.0
             self.progress.setValue(round(share * EVAL_STEPS))
             return (
-                f"Trained ({run.stop_reason}); the evaluation was cancelled {100 * share:.0f} % of the way"
+                f"Trained ({run.stop_reason}); the evaluation was cancelled {self._percent()} % of the way"
                 f" through, after {seconds}: no test metrics"
             )
         self.progress.setRange(0, max(1, self.progress.maximum()))
