@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_screenshots import draw, pump, xdo  # noqa: E402
+from make_screenshots import draw, pump  # noqa: E402
 
 
 def main() -> int:

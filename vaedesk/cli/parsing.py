@@ -87,6 +87,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+SEED_LIMIT = 2**32  # what every generator vaedesk seeds takes (torch's, numpy's)
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number from 0 to 2^32 - 1 (-1 or 2^64 ended in a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: a seed is a whole number") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text}: a seed is from 0 to {SEED_LIMIT - 1}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not (value > 0 and math.isfinite(value)):

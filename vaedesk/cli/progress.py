@@ -1,5 +1,5 @@
-"""Progress on the terminal: bars for the stages of a long evaluation, and Ctrl-C that
-stops a training run gently."""
+"""Progress on the terminal: bars for the stages of a long evaluation, and Ctrl-C (or
+SIGTERM) that stops a training run gently."""
 
 from __future__ import annotations
 
@@ -40,23 +40,25 @@ class StageBars:
 
 @contextmanager
 def ctrl_c_stops() -> Iterator[Callable[[], bool]]:
-    """The first Ctrl-C asks the run to stop after its batch and keep the best weights; a
-    second one aborts without saving. Yields: has a stop been asked for?"""
+    """The first Ctrl-C (or SIGTERM, as `kill` and a closing session send: both are asked
+    the same) asks the run to stop after its batch and keep the best weights; a second
+    one aborts without saving. Yields: has a stop been asked for?"""
     import signal
 
     from tqdm import tqdm
 
     requested = False
 
-    def on_sigint(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         nonlocal requested
         if requested:
             raise KeyboardInterrupt
         requested = True
         tqdm.write("stopping after this batch (Ctrl-C again to abort without saving)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield lambda: requested
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

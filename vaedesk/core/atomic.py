@@ -17,7 +17,8 @@ STALE_SECONDS = 3600  # a temporary file this old was left by a save that was ki
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half.
 
-    A symlink is written through (its target is replaced, the link stays); anything that
+    A symlink is written through (its target is replaced, the link stays), and a file
+    replaced keeps its mode; anything that
     is not a regular file (a device, a pipe, a folder) is refused with an OSError rather
     than replaced by a file, and so is a file the program ships (PermissionError, from
     `paths.refuse_shipped`). Temporary files that killed saves left behind are removed.
@@ -28,11 +29,13 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         path = path.resolve()
     if path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file", str(path))
+    # a file replaced keeps its permissions (a read-only model stays read-only)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else usual_mode()
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent, f".{path.name}.*.tmp")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, usual_mode())  # mkstemp makes 0600; give the file the usual mode
+        os.fchmod(fd, mode)  # mkstemp makes 0600: give the file its own, or the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -40,7 +40,8 @@ def launch_command() -> list[str]:
 
 def _exec_value(argv: list[str]) -> str:
     """The Exec key's value: each argument quoted as the Desktop Entry spec asks (double
-    quotes, with backslash before `"`, backtick, `$` and backslash), percent signs doubled."""
+    quotes, with backslash before `"`, backtick, `$` and backslash), percent signs doubled,
+    then escaped as every string value is."""
     reserved = set(" \t\n\"'\\><~|&;$*?#()`")
     parts = []
     for arg in argv:
@@ -49,7 +50,10 @@ def _exec_value(argv: list[str]) -> str:
             escaped = "".join("\\" + c if c in '"`$\\' else c for c in arg)
             arg = f'"{escaped}"'
         parts.append(arg)
-    return " ".join(parts)
+    # then the string escapes, which a reader undoes first: a backslash in a quoted
+    # argument is four in the file; a tab or newline in a name is written \t or \n
+    value = " ".join(parts).replace("\\", "\\\\")
+    return value.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def entry_text(argv: list[str] | None = None) -> str:

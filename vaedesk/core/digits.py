@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def encode_test_set(
                 mu, logvar = f["mu"], f["logvar"]
             shape = (len(images), model.config.latent_dim)
             if mu.shape == shape == logvar.shape and np.isfinite(mu).all() and np.isfinite(logvar).all():
+                os.utime(cache)  # used now: the last to be pruned
                 return EncodedTestSet(images, labels, mu, logvar)
         except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild it
             pass  # truncated or empty (EOFError, BadZipFile), unreadable, or implausible
@@ -55,7 +57,23 @@ def encode_test_set(
         np.savez(buf, mu=mu, logvar=logvar)
         with contextlib.suppress(OSError):  # a read-only cache only costs a re-encode next time
             atomic_write(cache, buf.getvalue())
+            prune(cache.parent)
     return EncodedTestSet(images, labels, mu, logvar)
+
+
+CACHED_MODELS = 8  # the encoded test sets kept: each is 160 kB for a 2-D model, 1.6 MB for 20-D
+
+
+def prune(folder: Path, keep: int = CACHED_MODELS) -> None:
+    """Remove all but the `keep` most recently used cached encodings (it grew without end:
+    one entry per model, and per change of a model file)."""
+    entries = []
+    for entry in folder.glob("*.npz"):
+        with contextlib.suppress(OSError):  # gone already
+            entries.append((entry.stat().st_mtime_ns, entry))
+    for _, old in sorted(entries, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 class DigitGuesser:

@@ -24,34 +24,55 @@ PCA_DIMS = 50  # t-SNE's and UMAP's usual reduction before the neighbour search
 NEIGHBOURS = 15  # UMAP's default n_neighbors
 
 
+PCA_BLOCK = 4096  # images converted to floats at a time while the projection is found
+
+
 @torch.no_grad()
 def neighbour_graph(
     x: torch.Tensor,
     k: int = NEIGHBOURS,
-    chunk: int = 2000,
+    chunk: int = 256,
     should_stop: Callable[[], bool] | None = None,
 ) -> torch.Tensor | None:
-    """Images (N, ...) -> (N, k) indices of each image's k nearest other images, nearest
-    first, by Euclidean distance after projecting the pixels on their first 50 principal
-    components; None if `should_stop` says so between two chunks (60,000 images take
-    20 to 40 s on one core)."""
-    flat = x.flatten(1).float()
-    if len(flat) <= k:
-        raise ValueError(f"{len(flat)} images cannot each have {k} neighbours")
-    centred = flat - flat.mean(dim=0)
-    dims = min(PCA_DIMS, *centred.shape)
+    """Images (N, ...), uint8 0-255 or float intensities, -> (N, k) indices of each image's
+    k nearest other images, nearest first, by Euclidean distance after projecting the
+    pixels on their first 50 principal components; None if `should_stop` says so between
+    two chunks (60,000 images take 20 to 40 s on one core).
+
+    Works a block at a time, so that beside the images it holds only the projected points
+    (N, 50) and one chunk's distances (`chunk` x N floats: 56 MB for all of MNIST), never
+    the images as floats (172 MB) nor a whole block of 2,000 rows of distances and their
+    temporaries (1.3 GB, measured)."""
+    from vaedesk.core.train import intensities
+
+    n = len(x)
+    flat = x.reshape(n, -1)
+    if n <= k:
+        raise ValueError(f"{n} images cannot each have {k} neighbours")
+    blocks = [flat[s : s + PCA_BLOCK] for s in range(0, n, PCA_BLOCK)]
+    zero = torch.zeros(flat.shape[1], dtype=torch.float64)
+    mean = (sum((intensities(b).sum(dim=0, dtype=torch.float64) for b in blocks), zero) / n).float()
     # the covariance's leading eigenvectors: (784, 784) rather than an SVD of (N, 784)
-    _, vectors = torch.linalg.eigh(centred.T @ centred)
-    points = centred @ vectors[:, -dims:]  # (N, dims)
+    scatter = torch.zeros(flat.shape[1], flat.shape[1], dtype=torch.float64)
+    for b in blocks:
+        centred = intensities(b) - mean
+        scatter += (centred.T @ centred).double()
+    dims = min(PCA_DIMS, n, flat.shape[1])
+    _, vectors = torch.linalg.eigh(scatter)
+    top = vectors[:, -dims:].float()
+    points = torch.cat([(intensities(b) - mean) @ top for b in blocks])  # (N, dims)
     squared = (points**2).sum(dim=1)
     out = []
-    for start in range(0, len(points), chunk):
+    for start in range(0, n, chunk):
         if should_stop is not None and should_stop():
             return None
         block = points[start : start + chunk]
-        d = squared[start : start + chunk, None] - 2 * block @ points.T + squared[None, :]
+        # |a|^2 - 2 a.b + |b|^2, in place: one (chunk, N) array and no temporaries
+        d = torch.mm(block, points.T).mul_(-2).add_(squared[start : start + chunk, None])
+        d.add_(squared[None, :])
         d[torch.arange(len(block)), torch.arange(start, start + len(block))] = float("inf")  # not itself
         out.append(d.topk(k, largest=False).indices)
+        del d
     return torch.cat(out)
 
 

@@ -34,13 +34,14 @@ def silent(stage: str, done: int, total: int) -> None:
 def encode_means(
     model: VAE,
     images: np.ndarray,
-    batch_size: int = 1000,
+    batch_size: int = 250,
     progress: Progress = silent,
     stage: str = "",
     labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances, (N, D) each, for uint8 or [0, 1] images (and a
-    conditional model's digits of them)."""
+    conditional model's digits of them). In batches of 250: the conv encoder's activations
+    for 1,000 images took 117 MB (measured)."""
     model.eval()
     mus, logvars = [], []
     y_all = _labels(model, labels)
@@ -236,14 +237,32 @@ def _iwae_chunks(
 
 
 @torch.no_grad()
-def torch_search(ref: np.ndarray, query: np.ndarray, k: int, chunk: int = 1000) -> np.ndarray:
-    """`neighbours.nearest` on torch: the k nearest reference points, nearest first."""
+def torch_search(ref: np.ndarray, query: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
+    """`neighbours.nearest` on torch: the k nearest reference points, nearest first. A
+    chunk of 256 queries against 60,000 points is 61 MB of distances (1,000 were 240 MB)."""
     ref_t = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
     out = []
     for start in range(0, len(query), chunk):
         q = torch.from_numpy(np.ascontiguousarray(query[start : start + chunk], dtype=np.float32))
         out.append(torch.cdist(q, ref_t).topk(k, largest=False).indices)  # sorted, nearest first
     return torch.cat(out).numpy()
+
+
+# What one image costs in each step of `evaluate`, in ms on one core for the default conv
+# model (measured: -ELBO 1.24, IWAE k=8 6.2, an encoding alone 0.39): only their ratios
+# matter, to weigh the stages in one progress bar and one time left.
+ENCODE_COST, DECODE_COST = 0.4, 0.75
+
+
+def stages(n_test: int, n_train: int | None, k_iwae: int) -> dict[str, float]:
+    """`evaluate`'s stages in order, by the names its progress gives them, and the work
+    each will take, in the units of `ENCODE_COST`."""
+    out = {"-ELBO": n_test * (ENCODE_COST + DECODE_COST)}
+    if k_iwae > 0:
+        out[f"IWAE k={k_iwae}"] = n_test * (ENCODE_COST + k_iwae * DECODE_COST)
+    if n_train is not None:
+        out["5-NN"] = (n_test + n_train) * ENCODE_COST  # the test set's means, then the training set's
+    return out
 
 
 def evaluate(

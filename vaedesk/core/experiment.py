@@ -67,6 +67,18 @@ def generate(
     return decoded[:, 0].numpy(), labels[source]
 
 
+def images_needed(settings: AugmentSettings) -> int:
+    """The fewest training images the experiment can run on: each classifier carves a
+    validation fifth from its real digits (so needs 5 at the smallest fraction), and the
+    VAE a tenth of the first half (so 10)."""
+    n = 2
+    while True:
+        first, second = n // 2, n - n // 2
+        if first >= 10 and round(min(settings.fractions) * second) >= 5:
+            return n
+        n += 1
+
+
 def run_augment(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],

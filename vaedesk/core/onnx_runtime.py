@@ -44,7 +44,7 @@ from vaedesk.core.config import DIGITS
 ENCODER, DECODER = "onnx.encoder", "onnx.decoder"  # the byte tensors' names in a weights file
 
 # The operators in the graphs our exports produce, for every architecture and the digit
-# classifier (tests/test_weights.py exports each and checks that this is exactly their union).
+# classifier (tests/core/test_weights.py exports each and checks that this is exactly their union).
 ALLOWED_OPS = frozenset(
     {
         "Add", "Concat", "Constant", "Conv", "ConvTranspose", "Flatten", "Gather", "Gemm",
@@ -155,7 +155,7 @@ def _check_attributes(node: Any) -> None:
             t = attr.t
             n = int(np.prod(t.dims)) if len(t.dims) else 1
             if (
-                node.op_type != "Constant"
+                node.op_type not in ("Constant", "ConstantOfShape")  # the latter: the conditional export's
                 or attr.name != "value"
                 or t.data_type != INT64
                 or n > MAX_CONSTANT_ELEMENTS

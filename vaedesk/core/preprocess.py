@@ -82,6 +82,13 @@ def ink_from_image(img: Image.Image) -> np.ndarray:
         gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255
         ink_is_dark = alpha.sum() == 0 or (gray * alpha).sum() < alpha.sum() / 2
         gray = gray * alpha + (1.0 if ink_is_dark else 0.0) * (1 - alpha)
+    elif img.mode.startswith("I;16") or img.mode == "I":
+        # 16-bit grey (scanners, image tools): Pillow's convert("L") clips at 255, which
+        # turns every grey above 255 / 65,535 white. Scale the levels instead ("I" is how
+        # Pillow may open the same file; 8-bit levels stay 8-bit).
+        levels = np.asarray(img, dtype=np.float32)
+        gray = levels / (65535 if img.mode != "I" or levels.max(initial=0) > 255 else 255)
+        gray = np.clip(gray, 0, 1)
     else:
         gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
     if gray.size == 0:

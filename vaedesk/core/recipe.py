@@ -9,6 +9,7 @@ equivalent command line that reproduces the run.
 from __future__ import annotations
 
 import copy
+import math
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,8 @@ import torch
 
 from vaedesk.core import data, weights
 from vaedesk.core.config import VAEConfig
-from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent
+from vaedesk.core.evaluate import BINARIZE_SEED, Progress, binarized, encode_means, evaluate, silent, stages
+from vaedesk.core.memory import trim_heap
 from vaedesk.core.model import VAE
 from vaedesk.core.train import BatchProgress, EpochResult, Trainer, TrainingDiverged, TrainOptions
 
@@ -190,11 +192,44 @@ def collapse_warning(card: dict[str, Any], how: str) -> str | None:
 
 @dataclass(frozen=True)
 class EvalProgress:
-    """How far the test-set evaluation after a run has got, in images of one stage."""
+    """How far the test-set evaluation after a run has got: in images of one stage, and as
+    a share of the whole evaluation's work with the time left at the pace so far."""
 
     stage: str
     done: int
     total: int
+    fraction: float = 0.0  # of the whole evaluation, by `evaluate.stages`
+    eta: float = math.nan  # seconds left for the whole evaluation; NaN before any pace
+
+
+class EvalClock:
+    """Turns `evaluate`'s progress(stage, done, total) into `EvalProgress` over all its
+    stages, weighted by their planned work (`evaluate.stages`)."""
+
+    def __init__(self, stages: dict[str, float]) -> None:
+        self.stages = stages
+        self.total = sum(stages.values()) or 1.0
+        self.started = time.perf_counter()
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> EvalProgress:
+        before = 0.0
+        for name, work in self.stages.items():
+            if name == stage:
+                break
+            before += work
+        here = self.stages.get(stage, 0.0) * (done / total if total else 1.0)
+        fraction = min(1.0, (before + here) / self.total)
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else math.nan
+        return EvalProgress(stage, done, total, fraction, eta)
+
+
+class EvaluationCancelled(Exception):
+    """The test-set evaluation after a run was asked to stop: the run keeps its weights and
+    its card, without test metrics."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +259,12 @@ class RunOutcome:
     state: dict[str, torch.Tensor] | None  # the best epoch's weights
     test_mu: np.ndarray | None
     test_logvar: np.ndarray | None
+    # how far the training got: the epoch it was in, the batches done in it, of how many
+    epoch: int = 0
+    batch: int = 0
+    batches: int = 0
+    epochs: int = 0
+    evaluation: str = "none"  # "done", "cancelled", or "none" (nothing to evaluate on)
 
 
 def run_spec(
@@ -251,10 +292,27 @@ def run_spec(
         eval_k=spec.eval_k,
         reencode_test=spec.test is not None,
     )
-    for event in run.events(should_stop, lambda *p: emit(EvalProgress(*p))):
+    clock = EvalClock(run.evaluation_stages())
+    # A stop request also skips the evaluation, or ends it: Cancel means now.
+    for event in run.events(should_stop, lambda *p: emit(clock(*p)), evaluation_stop=should_stop):
+        if isinstance(event, Evaluating):
+            clock.start()
         emit(event)
     state = {k: v.detach().clone() for k, v in vae.state_dict().items()} if run.card else None
-    return RunOutcome(run.stop_reason, run.best_epoch, run.card, state, run.test_mu, run.test_logvar)
+    t = run.trainer
+    return RunOutcome(
+        run.stop_reason,
+        run.best_epoch,
+        run.card,
+        state,
+        run.test_mu,
+        run.test_logvar,
+        epoch=t.epoch,
+        batch=t.batch,
+        batches=t.batches_per_epoch,
+        epochs=t.options.epochs,
+        evaluation=run.evaluation,
+    )
 
 
 class TrainingRun:
@@ -295,6 +353,7 @@ class TrainingRun:
         self.stop_reason = "not started"
         self.test_mu: np.ndarray | None = None
         self.test_logvar: np.ndarray | None = None
+        self.evaluation = "none"
 
     @property
     def best_epoch(self) -> int:
@@ -304,10 +363,21 @@ class TrainingRun:
     def batches_per_epoch(self) -> int:
         return self.trainer.batches_per_epoch
 
+    def evaluation_stages(self) -> dict[str, float]:
+        """The evaluation's stages, as its progress names them, and their planned work."""
+        if self.test is None:
+            return {}
+        return stages(len(self.test[0]), len(self.train[0]), self.eval_k)
+
     def events(
-        self, should_stop: Callable[[], bool] | None = None, eval_progress: Progress | None = None
+        self,
+        should_stop: Callable[[], bool] | None = None,
+        eval_progress: Progress | None = None,
+        evaluation_stop: Callable[[], bool] | None = None,
     ) -> Iterator[BatchProgress | EpochUpdate | Evaluating]:
-        """The run's events; `eval_progress(stage, done, total)` follows the evaluation."""
+        """The run's events; `eval_progress(stage, done, total)` follows the evaluation,
+        which ends, its metrics left out, as soon as `evaluation_stop()` says so (checked
+        before it starts and at each of its progress reports)."""
         started = time.perf_counter()
         try:
             for event in self.trainer.run(should_stop=should_stop):
@@ -318,28 +388,48 @@ class TrainingRun:
                 if self.reencode_test and self.test is not None:
                     mu, logvar = encode_means(self.model, self.test[0], labels=self.test[1])
                     self.model.train()
-                yield EpochUpdate(event, copy.deepcopy(self.model.state_dict()), mu, logvar)
+                update = EpochUpdate(event, copy.deepcopy(self.model.state_dict()), mu, logvar)
+                trim_heap()  # the validation's and the encoding's activations, freed
+                yield update
             self.stop_reason = self.trainer.stop_reason
         except TrainingDiverged as e:
             self.stop_reason = f"diverged: {e}"
             self._describe(time.perf_counter() - started)
             raise
+        finally:
+            self.trainer.release()  # the evaluation reads the caller's images, not these
+            trim_heap()
         # The trained weights and their card exist from here on, before the evaluation,
         # so that a caller can save them first: a failing evaluation loses nothing.
         self._describe(time.perf_counter() - started)
         yield Evaluating(self.trainer.best_epoch, self.stop_reason)
         if self.card is not None and self.test is not None:
-            test, train = self.test, self.train
-            if (
-                self.trainer.options.binarize
-            ):  # measured as trained: on binarized pixels, as `eval --binarized`
-                test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
-                train = (binarized(train[0], seed=BINARIZE_SEED + 1), train[1]) if train is not None else None
-            self.metrics = evaluate(
-                self.model, test, train, k_iwae=self.eval_k, progress=eval_progress or silent
-            )
-            self.test_mu, self.test_logvar = encode_means(self.model, self.test[0], labels=self.test[1])
-            self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
+            try:
+                self._evaluate(eval_progress or silent, evaluation_stop)
+            except EvaluationCancelled:
+                self.evaluation = "cancelled"
+                self.card = {**self.card, "evaluation": "cancelled"}
+            else:
+                self.evaluation = "done"
+            finally:
+                trim_heap()
+
+    def _evaluate(self, report: Progress, evaluation_stop: Callable[[], bool] | None) -> None:
+        def progress(stage: str, done: int, total: int) -> None:
+            report(stage, done, total)
+            if evaluation_stop is not None and evaluation_stop():
+                raise EvaluationCancelled
+
+        if evaluation_stop is not None and evaluation_stop():
+            raise EvaluationCancelled
+        assert self.test is not None and self.card is not None  # the caller checked
+        test, train = self.test, self.train
+        if self.trainer.options.binarize:  # measured as trained: on binarized pixels, as `eval --binarized`
+            test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
+            train = (binarized(train[0], seed=BINARIZE_SEED + 1), train[1]) if train is not None else None
+        self.metrics = evaluate(self.model, test, train, k_iwae=self.eval_k, progress=progress)
+        self.test_mu, self.test_logvar = encode_means(self.model, self.test[0], labels=self.test[1])
+        self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
     def _describe(self, seconds: float) -> None:
         """Restore the best epoch and write its card (test metrics still None); a VampPrior

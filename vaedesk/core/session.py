@@ -307,7 +307,10 @@ class Session:
         first, as (k, 28, 28) float32; None without the test set."""
         if self.test is None:
             return None
-        d2 = ((self.test.mu - np.asarray(z, np.float32)) ** 2).sum(axis=1)
+        # |mu - z|^2 less the |z|^2 all share, in float64: a typed point far out (3e38 is
+        # finite in float32) neither overflows nor loses the mu's in z's rounding
+        mu = self.test.mu.astype(np.float64)
+        d2 = (mu**2).sum(axis=1) - 2 * mu @ np.asarray(z, np.float64)
         k = min(k, len(d2))
         nearest = np.argpartition(d2, k - 1)[:k]
         return data.to_float(self.test.images[nearest[np.argsort(d2[nearest])]])

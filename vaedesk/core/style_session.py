@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import evented
@@ -20,6 +21,9 @@ from psygnal import evented
 from vaedesk.core import paths, preprocess
 from vaedesk.core.api import Model, tile
 from vaedesk.core.config import DIGITS
+
+if TYPE_CHECKING:
+    from vaedesk.core.classify import Classifier
 
 CONDITIONAL_WEIGHTS = "conditional.safetensors"  # the bundled conditional model, beside vaedesk's
 
@@ -38,7 +42,7 @@ class StyleSession:
     model: Model  # conditional, 2-D style latent
     images: np.ndarray  # the test set (N, 28, 28) uint8
     labels: np.ndarray  # (N,)
-    styles: np.ndarray = field(default=None)  # type: ignore[assignment]  # (N, 2), each with its digit
+    styles: np.ndarray = field(default=None)  # type: ignore[arg-type]  # (N, 2), each with its digit
     row: np.ndarray | None = None  # (10, 28, 28): the style drawn as 0-9
     style: np.ndarray | None = None  # (2,)
     caption: str = ""
@@ -65,10 +69,10 @@ class StyleSession:
 
     def hover(self, x: float, y: float) -> None:
         """The cursor is at style (x, y) on the map."""
-        self._show(np.float32([x, y]), f"the style at ({x:+.2f}, {y:+.2f})")
+        self._show(np.array([x, y], np.float32), f"the style at ({x:+.2f}, {y:+.2f})")
 
     def nearest(self, x: float, y: float) -> int:
-        return int(np.argmin(((self.styles - np.float32([x, y])) ** 2).sum(axis=1)))
+        return int(np.argmin(((self.styles - np.array([x, y], np.float32)) ** 2).sum(axis=1)))
 
     def pick_test_image(self, x: float, y: float) -> int:
         """A click at (x, y): the nearest test image's style; returns its index."""
@@ -109,7 +113,7 @@ class StyleSession:
         return preprocess.to_png_bytes(strip, scale * strip.shape[1])
 
 
-def read_digit(classifier: object | None) -> Callable[[np.ndarray], int | None]:
+def read_digit(classifier: Classifier | None) -> Callable[[np.ndarray], int | None]:
     """The digit a classifier (`vaedesk.core.classify.Classifier`) reads in a (28, 28)
     image, or a function that always says None without one."""
     if classifier is None:

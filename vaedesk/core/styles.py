@@ -14,12 +14,16 @@ only the style. Two measures say whether it does:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from vaedesk.core.config import DIGITS
 from vaedesk.core.model import VAE
+
+if TYPE_CHECKING:
+    from vaedesk.core.classify import Classifier
 
 STYLES_PER_CALL = 500  # styles decoded per call: 5,000 images, 16 MB of pixels
 
@@ -43,7 +47,7 @@ def decodable_in_every_style(
     model: VAE,
     images: np.ndarray,
     labels: np.ndarray,
-    classifier: object | None = None,
+    classifier: Classifier | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
     """The share of the 10 N images (every test style as every digit) in which the

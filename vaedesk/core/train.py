@@ -18,6 +18,7 @@ import torch
 
 from vaedesk.core.augment import random_affine
 from vaedesk.core.embedding import NEIGHBOURS, contrastive_loss, neighbour_graph
+from vaedesk.core.memory import trim_heap
 from vaedesk.core.model import VAE, VampPrior, frozen
 
 SCHEDULES = ("constant", "cosine")
@@ -157,23 +158,38 @@ def split_train_val(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.nd
 
 def as_tensor(images: np.ndarray) -> torch.Tensor:
     """(N, 28, 28) uint8 or float in [0, 1] -> (N, 1, 28, 28) float32 tensor."""
+    return intensities(torch.from_numpy(np.ascontiguousarray(images))).unsqueeze(1)
+
+
+def as_stored(images: np.ndarray) -> torch.Tensor:
+    """(N, 28, 28) -> (N, 1, 28, 28) as it is stored for a run: uint8 images stay bytes, a
+    quarter of float32's memory (60,000 images: 47 MB against 188 MB), and become
+    intensities batch by batch (`intensities`); float images become float32."""
     x = torch.from_numpy(np.ascontiguousarray(images))
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.unsqueeze(1)
+    return (x if x.dtype == torch.uint8 else x.float()).unsqueeze(1)
+
+
+def intensities(x: torch.Tensor) -> torch.Tensor:
+    """Stored pixels (uint8 0-255, or float) -> float32 intensities in [0, 1]; the same
+    values whether a whole set or one batch of it is converted."""
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
 
 
 @torch.no_grad()
 def mean_loss(
     model: VAE,
     x: torch.Tensor,
-    batch_size: int = 1000,
+    batch_size: int = 200,
     seed: int = 0,
     samples: int = 1,
     labels: torch.Tensor | None = None,
 ) -> tuple[float, float, float]:
     """(loss, recon, KL) averaged over `x`, with `samples` posterior samples per image (see
     `VAE.losses`) and a fixed noise seed so that successive epochs are compared on the
-    same draw; `labels` are a conditional model's digits of x."""
+    same draw; `labels` are a conditional model's digits of x. Batches of 200: the conv
+    decoder's activations for 1,000 images took 260 MB at once (measured), for 200 about a
+    fifth; and 200 x 2 latent draws are a multiple of 16 values, so torch draws the same
+    noise as in batches of 1,000."""
     was_training = model.training
     model.eval()
     totals = np.zeros(3)
@@ -203,8 +219,11 @@ class Trainer:
         self.model = model
         self.options = options
         train_idx, val_idx = split_train_val(len(images), options.val_size, options.seed)
-        x = as_tensor(images)
-        self.x_train, self.x_val = x[train_idx], x[val_idx]
+        # The training images as they came (uint8: bytes, converted batch by batch in
+        # `_batch`); the validation images, a tenth as many and read every epoch, as floats.
+        self.x_train: torch.Tensor = as_stored(np.asarray(images)[train_idx])
+        self.x_val: torch.Tensor = as_tensor(np.asarray(images)[val_idx])
+        self.n_train = len(train_idx)  # still known once `release` has let the images go
         # a conditional model's digits, beside their images; None for any other model
         self.y_train = self.y_val = None
         if model.config.conditional:
@@ -218,7 +237,8 @@ class Trainer:
             self.x_val = torch.bernoulli(self.x_val, generator=torch.Generator().manual_seed(options.seed))
         if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
             k, seeded = len(model.prior.pseudo_logits), torch.Generator().manual_seed(options.seed)
-            model.prior.start_from(self.x_train[torch.randint(len(self.x_train), (k,), generator=seeded)])
+            picked = torch.randint(len(self.x_train), (k,), generator=seeded)
+            model.prior.start_from(intensities(self.x_train[picked]))
         # each training image's pixel-space neighbours, (N, 15), for the embedding term;
         # found when the run starts, where a stop request can end the search
         self.graph: torch.Tensor | None = None
@@ -232,10 +252,30 @@ class Trainer:
         self.best_epoch = 0
         self.history: list[EpochResult] = []
         self.stop_reason = "not started"
+        # how far the run got: the epoch it was in (1-based) and the batches done in it
+        self.epoch = 0
+        self.batch = 0
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.options.batch_size)
+        return math.ceil(self.n_train / self.options.batch_size)
+
+    @property
+    def total_batches(self) -> int:
+        return self.options.epochs * self.batches_per_epoch
+
+    @property
+    def batches_done(self) -> int:
+        return max(0, self.epoch - 1) * self.batches_per_epoch + self.batch
+
+    def release(self) -> None:
+        """Let go of the run's data: the images, the validation images and the neighbour
+        graph. The model, its best weights and the history stay; `run` cannot be called
+        again. Called when a run ends, so that its memory is freed then, not when the last
+        reference to the trainer goes."""
+        self.x_train = self.x_val = torch.zeros(0)
+        self.y_train = self.y_val = None
+        self.graph = None
 
     def restore_best(self) -> None:
         if self.best_state is not None:
@@ -261,7 +301,7 @@ class Trainer:
 
     def _batch(self, indices: torch.Tensor, distort: torch.Generator) -> torch.Tensor:
         """The training images at `indices`, distorted and binarized as the options say."""
-        xb = self.x_train[indices]
+        xb = intensities(self.x_train[indices])
         if self.options.augment:
             xb = random_affine(xb, distort)
         return torch.bernoulli(xb) if self.options.binarize else xb
@@ -275,7 +315,7 @@ class Trainer:
         distort = torch.Generator().manual_seed(opts.seed + 1)
         pairing = torch.Generator().manual_seed(opts.seed + 2)
         optimizer = torch.optim.AdamW(trained, lr=opts.lr, weight_decay=opts.weight_decay)
-        total_batches = opts.epochs * self.batches_per_epoch
+        total_batches = self.total_batches
         schedule = _schedule(opts, total_batches)
         warmup_batches = opts.kl_warmup * self.batches_per_epoch
 
@@ -284,6 +324,7 @@ class Trainer:
 
         if opts.neighbours and self.graph is None:
             self.graph = neighbour_graph(self.x_train, should_stop=should_stop)
+            trim_heap()  # the search's blocks, freed, would otherwise stay in this thread's heap
             if self.graph is None:
                 self.stop_reason = "cancelled"
                 return
@@ -293,6 +334,7 @@ class Trainer:
         self.stop_reason = "running"
         model.train()
         for epoch in range(1, opts.epochs + 1):
+            self.epoch, self.batch = epoch, 0
             epoch_start = time.perf_counter()
             sums = np.zeros(4)
             seen = 0
@@ -329,6 +371,7 @@ class Trainer:
                 sums += np.array([loss.item(), recon.item(), kl.item(), embed.item()]) * len(xb)
                 seen += len(xb)
                 done_batches += 1
+                self.batch = b
                 if b % opts.log_every == 0 or b == self.batches_per_epoch:
                     elapsed = time.perf_counter() - start
                     rate = done_batches / elapsed

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,11 +80,11 @@ class Scale:
         levels = np.linspace(0.0, 100.0, len(self.quantiles))
         return float(np.interp(value, self.quantiles, levels, left=0.0, right=100.0))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"k": K, "seed": SEED, "n": self.n, "quantiles": [round(float(q), 4) for q in self.quantiles]}
 
     @classmethod
-    def from_json(cls, d: dict) -> Scale:
+    def from_json(cls, d: dict[str, Any]) -> Scale:
         q = np.asarray(d["quantiles"], np.float64)
         if d.get("k") != K or q.shape != (QUANTILES,) or not np.isfinite(q).all() or np.any(np.diff(q) < 0):
             raise ValueError("not a typicality scale of this version")
@@ -141,10 +142,11 @@ def cached_scale(model: Model, images: np.ndarray, progress: Progress | None = N
     """The test set's scale for this model: the one shipped beside its file, else the
     user's cached one, else measured (and cached)."""
     digest = _digest(model)
-    places = [] if digest is None else [shipped_file(Path(model.path)), cache_file(digest)]
-    for where in places:
-        if (found := _read(where, digest, len(images))) is not None:
-            return found
+    if digest is not None:
+        beside = [shipped_file(Path(model.path))] if model.path is not None else []
+        for where in [*beside, cache_file(digest)]:
+            if (found := _read(where, digest, len(images))) is not None:
+                return found
     scale = Scale.measure(model, images, progress)
     if digest is not None:
         # a read-only cache folder: measured again next time, nothing lost

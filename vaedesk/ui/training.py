@@ -36,19 +36,34 @@ from vaedesk.core import data
 from vaedesk.core.api import Model
 from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
 from vaedesk.core.digits import EncodedTestSet
+from vaedesk.core.memory import trim_heap
 from vaedesk.core.session import Session
 from vaedesk.ui import files
 from vaedesk.ui.workers import Task, Worker
 
 if TYPE_CHECKING:
-    from vaedesk.core.recipe import RunOutcome, RunSpec
+    from vaedesk.core.recipe import EvalProgress, RunOutcome, RunSpec
     from vaedesk.core.train import BatchProgress, EpochResult, TrainOptions
 
+EVAL_STEPS = 1000  # the bar's steps while the test set is evaluated
 IDLE = "Set the options and press Start. Training uses one core; the window stays live."
 
 # The training engine imports torch (1.3 s, 170 MB), which the viewer never needs: the
 # panel loads it in a thread the first time it is shown or Start is pressed.
 ENGINE = "vaedesk.core.recipe"
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss."""
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def dispose(task: Task) -> None:
+    """Delete a finished task and its worker: children of the panel, they would otherwise
+    live as long as it does, each holding its job's last values."""
+    task.worker.deleteLater()
+    task.deleteLater()
 
 
 def engine_loaded() -> bool:
@@ -67,7 +82,15 @@ def training_job(spec: RunSpec):
     """The worker's job: the recipe's events, emitted as they come; the run returned."""
     from vaedesk.core.recipe import run_spec
 
-    return lambda emit, should_stop: run_spec(spec, emit, should_stop, threads=1)
+    def job(emit, should_stop):
+        try:
+            return run_spec(spec, emit, should_stop, threads=1)
+        finally:
+            # Here, in the worker's thread: giving back hundreds of MB of pages took 0.27 s
+            # (measured), which the window's thread would spend frozen.
+            trim_heap()
+
+    return job
 
 
 class LossCurves(pg.PlotWidget):
@@ -85,6 +108,8 @@ class LossCurves(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setLabel("bottom", "epoch")
+        # Epochs are epochs: no "(x0.001)" while the first batches' fractions are on show.
+        self.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
         self.setLabel("left", "loss (nats / image)")
         self.showGrid(x=True, y=True, alpha=0.2)
         backdrop = pg.mkColor(pg.getConfigOption("background"))
@@ -92,11 +117,12 @@ class LossCurves(pg.PlotWidget):
         # Bottom left: losses fall from the top left, and validation starts after epoch 1.
         self.addLegend(offset=(10, -10), brush=backdrop)
         self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
-        self.val = self.plot(
-            pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=6, symbolBrush="#e15759", name="val loss"
-        )
+        # Validation comes once an epoch: each point marked, so that one epoch shows one.
+        self.val = self.plot(pen=pg.mkPen("#e15759", width=2), name="val loss", **self.marker("o", "#e15759"))
         self.recon = self.plot(
-            pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine), name="val reconstruction"
+            pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine),
+            name="val reconstruction",
+            **self.marker("s", "#59a14f"),
         )
         # The KL in a view box of its own, sharing the x axis, scaled on the right axis.
         plot = self.getPlotItem()
@@ -106,16 +132,29 @@ class LossCurves(pg.PlotWidget):
         plot.getAxis("right").linkToView(self.kl_view)
         plot.getAxis("right").setLabel("val KL (nats)", color="#b07aa1")
         self.kl_view.setXLink(plot)
-        self.kl = pg.PlotDataItem(pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine))
+        self.kl = pg.PlotDataItem(
+            pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine), **self.marker("t", "#b07aa1")
+        )
         self.kl_view.addItem(self.kl)
         plot.legend.addItem(self.kl, "val KL (right axis)")
         plot.vb.sigResized.connect(lambda *_: self.kl_view.setGeometry(plot.vb.sceneBoundingRect()))
         plot.vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
         self.reset()
 
-    def reset(self, warmup: float = 0.0) -> None:
-        """Clear the curves for a run whose learning rate warms up over `warmup` epochs."""
+    @staticmethod
+    def marker(symbol: str, colour: str) -> dict:
+        return {"symbol": symbol, "symbolSize": 8, "symbolBrush": colour, "symbolPen": colour}
+
+    def reset(self, warmup: float = 0.0, epochs: int | None = None) -> None:
+        """Clear the curves for a run of `epochs` whose learning rate warms up over `warmup`
+        epochs. The x axis spans the whole run from the start, so that the curves grow
+        across it and the last epoch's validation points sit inside the frame, not on its
+        edge; without a run it follows the curves."""
         self.warmup = warmup
+        if epochs is not None:
+            self.setXRange(0, epochs, padding=0.03)
+        else:
+            self.getPlotItem().vb.enableAutoRange(axis=pg.ViewBox.XAxis, enable=True)
         self._last: BatchProgress | None = None
         self.points: dict[str, tuple[list[float], list[float]]] = {
             k: ([], []) for k in ("train", "val", "recon", "kl")
@@ -187,6 +226,8 @@ class TrainingPanel(QDockWidget):
         self.run_config = VAEConfig()
         self.started_at = 0.0
         self.last_progress: BatchProgress | None = None
+        self.last_eval: EvalProgress | None = None
+        self.best_epoch = 0  # the epoch being evaluated
         self.samples_per_s: list[float] = []
         self._offering = False  # the model being shown is one this panel offers
         session.events.model.connect(self._on_model_replaced)
@@ -269,7 +310,17 @@ class TrainingPanel(QDockWidget):
         self.cancel_button.setEnabled(False)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        # Keep / Save / Discard share the row of Start and Cancel, the result under them:
+        # beside the curves they widened the panel, and the window, to 1,000 px at 800.
+        self.keep_button = QPushButton("Keep")
+        self.save_button = QPushButton("Save\u2026")
+        self.discard_button = QPushButton("Discard")
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        for b in (self.keep_button, self.save_button, self.discard_button):
+            buttons.addWidget(b)
         form.addRow(buttons)
+        form.addRow(self.result_label)
         row.addLayout(form)
 
         right = QVBoxLayout()
@@ -278,20 +329,10 @@ class TrainingPanel(QDockWidget):
         self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
-        result = QHBoxLayout()
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        self.keep_button = QPushButton("Keep")
-        self.save_button = QPushButton("Save\u2026")
-        self.discard_button = QPushButton("Discard")
-        result.addWidget(self.result_label, 1)
-        for b in (self.keep_button, self.save_button, self.discard_button):
-            result.addWidget(b)
         self._show_result_buttons(False)
         right.addWidget(self.progress)
         right.addWidget(self.status)
         right.addWidget(self.curves, 1)
-        right.addLayout(result)
         row.addLayout(right, 1)
         self.setWidget(body)
 
@@ -326,8 +367,9 @@ class TrainingPanel(QDockWidget):
         worker = Worker(load_engine, expected_errors=(ImportError, OSError))
         worker.succeeded.connect(lambda _: self._on_engine_loaded())
         worker.failed.connect(lambda kind, message: self._on_engine_failed(message))
-        self.loading = Task(worker, self)
-        self.loading.start()
+        task = self.loading = Task(worker, self)
+        worker.finished.connect(lambda: dispose(task))
+        task.start()
 
     def _on_engine_loaded(self) -> None:
         self.loading = None
@@ -421,9 +463,11 @@ class TrainingPanel(QDockWidget):
         self.run_config = config
         self.model_before = model
         batches = math.ceil((n - options.val_size) / options.batch_size)
-        self.curves.reset(warmup=options.lr_warmup / batches)
+        self.curves.reset(warmup=options.lr_warmup / batches, epochs=options.epochs)
         self.samples_per_s.clear()
         self.last_progress = None
+        self.last_eval = None
+        self.best_epoch = 0
         self.progress.setRange(0, options.epochs * batches)
         self.progress.setValue(0)
         self.status.setText(
@@ -433,8 +477,9 @@ class TrainingPanel(QDockWidget):
         )
         self._set_running(True)
         self.started_at = time.perf_counter()
-        self.task = Task(worker, self)
-        self.task.start()
+        task = self.task = Task(worker, self)
+        worker.finished.connect(lambda: self._on_task_finished(task))
+        task.start()
         self.run_started.emit()
         return True
 
@@ -462,7 +507,9 @@ class TrainingPanel(QDockWidget):
             self.status.setText("Cancelled before the run started.")
         elif self.is_running():
             self.task.worker.request_stop()
-            self.status.setText("Cancelling after this batch\u2026")
+            self.status.setText(
+                "Cancelling the evaluation\u2026" if self.best_epoch else "Cancelling after this batch\u2026"
+            )
 
     def stop_and_wait(self) -> None:
         self.start_pending = False
@@ -484,7 +531,7 @@ class TrainingPanel(QDockWidget):
         return EncodedTestSet(test.images, test.labels, mu, logvar)
 
     def _on_progress(self, event) -> None:
-        from vaedesk.core.recipe import EpochUpdate, Evaluating
+        from vaedesk.core.recipe import EpochUpdate, EvalProgress, Evaluating
         from vaedesk.core.train import BatchProgress
 
         if isinstance(event, BatchProgress):
@@ -496,7 +543,7 @@ class TrainingPanel(QDockWidget):
                 f"epoch {event.epoch}/{self.epochs.value()} \u00b7 "
                 f"batch {event.batch}/{event.batches} \u00b7 "
                 f"loss {event.loss:.1f} \u00b7 {event.samples_per_s:,.0f} images/s \u00b7 "
-                f"ETA {int(event.eta) // 60}:{int(event.eta) % 60:02d}"
+                f"ETA {clock(event.eta)}"
             )
         elif isinstance(event, EpochUpdate):
             r = event.result
@@ -505,20 +552,56 @@ class TrainingPanel(QDockWidget):
             self._offer(preview, self._encoded(event.mu, event.logvar), f"training, epoch {r.epoch}")
             self.epoch_finished.emit(r.epoch)
         elif isinstance(event, Evaluating):
-            self.progress.setRange(0, 0)  # busy: the evaluation has no batches to count
+            self.best_epoch = event.best_epoch
+            self.progress.setRange(0, EVAL_STEPS)  # from here on, the evaluation's share done
+            self.progress.setValue(0)
             self.status.setText(
                 f"Stopped ({event.stop_reason}); evaluating the best epoch, {event.best_epoch}, "
                 "on the test set\u2026"
             )
             self.evaluating.emit(event.best_epoch)
+        elif isinstance(event, EvalProgress):
+            self.last_eval = event
+            self.progress.setValue(round(event.fraction * EVAL_STEPS))
+            left = f" \u00b7 {clock(event.eta)} left" if math.isfinite(event.eta) else ""
+            self.status.setText(
+                f"Evaluating the best epoch, {self.best_epoch}, on the test set: {event.stage}, "
+                f"{event.done:,} of {event.total:,} images{left}"
+            )
+
+    def _how_far(self, run: RunOutcome) -> str:
+        """Set the bar to how far the run got, and say it: a cancelled run where it stopped,
+        a cancelled evaluation at its share done, a finished run full."""
+        seconds = f"{time.perf_counter() - self.started_at:.0f} s"
+        if run.stop_reason == "cancelled":
+            total = max(1, run.epochs * run.batches)
+            done = max(0, run.epoch - 1) * run.batches + run.batch
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            if run.epoch == 0:
+                return f"Cancelled after {seconds}, while finding the neighbours, before the first batch"
+            return (
+                f"Cancelled in epoch {run.epoch} of {run.epochs}, after batch {run.batch} of "
+                f"{run.batches} ({100 * done / total:.0f} % of the run, {seconds})"
+            )
+        if run.evaluation == "cancelled":
+            self.progress.setRange(0, EVAL_STEPS)
+            share = self.last_eval.fraction if self.last_eval is not None else 0.0
+            self.progress.setValue(round(share * EVAL_STEPS))
+            return (
+                f"Trained ({run.stop_reason}); the evaluation was cancelled {100 * share:.0f} % of the way"
+                f" through, after {seconds}: no test metrics"
+            )
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.progress.setValue(self.progress.maximum())
+        return f"Finished in {seconds} ({run.stop_reason})"
 
     def _on_succeeded(self, run: RunOutcome) -> None:
         self._set_running(False)
         self.task = None
-        self.progress.setRange(0, max(1, self.progress.maximum()))
-        self.progress.setValue(self.progress.maximum())
+        where = self._how_far(run)
         if run.card is None:
-            self.status.setText(f"Stopped ({run.stop_reason}) before the first epoch ended; nothing to keep.")
+            self.status.setText(f"{where}; no epoch ended, so there is nothing to keep.")
             self._restore_previous()
             self.run_finished.emit(run.stop_reason)
             return
@@ -533,10 +616,10 @@ class TrainingPanel(QDockWidget):
         )
         self.result_label.setText(
             f"Run {run.stop_reason}: best epoch {run.best_epoch}"
-            + (f", test \u2212ELBO {score:.1f} nats" if score is not None else "")
+            + (f", test \u2212ELBO {score:.1f} nats" if score is not None else ", not evaluated")
             + (f". <b>Warning: {warning}</b>" if warning else ". Keep it, save it, or discard it?")
         )
-        self.status.setText(f"Finished in {time.perf_counter() - self.started_at:.0f} s ({run.stop_reason}).")
+        self.status.setText(f"{where}.")
         self._show_result_buttons(True)
         self.run_finished.emit(run.stop_reason)
 
@@ -548,6 +631,14 @@ class TrainingPanel(QDockWidget):
         self.status.setText(f"Training stopped: {message}. The previous model is kept.")
         files.warn(self, f"Training stopped: {message}.\n\nThe previous model is kept.")
         self.run_finished.emit(("diverged: " if kind == "TrainingDiverged" else "failed: ") + message)
+
+    def _on_task_finished(self, task: Task) -> None:
+        """The run's thread has ended: let go of its worker and everything it held, and
+        give the memory the run freed back to the system."""
+        if self.task is task:
+            self.task = None
+        dispose(task)
+        trim_heap()
 
     def _offer(self, model: Model, encoded: EncodedTestSet | None, label: str | None) -> None:
         """Show a model of this panel's (a preview, the result, the kept one or the one
@@ -587,6 +678,7 @@ class TrainingPanel(QDockWidget):
         self._show_result_buttons(False)
         self._offer(model, self.session.test, None)
         self.status.setText("Kept the new model. Save it from Model \u203a Save current model.")
+        trim_heap()  # the model before the run, and the run's previews, are gone
 
     def save(self, path: str | None = None) -> bool:
         if self.result is None:
@@ -606,6 +698,7 @@ class TrainingPanel(QDockWidget):
         self._restore_previous()
         self._show_result_buttons(False)
         self.status.setText("Discarded the new model.")
+        trim_heap()
 
     def samples_per_second(self) -> float:
         return float(np.median(self.samples_per_s)) if self.samples_per_s else 0.0

@@ -52,6 +52,9 @@ class _Runner(QObject):
         else:
             self._out.put(("succeeded", result))
         finally:
+            # The job's closure holds whatever it was given (a training run's images, its
+            # starting weights): let it go now, not when this object is collected.
+            self._job = None
             # Back to the GUI thread before the end, so that it is never destroyed in the
             # worker thread: ~QObject there holds Qt's signal-slot locks while PySide waits
             # for the GIL, and a GUI thread holding the GIL while it connects or disconnects

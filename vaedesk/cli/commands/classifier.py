@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vaedesk.cli.common import CommandError, check_output, load_data
-from vaedesk.cli.parsing import Parser, add_data_option, positive_int
+from vaedesk.cli.parsing import Parser, add_data_option, positive_int, seed
 
 if TYPE_CHECKING:
     from vaedesk.core.classifier import ClassifierEpoch
@@ -25,7 +25,7 @@ def add_arguments(parser: Parser) -> None:
         help="where to save it and its card (default: %(default)s)",
     )
     parser.add_argument("--epochs", type=positive_int, default=12, help="passes over the training images")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
+    parser.add_argument("--seed", type=seed, default=0, help="seeds the weights, the split and the batches")
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
 
 

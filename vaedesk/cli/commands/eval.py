@@ -112,7 +112,9 @@ def _amortization(
 
     sets = {"test": test[0][:n]}
     if train is not None:
-        options = model.card.get("options", {})
+        options = model.card.get("options")
+        if not isinstance(options, dict):  # a card from elsewhere: a list crashed here
+            options = {}
         try:
             trained, _ = split_train_val(len(train[0]), options.get("val_size", 5000), options.get("seed", 0))
         except (TypeError, ValueError):

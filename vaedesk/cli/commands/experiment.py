@@ -9,7 +9,7 @@ import math
 import sys
 
 from vaedesk.cli.common import CommandError, check_output, load_data
-from vaedesk.cli.parsing import Parser, add_data_option, positive_int
+from vaedesk.cli.parsing import Parser, add_data_option, positive_int, seed
 
 
 def add_arguments(parser: Parser) -> None:
@@ -28,7 +28,7 @@ def add_arguments(parser: Parser) -> None:
     parser.add_argument(
         "--noise", type=float, default=0.5, help="noise added to the encodings (default: %(default)s)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seeds the halves, the models and the noise")
+    parser.add_argument("--seed", type=seed, default=0, help="seeds the halves, the models and the noise")
     parser.add_argument(
         "--limit", type=positive_int, help="use only the first N training images (a quick run)"
     )
@@ -42,20 +42,24 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vaedesk.core.atomic import atomic_write
-    from vaedesk.core.experiment import AugmentSettings, as_json, run_augment, table
+    from vaedesk.core.experiment import AugmentSettings, as_json, images_needed, run_augment, table
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if not (args.noise >= 0 and math.isfinite(args.noise)):
         raise CommandError("--noise must be a non-negative number")
     output = check_output(args.output, example="augment.json")  # before the run, not after
+    settings = AugmentSettings(
+        vae_epochs=args.vae_epochs, noise=args.noise, classifier_epochs=args.classifier_epochs, seed=args.seed
+    )
+    if args.limit and args.limit < images_needed(settings):  # --limit 20 ended in a traceback
+        raise CommandError(
+            f"--limit {args.limit}: the experiment needs at least {images_needed(settings)} images"
+        )
     train = load_data("train", args.data)
     if args.limit:
         train = (train[0][: args.limit], train[1][: args.limit])
     test = load_data("test", args.data)
-    settings = AugmentSettings(
-        vae_epochs=args.vae_epochs, noise=args.noise, classifier_epochs=args.classifier_epochs, seed=args.seed
-    )
     started = time.perf_counter()
     with tqdm(total=1 + 3 * len(settings.fractions), file=sys.stderr, disable=None, unit="step") as bar:
         begun: list[str] = []

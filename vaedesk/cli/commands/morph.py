@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from vaedesk.cli.common import CommandError, load_model
 from vaedesk.cli.parsing import Parser, add_weights_option
@@ -29,15 +28,15 @@ def add_arguments(parser: Parser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vaedesk.core import gif
+    from vaedesk.core.api import finite_float32
 
     model = load_model(args.weights)
     if model.config.latent_dim != 2 or model.conditional:
         raise CommandError("morph takes two points of a 2-D, unconditional model's map")
-    if not all(math.isfinite(v) for v in (args.x1, args.y1, args.x2, args.y2)):
-        raise CommandError("the coordinates must be finite numbers")
     try:
+        start, end = finite_float32([args.x1, args.y1]), finite_float32([args.x2, args.y2])
         gif.check_options(args.frames, args.duration)
-        path = gif.morph_path(model, [args.x1, args.y1], [args.x2, args.y2], args.frames, args.follow_prior)
+        path = gif.morph_path(model, start, end, args.frames, args.follow_prior)
         gif.write_morph_gif(args.output, model.decode(path), args.duration)
     except ValueError as e:
         raise CommandError(str(e)) from None

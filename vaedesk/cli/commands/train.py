@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vaedesk.cli.common import CommandError, check_output, format_metrics, load_data, load_model
-from vaedesk.cli.parsing import Parser, add_data_option, positive_float, positive_int
+from vaedesk.cli.parsing import Parser, add_data_option, positive_float, positive_int, seed
 from vaedesk.cli.progress import StageBars, ctrl_c_stops
 from vaedesk.core.config import ARCHS  # no torch: the --arch choices are the model's own list
 
@@ -179,7 +179,7 @@ def _add_objective_options(t: Parser) -> None:
 
 
 def _add_run_options(t: Parser) -> None:
-    t.add_argument("--seed", type=int, default=0, help="seeds the weights, the split and the batches")
+    t.add_argument("--seed", type=seed, default=0, help="seeds the weights, the split and the batches")
     t.add_argument(
         "--val-size", type=int, default=5000, help="validation images carved from the training set"
     )

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QScrollArea
 
-from tests.ui_helpers import click, dialogs, key, model, window
+from tests.ui.helpers import click, key
 
 SIZES = [(800, 600), (1024, 700), (1280, 800), (1366, 768), (1560, 300), (1600, 1000), (1920, 1080)]
 
@@ -92,7 +92,7 @@ def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
     """A model of more than 3 dimensions writes a two-line caption under the test image,
     after a one-line hint: it has its two lines' height, under the images and above the
     buttons."""
-    from tests.ui_helpers import make_window
+    from tests.ui.helpers import make_window
     from vaedesk import load_model
     from vaedesk.core import paths
     from vaedesk.ui.selftest import map_to_viewport
@@ -111,3 +111,33 @@ def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
     assert info.height() >= info.heightForWidth(info.width())
     assert rect_in(window.selection.prev_button, panel).top() >= rect_in(info, panel).bottom()
     assert rect_in(info, panel).top() >= rect_in(window.selection.image, panel).bottom()
+
+
+def test_a_finished_run_at_800_by_600_keeps_the_window_on_the_screen(qtbot, window):
+    """After a run at 800 x 600 with the panel docked, Keep / Save / Discard appear: the
+    window must not widen past the screen to make room for them, and they, the result and
+    the curves stay whole inside the panel, one beside another, none over another."""
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (800, 600), timeout=2000)
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    p.arch.setCurrentText("mlp")
+    p.epochs.setValue(1)
+    p.batch_size.setValue(64)
+    p.limit.setValue(400)
+    p.eval_k.setValue(0)
+    p.neighbours.setValue(0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    qtbot.wait(100)
+    assert p.keep_button.isVisible()
+    assert window.width() <= 800, f"the window widened to {window.width()} px"
+    inside = QRect(0, 0, p.width(), p.height())
+    shown = [p.keep_button, p.save_button, p.discard_button, p.result_label, p.curves]
+    rects = [rect_in(w, p) for w in shown]
+    for w, r in zip(shown, rects, strict=True):
+        assert inside.contains(r), f"{w.objectName() or type(w).__name__} is cut: {r} in {inside}"
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b), f"{a} overlaps {b}"

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QSpinBox
 
-from tests.ui_helpers import click, dialogs, model, press, window
+from tests.ui.helpers import click, press
 from vaedesk.core import style_session, typicality, weights
 from vaedesk.core.api import Model, tile
 from vaedesk.core.classify import Classifier

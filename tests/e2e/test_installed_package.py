@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from vaedesk.cli import main
 from vaedesk.core import data, desktop, paths
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PUBLISHED_TEST_SHA256 = {  # from the MNIST mirrors' SHA256SUMS, written out here by hand
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
@@ -38,19 +39,6 @@ def test_with_no_data_folder_the_test_set_comes_from_the_package():
     images, labels = data.load("test")
     assert images.shape == (10000, 28, 28) and sorted(set(labels.tolist())) == list(range(10))
     assert data.find_data_dir("train") is None  # the training set is downloaded when needed
-
-
-@pytest.fixture
-def damaged_package_data(tmp_path, monkeypatch) -> Path:
-    """A copy of the package's resources whose shipped labels file has one byte changed."""
-    copy = tmp_path / "resources"
-    shutil.copytree(paths.resources_dir(), copy)
-    labels = copy / "mnist" / "t10k-labels-idx1-ubyte.gz"
-    raw = bytearray(labels.read_bytes())
-    raw[-9] ^= 0x01  # inside the gzip stream: it still ungzips, or it fails its CRC
-    labels.write_bytes(bytes(raw))
-    monkeypatch.setattr(paths, "resources_dir", lambda: copy)
-    return labels
 
 
 def test_a_damaged_shipped_test_set_is_refused_with_one_clear_line(damaged_package_data, capsys):
@@ -74,7 +62,7 @@ def test_data_check_lists_the_package_last_and_finds_the_test_set_there(capsys):
 
 
 def test_data_check_uses_the_folder_the_window_remembers(mnist_dir, capsys):
-    paths.store_data_dir(mnist_dir)  # as the window's Choose folder does (tests/test_ui_install.py)
+    paths.store_data_dir(mnist_dir)  # as the window's Choose folder does (tests/ui/test_first_start.py)
     assert main(["data", "check"]) == 0
     out = capsys.readouterr().out
     assert f"train: 1200 images in {mnist_dir}" in out and f"test: 300 images in {mnist_dir}" in out
@@ -146,6 +134,26 @@ def test_the_entry_launches_this_installation_even_from_a_folder_with_spaces(tmp
     entry = tmp_path / "vaedesk.desktop"
     entry.write_text(text)
     validate(entry)
+
+
+@pytest.mark.parametrize("folder", ["/opt/back\\slash", '/opt/a "quoted" $HOME `x`', "/opt/tab\there"])
+def test_the_entry_launches_this_installation_from_a_folder_with_any_characters(tmp_path, folder):
+    """The Exec value is read back as the spec reads it, string escapes first (\\\\ is one
+    backslash), then the quoting: it gives the program's path back, and it validates (a
+    backslash made an unclosed quote before)."""
+    program = f"{folder}/bin/vaedesk"
+    text = desktop.entry_text([program])
+    entry = tmp_path / "vaedesk.desktop"
+    entry.write_text(text)
+    validate(entry)
+    (value,) = [line[len("Exec=") :] for line in text.splitlines() if line.startswith("Exec=")]
+    string_escapes = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+    unescaped = re.sub(r"\\([sntr\\])", lambda m: string_escapes[m[1]], value)
+    args = [
+        re.sub(r'\\(["`$\\])', r"\1", quoted) if quoted else bare
+        for quoted, bare in re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', unescaped)
+    ]
+    assert args == [program]
 
 
 def test_an_unwritable_data_home_is_one_line(tmp_path, monkeypatch, capsys):

@@ -4,15 +4,18 @@ digits, started, cancelled, kept, saved and discarded by clicking the panel's bu
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QStyle
 
-from tests.ui_helpers import click, dialogs, key, make_window, model, press, window
+from tests.ui.helpers import click, key, make_window, press
 from vaedesk.core import paths
 from vaedesk.core.train import BatchProgress
+from vaedesk.ui.workers import Worker
 
 
 @pytest.fixture
@@ -82,25 +85,183 @@ def test_row_train(qtbot, window, panel, model):
     assert not np.allclose(x, drawn_before)
 
 
-def test_cancel_stops_the_run(qtbot, window, panel):
-    """Cancel, clicked mid-run, ends it within moments. (That the trainer stops within one
-    batch of the request is tested on the trainer itself, in test_model.py.)"""
+def test_cancel_stops_the_run_and_shows_how_far_it_got(qtbot, window, panel, monkeypatch):
+    """Cancel, clicked in the second epoch of fifty, ends the run within moments; the bar
+    stays where the run stopped, not full, and the text says where that was. The batches
+    trained are counted independently, as optimiser steps. (That the trainer stops within
+    one batch of the request is tested on the trainer itself, in core/test_model.py.)"""
+    import torch
+
+    steps = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(
+        torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), real_step(self, *a, **k))[1]
+    )
     panel.epochs.setValue(50)
+    batches = math.ceil((400 - 40) / 32)  # 400 images, a tenth of them for validation
     seen: list[BatchProgress] = []
 
     def on_progress(event):
         if isinstance(event, BatchProgress):
             seen.append(event)
-            if len(seen) == 3:
+            if event.epoch == 2 and panel.cancel_button.isEnabled():
                 click(qtbot, panel.cancel_button)
 
-    with qtbot.waitSignal(panel.run_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(panel.run_finished, timeout=60000) as blocker:
         click(qtbot, panel.start_button)
         panel.task.worker.progress.connect(on_progress)
     assert blocker.args[0] == "cancelled"
-    assert seen[-1].epoch <= 2  # of 50
+    assert seen[-1].epoch <= 3  # of 50
     assert not panel.is_running() and panel.start_button.isEnabled()
-    assert "(cancelled)" in panel.status.text()
+    done = len(steps)
+    epoch, batch = done // batches + 1, done % batches
+    assert panel.progress.maximum() == 50 * batches
+    assert panel.progress.value() == done < panel.progress.maximum()
+    text = panel.status.text()
+    assert text.startswith(f"Cancelled in epoch {epoch} of 50, after batch {batch} of {batches} (")
+    assert f"({100 * done / (50 * batches):.0f} % of the run" in text
+    # the first epoch ended, so its model is offered, as not evaluated (Cancel means now)
+    assert panel.keep_button.isVisible() and "not evaluated" in panel.result_label.text()
+    assert window.session.model.card["test_metrics"] is None
+
+
+def test_the_evaluation_shows_progress_and_time_left_and_can_be_cancelled(qtbot, window, panel, monkeypatch):
+    """After the epochs, the test-set evaluation moves the bar forward with the stage, the
+    images done and the time left in the text, to a full bar. In a second run Cancel,
+    clicked as the evaluation starts, ends it: the bar stays at the share it reached, the
+    trained model is offered without test metrics."""
+    import threading
+
+    import vaedesk.core.recipe
+    from vaedesk.core.recipe import EvalProgress, Evaluating
+
+    shown: list[tuple[EvalProgress, int, str]] = []
+
+    def on_progress(event):
+        if isinstance(event, EvalProgress):  # after the panel's own slot: what it shows now
+            shown.append((event, panel.progress.value(), panel.status.text()))
+
+    with qtbot.waitSignal(panel.run_finished, timeout=60000):
+        click(qtbot, panel.start_button)
+        panel.task.worker.progress.connect(on_progress)
+    assert {e.stage for e, _, _ in shown} == {"-ELBO", "IWAE k=2", "5-NN"}
+    bars = [bar for _, bar, _ in shown]
+    assert bars == sorted(bars) and bars[0] > 0 and bars[-1] == panel.progress.maximum()
+    for event, bar, text in shown:
+        assert bar == round(event.fraction * panel.progress.maximum())
+        assert f"on the test set: {event.stage}, {event.done:,} of {event.total:,} images" in text
+    assert any(re.search(r"\u00b7 \d+:\d\d left$", text) for _, _, text in shown)
+    assert window.session.model.card["test_metrics"]["n_test"] == 300
+    click(qtbot, panel.discard_button)
+
+    # the second run waits at the evaluation's start until Cancel has been clicked
+    gate = threading.Event()
+    real_evaluate = vaedesk.core.recipe.evaluate
+    monkeypatch.setattr(
+        vaedesk.core.recipe, "evaluate", lambda *a, **k: (gate.wait(20), real_evaluate(*a, **k))[1]
+    )
+    shown.clear()
+
+    def cancel_as_it_starts(event):
+        if isinstance(event, Evaluating):
+            click(qtbot, panel.cancel_button)
+            assert panel.status.text() == "Cancelling the evaluation\u2026"
+            gate.set()
+
+    with qtbot.waitSignal(panel.run_finished, timeout=60000) as blocker:
+        click(qtbot, panel.start_button)
+        panel.task.worker.progress.connect(cancel_as_it_starts)
+        panel.task.worker.progress.connect(on_progress)
+    assert blocker.args[0] == "completed"  # the training did; its evaluation did not
+    assert gate.is_set() and len(shown) == 1  # the one report the evaluation made, then it stopped
+    reached = shown[-1][0].fraction
+    assert 0 < reached < 1
+    assert panel.progress.value() == round(reached * panel.progress.maximum()) < panel.progress.maximum()
+    assert f"the evaluation was cancelled {100 * reached:.0f} % of the way through" in panel.status.text()
+    assert panel.keep_button.isVisible() and "not evaluated" in panel.result_label.text()
+    card = window.session.model.card
+    assert card["test_metrics"] is None and card["evaluation"] == "cancelled"
+
+
+@pytest.mark.parametrize("end", ["kept", "discarded", "cancelled"])
+def test_a_run_lets_go_of_its_data_when_it_ends(qtbot, window, panel, monkeypatch, end):
+    """The training images are held as bytes while the run lasts, and when it ends (its
+    model kept or discarded, or the run cancelled) nothing holds them, nor the neighbour
+    graph, the trainer (its optimiser's state with it) or the network it trained: each
+    weak reference dies without a garbage collection being forced."""
+    import weakref
+
+    import torch
+
+    import vaedesk.core.recipe
+    import vaedesk.core.train
+
+    refs: dict[str, weakref.ref] = {}
+    dtypes = []
+    real_init, real_graph = vaedesk.core.train.Trainer.__init__, vaedesk.core.train.neighbour_graph
+    real_run_init = vaedesk.core.recipe.TrainingRun.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        dtypes.append(self.x_train.dtype)
+        refs.update(trainer=weakref.ref(self), images=weakref.ref(self.x_train), val=weakref.ref(self.x_val))
+
+    def graph(*args, **kwargs):
+        out = real_graph(*args, **kwargs)
+        refs["graph"] = weakref.ref(out)
+        return out
+
+    def run_init(self, model, *args, **kwargs):
+        real_run_init(self, model, *args, **kwargs)
+        refs["network"] = weakref.ref(model)
+
+    monkeypatch.setattr(vaedesk.core.train.Trainer, "__init__", init)
+    monkeypatch.setattr(vaedesk.core.train, "neighbour_graph", graph)
+    monkeypatch.setattr(vaedesk.core.recipe.TrainingRun, "__init__", run_init)
+    if end == "cancelled":
+        panel.epochs.setValue(50)
+
+        def cancel_in_epoch_2(event):
+            if isinstance(event, BatchProgress) and event.epoch == 2 and panel.cancel_button.isEnabled():
+                click(qtbot, panel.cancel_button)
+
+        with qtbot.waitSignal(panel.run_finished, timeout=60000):
+            click(qtbot, panel.start_button)
+            panel.task.worker.progress.connect(cancel_in_epoch_2)
+    else:
+        assert run(qtbot, panel) == "completed"
+    click(qtbot, panel.keep_button if end == "kept" else panel.discard_button)
+    assert dtypes == [torch.uint8] and set(refs) == {"trainer", "images", "val", "graph", "network"}
+    qtbot.waitUntil(lambda: panel.task is None and not panel.findChildren(Worker), timeout=5000)
+    assert {name: ref() is None for name, ref in refs.items()} == dict.fromkeys(refs, True)
+
+
+def test_a_one_epoch_run_shows_its_validation_points_on_an_epoch_axis(qtbot, window, panel):
+    """One epoch gives one validation point per curve: each is drawn as a marker inside the
+    plot's frame. The x axis reads "epoch" all along, never "epoch (x0.001)" (pyqtgraph's
+    SI prefix while only the first batches' fractions of an epoch are plotted)."""
+    panel.epochs.setValue(1)
+    axis = panel.curves.getPlotItem().getAxis("bottom")
+    labels = []
+
+    def on_progress(event):
+        if isinstance(event, BatchProgress):
+            labels.append(axis.label.toPlainText().strip())
+
+    with qtbot.waitSignal(panel.run_finished, timeout=60000):
+        click(qtbot, panel.start_button)
+        panel.task.worker.progress.connect(on_progress)
+    qtbot.wait(20)  # a paint, so that the axis has laid out its label for the final range
+    labels.append(axis.label.toPlainText().strip())
+    assert len(labels) > 2 and set(labels) == {"epoch"}
+    (x0, x1), _ = panel.curves.getPlotItem().vb.viewRange()
+    for curve in (panel.curves.val, panel.curves.recon, panel.curves.kl):
+        xs, ys = curve.getData()
+        assert len(xs) == 1 and xs[0] == 1.0 and np.isfinite(ys[0])
+        assert curve.opts["symbol"] is not None and curve.opts["symbolSize"] >= 6
+        assert x0 < xs[0] < x1  # inside the frame, not on its edge
+    (_, _), (lo, hi) = panel.curves.getPlotItem().vb.viewRange()
+    assert lo < panel.curves.val.getData()[1][0] < hi
 
 
 def test_closing_the_window_mid_run_stops_the_thread(qtbot, window, panel):

@@ -571,3 +571,127 @@ def test_only_regular_files_are_read_and_anything_else_is_one_line(tmp_path):
         r = run(*argv, env_extra={"QT_QPA_PLATFORM": "offscreen"})
         assert r.returncode in (1, 2) and r.stderr == said + "\n", (argv, r.stderr[-1000:])
     assert not (tmp_path / "d.png").exists()
+
+
+def train_until(tmp_path, data_dir, seen: bytes, sig) -> tuple[int, str]:
+    """`vaedesk train` on a terminal (its progress bar shows), sent `sig` once `seen` is
+    on its stderr; returns its exit status and everything it wrote to stderr."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    main_fd, terminal = pty.openpty()
+    # 40 rows of 200 columns: a terminal of width 0 would show no progress bar
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    argv = ["train", "--data", str(data_dir), "--arch", "mlp", "--limit", "20000", "--val-size", "500"]
+    argv += ["--epochs", "50", "--batch-size", "32", "--eval-k", "0", "--threads", "1"]
+    argv += ["-o", str(tmp_path / "run.safetensors")]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "vaedesk", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    out, sent = b"", False
+    while True:
+        ready, _, _ = select.select([main_fd], [], [], 120)
+        assert ready, out.decode(errors="replace")[-2000:]
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the program has ended and closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not sent and seen in out:
+            p.send_signal(sig)
+            sent = True
+    os.close(main_fd)
+    assert sent and p.wait(timeout=120) is not None, out.decode(errors="replace")[-1500:]
+    return p.returncode, out.decode(errors="replace").replace("\r", "\n")
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_the_finished_epochs_as_ctrl_c_does(tmp_path, real_mnist_dir):
+    """`kill` (SIGTERM) during training lost every finished epoch; it now stops after the
+    batch and saves the best epoch, as the first Ctrl-C does."""
+    import signal
+
+    rc, err = train_until(tmp_path, real_mnist_dir, b"epoch   1  train", signal.SIGTERM)
+    assert rc == 0, err[-2000:]
+    assert "stopping after this batch" in err and "stopped: cancelled; best epoch 1" in err
+    saved = load_model(tmp_path / "run.safetensors")
+    assert saved.card["stop_reason"] == "cancelled" and len(saved.card["history"]) >= 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, real_mnist_dir):
+    """Ctrl-C before any epoch has finished: one line, no traceback, no file."""
+    import signal
+
+    rc, err = train_until(tmp_path, real_mnist_dir, b"epoch 1 loss", signal.SIGINT)
+    assert rc == 1 and "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1] == "vaedesk: no epoch finished (cancelled); nothing saved"
+    assert not (tmp_path / "run.safetensors").exists()
+
+
+def test_odd_options_and_cards_are_one_line_not_a_traceback(tmp_path, mnist_dir, capsys):
+    """`experiment augment --limit 20`, seeds of -1 and beyond 2^64, and a card whose
+    options are a list (after `eval --amortization` had evaluated) ended in tracebacks."""
+    out = str(tmp_path / "x.json")
+    assert main(["experiment", "augment", "--data", str(mnist_dir), "--limit", "20", "-o", out]) == 1
+    assert capsys.readouterr().err == "vaedesk: --limit 20: the experiment needs at least 45 images\n"
+    for command in (["experiment", "augment"], ["classifier", "train"], ["train"]):
+        for seed in ("-1", str(2**64 + 1)):
+            with pytest.raises(SystemExit) as e:
+                main([*command, "--seed", seed, "-o", out])
+            err = capsys.readouterr().err
+            assert e.value.code == 2 and f"argument --seed: {seed}: a seed is from 0 to 4294967295" in err
+    import torch
+
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    listed = tmp_path / "listed.safetensors"
+    weights.save(listed, VAE(VAEConfig(arch="mlp")), {"options": ["val_size", 10]})
+    argv = ["eval", "--weights", str(listed), "--data", str(mnist_dir), "-k", "0", "--amortization", "2"]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["amortization_images"] == 2 and np.isfinite(result["amortization_train_gap"])
+
+
+def test_upgrade_keeps_the_files_mode(tmp_path, capsys):
+    """`upgrade` rewrites a file in place: a read-only file stays read-only (it became
+    writable), and a file of mode 0640 stays 0640."""
+    import os
+    import stat
+
+    import torch
+
+    from vaedesk.core import weights
+    from vaedesk.core.model import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    for mode in (0o444, 0o640):
+        path = tmp_path / f"m{mode:o}.safetensors"
+        weights.save(path, VAE(VAEConfig(arch="mlp")), {})
+        os.chmod(path, mode)
+        assert main(["upgrade", str(path)]) == 0, capsys.readouterr().err
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_experiment_checks_its_output_before_the_run(tmp_path, mnist_dir, capsys):
+    """`experiment augment -o` was checked only when the results were written, after the
+    whole run (12 minutes lost): an output that cannot be written is refused first."""
+    (tmp_path / "not-a-folder").write_text("a file")
+    out = tmp_path / "not-a-folder" / "augment.json"
+    argv = ["experiment", "augment", "--data", str(mnist_dir), "--limit", "100", "--vae-epochs", "1"]
+    assert main([*argv, "--classifier-epochs", "1", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table: nothing was trained
+    assert captured.err == f"vaedesk: -o {out}: cannot write there (File exists)\n"

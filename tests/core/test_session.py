@@ -30,6 +30,21 @@ def test_nearest_is_the_brute_force_nearest_among_shown_digits(session):
     assert session.nearest(0, 0) is None
 
 
+def test_the_nearest_test_digits_of_a_typed_point_far_out_are_the_furthest_that_way(session):
+    """'3e38 -3e38' typed in go to z is finite in float32: its nearest test digits are
+    those furthest out towards it, found without overflow (a RuntimeWarning, and ties in
+    inf that gave the first eight test images, before)."""
+    mu = session.test.mu.astype(np.float64)
+    images = data.to_float(session.test.images)
+    z = session.parse_point("3e38 -3e38")
+    furthest = np.argsort(-(mu[:, 0] - mu[:, 1]), kind="stable")[:8]
+    np.testing.assert_array_equal(session.neighbours(z, 8), images[furthest])
+    # and near the points, the brute-force nearest, nearest first
+    for point in ([0.5, -1.25], [12.0, 3.0]):
+        d2 = ((mu - np.array(point)) ** 2).sum(axis=1)
+        np.testing.assert_array_equal(session.neighbours(np.float32(point), 8), images[np.argsort(d2)[:8]])
+
+
 def test_select_and_step_wrap_round(session):
     n = len(session.test.labels)
     s = session.select(n - 1)
@@ -108,3 +123,38 @@ def test_assigning_a_model_is_enough_for_everything_that_depends_on_it(session, 
     np.testing.assert_allclose(seen_by_view[0][0][:5], expected, rtol=1e-5, atol=1e-5)
     z = session.latent_at(*session.cursor)
     np.testing.assert_allclose(seen_by_view[0][1].image, tiny_model.decode(z)[0], atol=1e-6)
+
+
+def test_the_latent_cache_keeps_the_most_recently_used_models(tmp_path, mnist_test, monkeypatch):
+    """One cached encoding per model file grew without end: only the CACHED_MODELS most
+    recently used stay, and one just read counts as used."""
+    import os
+
+    import torch
+
+    from vaedesk.core import digits, paths, weights
+    from vaedesk.core.api import Model
+    from vaedesk.core.model import VAE, VAEConfig
+
+    monkeypatch.setattr(paths, "user_cache_dir", lambda: tmp_path / "cache")
+    images, labels = mnist_test[0][:50], mnist_test[1][:50]
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(arch="mlp"))
+    models = []
+    for i in range(digits.CACHED_MODELS + 3):
+        path = tmp_path / f"m{i}.safetensors"
+        weights.save(path, vae, {})
+        models.append(Model.load(path))
+    n = len(models)
+    cached = {}
+    for i, model in enumerate(models[:-1]):
+        digits.encode_test_set(model, images, labels)
+        cached[i] = digits._cache_file(model)
+        os.utime(cached[i], ns=(10**18 + i * 10**9, 10**18 + i * 10**9))  # written in this order
+    oldest_kept = n - 1 - digits.CACHED_MODELS
+    digits.encode_test_set(models[oldest_kept], images, labels)  # read from the cache: used now
+    digits.encode_test_set(models[-1], images, labels)  # a new model: the least recently used goes
+    kept = set((tmp_path / "cache" / "latents").glob("*.npz"))
+    expected = {cached[i] for i in range(oldest_kept + 2, n - 1)} | {cached[oldest_kept]}
+    assert kept == expected | {digits._cache_file(models[-1])}
+    assert len(kept) == digits.CACHED_MODELS

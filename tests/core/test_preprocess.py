@@ -38,6 +38,21 @@ def test_polarity_is_detected(tmp_path):
     assert np.abs(out_a - out_b).mean() < 0.03
 
 
+@pytest.mark.parametrize("dark_on_light", [True, False])
+def test_a_16_bit_grey_picture_reads_as_its_8_bit_copy(tmp_path, dark_on_light):
+    """Scanners and image tools write 16-bit grey PNGs (Pillow mode I;16): their levels
+    run to 65,535, and clipped to 255 a dark 7 on white read as an empty page."""
+    eight = seven(dark_on_light=dark_on_light).resize((150, 100), Image.Resampling.LANCZOS)
+    levels = np.asarray(eight, np.uint16) * 257  # 0..255 -> 0..65,535, the same greys
+    eight.save(tmp_path / "eight.png")
+    Image.fromarray(levels).save(tmp_path / "sixteen.png")
+    with Image.open(tmp_path / "sixteen.png") as check:
+        assert check.mode.startswith("I")  # really stored with 16 bits
+    expected = preprocess.to_mnist(preprocess.load_picture(tmp_path / "eight.png"))
+    got = preprocess.to_mnist(preprocess.load_picture(tmp_path / "sixteen.png"))
+    np.testing.assert_allclose(got, expected, atol=0.02)
+
+
 def test_transparent_background_is_paper(tmp_path):
     img = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
     ImageDraw.Draw(img).ellipse([30, 20, 70, 80], outline=(0, 0, 0, 255), width=8)

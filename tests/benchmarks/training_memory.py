@@ -1,0 +1,186 @@
+"""The window's memory over three training runs in a row (issue #34, item 10).
+
+Opens the real main window on the bundled model, opens Model > Train with its shortcut,
+and presses the panel's real Start button three times; each run ends, its model is kept
+with the real Keep button, and the event loop settles before the next. Prints, for each
+run, the process's resident memory before it, its peak during it and after it, against
+the goals: peak <= 900 MB, after <= 600 MB, no growth from run to run.
+
+The peak is the larger of a thread's samples of VmRSS (every 10 ms) and the kernel's
+VmHWM, which is reset to the current RSS before each run (writing 5 to
+/proc/self/clear_refs); both from /proc, so Linux only.
+
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 \\
+        .venv/bin/python tests/benchmarks/training_memory.py --data /work/shared/mnist
+
+Everything but --epochs is the panel's default unless given (--limit: its "training
+images" field). Needs the real MNIST training set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+PEAK_GOAL_MB = 900
+AFTER_GOAL_MB = 600
+GROWTH_SLACK_MB = 25  # run-to-run noise of "after" still counted as no growth
+SETTLE_S = 3.0  # event loop left running after a run is kept, before "after" is read
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def reset_hwm() -> bool:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakSampler:
+    """Samples VmRSS in a thread; `take()` returns the peak since the last `take()`."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self._peak = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            now = rss_mb()
+            with self._lock:
+                self._peak = max(self._peak, now)
+
+    def take(self) -> float:
+        with self._lock:
+            peak, self._peak = self._peak, rss_mb()
+        return peak
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def settle(app, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.environ.get("VAEDESK_TEST_MNIST", "/work/shared/mnist"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1, help="per run (the panel's default is 3)")
+    parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
+    parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
+    from vaedesk.ui.app import configure
+    from vaedesk.ui.main_window import MainWindow
+
+    configure()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    window = MainWindow(Session(Model.load(), args.data))
+    window.resize(1500, 900)
+    window.show()
+    QTest.qWaitForWindowExposed(window)
+    settle(app, 0.5)
+    launched = rss_mb()
+    QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Model > Train
+    panel = window.training_panel
+    while not panel.isVisible():
+        app.processEvents()
+    from vaedesk.ui.training import engine_loaded
+
+    while not engine_loaded() or panel.loading is not None:  # torch, imported as the panel opens
+        app.processEvents()
+        time.sleep(0.01)
+    panel.epochs.setValue(args.epochs)
+    if args.limit is not None:
+        panel.limit.setValue(args.limit)
+    if args.eval_k is not None:
+        panel.eval_k.setValue(args.eval_k)
+    settle(app, 1.0)
+    opened = rss_mb()
+    print(
+        f"window on the bundled model: {launched:.0f} MB; training panel open, torch loaded: {opened:.0f} MB",
+        flush=True,
+    )
+    print(
+        f"{args.runs} runs, each kept: {panel.limit.value():,} training images, {args.epochs} epochs,"
+        f" {panel.arch.currentText()}, neighbours {panel.neighbours.value():g},"
+        f" IWAE samples {panel.eval_k.value()}; torch threads 1 (the panel's)",
+        flush=True,
+    )
+    sampler = PeakSampler()
+    hwm_works = reset_hwm()
+    rows = []
+    for i in range(1, args.runs + 1):
+        before = rss_mb()
+        sampler.take()
+        reset_hwm()
+        finished: list[str] = []
+        panel.run_finished.connect(finished.append)
+        started = time.perf_counter()
+        QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        while not finished:
+            app.processEvents()
+            time.sleep(0.005)
+        seconds = time.perf_counter() - started
+        panel.run_finished.disconnect(finished.append)
+        if panel.keep_button.isVisible():
+            QTest.mouseClick(panel.keep_button, Qt.MouseButton.LeftButton)
+        settle(app, SETTLE_S)
+        peak = max(sampler.take(), _status_mb("VmHWM") if hwm_works else 0.0)
+        after = rss_mb()
+        rows.append((before, peak, after))
+        print(
+            f"run {i}: {finished[0]} in {seconds:.0f} s; RSS before {before:.0f} MB,"
+            f" peak {peak:.0f} MB, after {after:.0f} MB",
+            flush=True,
+        )
+    sampler.stop()
+    peaks = [r[1] for r in rows]
+    afters = [r[2] for r in rows]
+    growth = afters[-1] - afters[0]
+    print(
+        f"goals: peak <= {PEAK_GOAL_MB} MB: {'met' if max(peaks) <= PEAK_GOAL_MB else 'MISSED'}"
+        f" (max {max(peaks):.0f}); after <= {AFTER_GOAL_MB} MB:"
+        f" {'met' if max(afters) <= AFTER_GOAL_MB else 'MISSED'} (max {max(afters):.0f});"
+        f" growth from run 1 to run {len(rows)}: {growth:+.0f} MB"
+        f" ({'none' if growth <= GROWTH_SLACK_MB else 'GROWS'}, slack {GROWTH_SLACK_MB} MB)"
+    )
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

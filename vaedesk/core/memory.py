@@ -1,0 +1,38 @@
+"""Giving freed memory back to the system after a training run.
+
+glibc's malloc keeps what a program frees in its heaps (one arena per thread that
+allocated) for later use, and returns it to the system only from the top of a heap or
+when asked to. A training run in the window's worker thread frees hundreds of MB of
+tensors when it ends, which then stayed in the process (measured: 1.2 GB resident after a
+run whose live data was about 500 MB); PyTorch issue 41486 describes the same. Asking
+glibc to trim its heaps returns those pages at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from collections.abc import Callable
+
+_trim: Callable[[int], int] | None = None
+_looked = False
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    global _trim, _looked
+    if not _looked:
+        _looked = True
+        if sys.platform.startswith("linux"):
+            try:  # glibc only: musl and other C libraries have no malloc_trim
+                _trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):
+                _trim = None
+    return _trim
+
+
+def trim_heap() -> bool:
+    """Return the C heap's free pages to the system (glibc's malloc_trim, every arena);
+    True if any were returned. Does nothing, and says False, where there is no glibc
+    (macOS and Windows return large freed blocks by themselves)."""
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
