@@ -85,6 +85,8 @@ class StyleView(QWidget):
         for i, text in [(AS_READ, "as read"), *[(d, str(d)) for d in range(DIGITS)]]:
             button = QPushButton(text)
             button.setCheckable(True)
+            if i != AS_READ:
+                button.setMaximumWidth(3 * button.fontMetrics().horizontalAdvance("00"))
             button.setObjectName(f"digit_{text.replace(' ', '_')}")
             button.setToolTip("the digit the classifier reads" if i == AS_READ else f"a {text}")
             self.buttons.addButton(button, i)
