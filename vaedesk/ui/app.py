@@ -172,6 +172,8 @@ def run_app(args: argparse.Namespace) -> int:
             print(f"vaedesk: {e}", file=sys.stderr)
             return 1
         QMessageBox.warning(None, "vaedesk", f"{e}\n\nOpening the bundled model instead.")
+        if not args.weights:  # the last run's model: forget it, or every start says this again
+            settings.last_model = None
         model = Model.load(None)
 
     install_excepthook()
