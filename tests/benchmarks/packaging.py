@@ -52,7 +52,9 @@ def folder_size(folder: Path) -> tuple[int, int, dict[str, int]]:
 
 
 def make_archive(folder: Path, out_dir: Path) -> tuple[Path, float, str]:
-    archive = out_dir / f"{folder.name}-linux-x86_64.tar.zst"
+    from vaedesk import __version__
+
+    archive = out_dir / f"{folder.name}-{__version__}-linux-x86_64.tar.zst"
     command = ARCHIVE_COMMAND.format(parent=folder.parent, archive=archive, name=folder.name)
     t = time.perf_counter()
     subprocess.run(command, shell=True, check=True)

@@ -42,7 +42,7 @@ import onnxruntime as ort
 ENCODER, DECODER = "onnx.encoder", "onnx.decoder"  # the byte tensors' names in a weights file
 
 # The operators in the graphs our exports produce, for every architecture and the digit
-# classifier (tests/test_weights.py exports each and checks that this is exactly their union).
+# classifier (tests/core/test_weights.py exports each and checks that this is exactly their union).
 ALLOWED_OPS = frozenset(
     {
         "Add", "Concat", "Constant", "Conv", "ConvTranspose", "Flatten", "Gather", "Gemm",

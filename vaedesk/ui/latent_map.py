@@ -30,7 +30,7 @@ from vaedesk.ui.workers import Task, Worker
 # Sequences for Data Visualization", arXiv:2107.02270; matplotlib's "petroff10"), built
 # under colour-vision-deficiency constraints. Simulated for protanopia, deuteranopia and
 # tritanopia (Machado et al. 2009) its closest two colours stay 17 CIELAB units apart,
-# where Tableau 10's two closest fall to 0.9 (tests/test_ui_colours.py). Okabe-Ito has
+# where Tableau 10's two closest fall to 0.9 (tests/ui/test_colours.py). Okabe-Ito has
 # only eight, one of them black. Which digit takes which colour was searched so that
 # clusters that touch on the bundled model's map get the most different pair.
 PALETTE = [

@@ -1,5 +1,5 @@
 """`vaedesk --trace FILE`: what the window shows, as JSON lines, for scripted end-to-end
-tests (tests/test_ui_e2e_xvfb.py) that drive it with real X input and need to know
+tests (tests/e2e/test_window_in_x_server.py) that drive it with real X input and need to know
 where the panels are and what each action changed."""
 
 from __future__ import annotations

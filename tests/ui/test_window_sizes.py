@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QScrollArea
 
-from tests.ui_helpers import click, dialogs, key, model, window
+from tests.ui.helpers import click, key
 
 SIZES = [(800, 600), (1024, 700), (1280, 800), (1366, 768), (1560, 300), (1600, 1000), (1920, 1080)]
 
@@ -92,7 +92,7 @@ def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
     """A model of more than 3 dimensions writes a two-line caption under the test image,
     after a one-line hint: it has its two lines' height, under the images and above the
     buttons."""
-    from tests.ui_helpers import make_window
+    from tests.ui.helpers import make_window
     from vaedesk import load_model
     from vaedesk.core import paths
     from vaedesk.ui.selftest import map_to_viewport

@@ -11,7 +11,7 @@ import torch
 
 from vaedesk.core.embedding import NEIGHBOURS, contrastive_loss, neighbour_graph
 from vaedesk.core.model import VAE, VAEConfig
-from vaedesk.core.train import Trainer, TrainOptions, as_tensor, split_train_val
+from vaedesk.core.train import Trainer, TrainOptions, as_tensor, intensities, split_train_val
 
 
 def test_the_neighbour_graph_is_a_brute_force_search_where_pca_loses_nothing():
@@ -71,7 +71,7 @@ def _map_after(images: np.ndarray, weight: float) -> tuple[np.ndarray, Trainer]:
     list(trainer.run())
     trainer.restore_best()
     with torch.no_grad():
-        mu, _ = model.encode(trainer.x_train)
+        mu, _ = model.encode(intensities(trainer.x_train))  # stored as bytes
     return mu.numpy(), trainer
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QPushButton
 
-from tests.ui_helpers import click, dialogs, model, window
+from tests.ui.helpers import click
 from vaedesk.ui.actions import ACTIONS, MENUS
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
-from tests.test_install import damaged_package_data  # noqa: F401
-from tests.ui_helpers import click, dialogs, make_window, model, press, window
+from tests.ui.helpers import click, press
 from vaedesk.cli import main
 from vaedesk.core import paths
 from vaedesk.core.session import Session
 from vaedesk.ui.main_window import MainWindow
 
 
-def open_window(qtbot, model) -> MainWindow:  # noqa: F811
+def open_window(qtbot, model) -> MainWindow:
     """The window as `vaedesk` opens it with no --data: the search finds the data."""
     w = MainWindow(Session(model, None))
     qtbot.addWidget(w)
@@ -24,7 +23,7 @@ def open_window(qtbot, model) -> MainWindow:  # noqa: F811
     return w
 
 
-def test_the_map_shows_the_shipped_test_set_with_no_data_folder(qtbot, model):  # noqa: F811
+def test_the_map_shows_the_shipped_test_set_with_no_data_folder(qtbot, model):
     w = open_window(qtbot, model)
     assert len(w.map.mu) == 10000 and w.map.has_points() and not w.banner.isVisible()
 
@@ -35,7 +34,7 @@ def test_a_damaged_shipped_test_set_is_refused_and_the_banner_offers_download_or
     dialogs,
     damaged_package_data,
     request,
-    capsys,  # noqa: F811
+    capsys,
 ):
     w = open_window(qtbot, model)
     assert not w.map.has_points() and w.banner.isVisible()
@@ -55,7 +54,7 @@ def test_a_damaged_shipped_test_set_is_refused_and_the_banner_offers_download_or
     assert paths.stored_data_dir() == mnist_dir
 
 
-def test_the_window_carries_the_vaedesk_icon(qtbot, model):  # noqa: F811
+def test_the_window_carries_the_vaedesk_icon(qtbot, model):
     from vaedesk.ui.app import set_icon
 
     app = QApplication.instance()
@@ -69,7 +68,7 @@ def test_the_window_carries_the_vaedesk_icon(qtbot, model):  # noqa: F811
     assert app.desktopFileName() == "vaedesk"  # Wayland matches the entry, and its icon, by it
 
 
-def test_help_about_shows_the_version_licence_and_the_mnist_credit(window, dialogs):  # noqa: F811
+def test_help_about_shows_the_version_licence_and_the_mnist_credit(window, dialogs):
     from vaedesk import __version__
 
     press(window, "help.about")

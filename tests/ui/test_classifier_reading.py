@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from tests.ui_helpers import click, dialogs, hover, key, model, wheel, window  # noqa: F401 - fixtures
+from tests.ui.helpers import click, hover, key, wheel
 from vaedesk.core.classify import Classifier
 from vaedesk.ui.latent_map import PALETTE
 from vaedesk.ui.selftest import drag, stroke_seven, viewport_to_latent

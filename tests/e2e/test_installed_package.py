@@ -18,7 +18,7 @@ import pytest
 from vaedesk.cli import main
 from vaedesk.core import data, desktop, paths
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PUBLISHED_TEST_SHA256 = {  # from the MNIST mirrors' SHA256SUMS, written out here by hand
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
@@ -39,19 +39,6 @@ def test_with_no_data_folder_the_test_set_comes_from_the_package():
     images, labels = data.load("test")
     assert images.shape == (10000, 28, 28) and sorted(set(labels.tolist())) == list(range(10))
     assert data.find_data_dir("train") is None  # the training set is downloaded when needed
-
-
-@pytest.fixture
-def damaged_package_data(tmp_path, monkeypatch) -> Path:
-    """A copy of the package's resources whose shipped labels file has one byte changed."""
-    copy = tmp_path / "resources"
-    shutil.copytree(paths.resources_dir(), copy)
-    labels = copy / "mnist" / "t10k-labels-idx1-ubyte.gz"
-    raw = bytearray(labels.read_bytes())
-    raw[-9] ^= 0x01  # inside the gzip stream: it still ungzips, or it fails its CRC
-    labels.write_bytes(bytes(raw))
-    monkeypatch.setattr(paths, "resources_dir", lambda: copy)
-    return labels
 
 
 def test_a_damaged_shipped_test_set_is_refused_with_one_clear_line(damaged_package_data, capsys):
@@ -75,7 +62,7 @@ def test_data_check_lists_the_package_last_and_finds_the_test_set_there(capsys):
 
 
 def test_data_check_uses_the_folder_the_window_remembers(mnist_dir, capsys):
-    paths.store_data_dir(mnist_dir)  # as the window's Choose folder does (tests/test_ui_install.py)
+    paths.store_data_dir(mnist_dir)  # as the window's Choose folder does (tests/ui/test_first_start.py)
     assert main(["data", "check"]) == 0
     out = capsys.readouterr().out
     assert f"train: 1200 images in {mnist_dir}" in out and f"test: 300 images in {mnist_dir}" in out

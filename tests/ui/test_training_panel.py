@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QStyle
 
-from tests.ui_helpers import click, dialogs, key, make_window, model, press, window
+from tests.ui.helpers import click, key, make_window, press
 from vaedesk.core import paths
 from vaedesk.core.train import BatchProgress
 from vaedesk.ui.workers import Worker
@@ -89,7 +89,7 @@ def test_cancel_stops_the_run_and_shows_how_far_it_got(qtbot, window, panel, mon
     """Cancel, clicked in the second epoch of fifty, ends the run within moments; the bar
     stays where the run stopped, not full, and the text says where that was. The batches
     trained are counted independently, as optimiser steps. (That the trainer stops within
-    one batch of the request is tested on the trainer itself, in test_model.py.)"""
+    one batch of the request is tested on the trainer itself, in core/test_model.py.)"""
     import torch
 
     steps = []

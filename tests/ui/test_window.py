@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tests.ui_helpers import click, dialogs, hover, key, make_window, model, press, wheel, window
+from tests.ui.helpers import click, hover, key, make_window, press, wheel
 from vaedesk import load_model
 from vaedesk.core import paths, preprocess
 from vaedesk.core.session import MORPH_STEPS
@@ -155,14 +155,14 @@ def test_row_click(qtbot, window):
     assert window.session.selected == 123 and "test image 123" in window.selection.info.text()
 
 
-def test_row_click_with_no_test_set_says_so(qtbot, model, tmp_path, dialogs):  # noqa: F811
+def test_row_click_with_no_test_set_says_so(qtbot, model, tmp_path, dialogs):
     w = make_window(qtbot, model, tmp_path)
     click(qtbot, w.map.viewport(), QPoint(200, 200))
     assert "No test set loaded" in w.statusBar().currentMessage()
     assert w.session.selected is None
 
 
-def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):  # noqa: F811
+def test_row_shift_click_two_points(qtbot, window, model, tmp_path, dialogs):
     m = window.map
     a, b = QPoint(150, 200), QPoint(500, 400)
     click(qtbot, m.viewport(), a, Qt.KeyboardModifier.ShiftModifier)
@@ -437,7 +437,7 @@ def drag_and_drop(widget, path) -> None:
     QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
 
 
-def test_row_drop_or_open_a_picture(qtbot, window, model, dialogs, tmp_path):  # noqa: F811
+def test_row_drop_or_open_a_picture(qtbot, window, model, dialogs, tmp_path):
     zero = picture(tmp_path / "zero.png")
     drag_and_drop(window.drawing, zero)
     qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)
@@ -493,7 +493,7 @@ def test_row_export(qtbot, window, dialogs, tmp_path):
     assert "Could not write" in dialogs.messages[-1]
 
 
-def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):  # noqa: F811
+def test_row_open_save_reset(qtbot, window, model, dialogs, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
     dialogs.open_file = str(bad)
@@ -531,7 +531,7 @@ def menu_item_texts(window, *_path) -> list[str]:
     return [a.text() for a in recent_menu(window).actions()]
 
 
-def test_row_data_banner(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
+def test_row_data_banner(qtbot, model, dialogs, tmp_path, mnist_dir):
     w = make_window(qtbot, model, tmp_path)
     assert w.banner.isVisible() and "MNIST test set" in w.banner.message.text()
     assert not w.map.has_points()
@@ -546,7 +546,7 @@ def test_row_data_banner(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F
     assert w.settings.data_dir == str(mnist_dir)  # remembered for the next start
 
 
-def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):  # noqa: F811
+def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):
     from tests.servers import Server
     from vaedesk.core import data
 
@@ -561,7 +561,7 @@ def test_row_data_banner_download(qtbot, model, tmp_path, monkeypatch, mnist_dir
         server.close()
 
 
-def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
+def test_row_keyboard_shortcuts(qtbot, window, dialogs):
     press(window, "help.shortcuts")
     text = dialogs.messages[-1]
     for line in ("Train\u2026: Ctrl+T", "Copy decoded digit: Ctrl+C", "Decoded-digit field: F"):
@@ -570,7 +570,7 @@ def test_row_keyboard_shortcuts(qtbot, window, dialogs):  # noqa: F811
     assert "Hover over the map" in dialogs.messages[-1]
 
 
-def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):  # noqa: F811
+def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs):
     press(window, "help.bundled_models")
     text = dialogs.messages[-1]
     card = json.loads(paths.bundled_weights().with_suffix("").with_suffix(".card.json").read_text())
@@ -580,7 +580,7 @@ def test_help_about_the_bundled_models_shows_each_models_card(window, dialogs): 
     assert f"accuracy {100 * classifier['test_metrics']['accuracy']:.2f} %" in text
 
 
-def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):  # noqa: F811
+def test_layout_data_folder_and_model_are_remembered(qtbot, model, dialogs, tmp_path, mnist_dir):
     w = make_window(qtbot, model, tmp_path)
     dialogs.folder = str(mnist_dir)
     press(w, "file.choose_mnist")

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.ui_helpers import dialogs, key, model, window
+from tests.ui.helpers import key
 from vaedesk.ui.selftest import drag, stroke_seven
 
 # Machado, Oliveira and Fernandes (2009), severity 1.0, on linear RGB.

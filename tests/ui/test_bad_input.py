@@ -7,14 +7,14 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.cli.test_bad_input import BAD_FILES, crafted_weights
 from tests.servers import Server
-from tests.test_faults import BAD_FILES, crafted_weights
-from tests.ui_helpers import click, dialogs, key, make_window, model, window
+from tests.ui.helpers import click, key, make_window
 from vaedesk.core import data
 
 
 @pytest.fixture
-def stalled_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):  # noqa: F811
+def stalled_download(qtbot, model, tmp_path, monkeypatch, mnist_dir, dialogs):
     """A window whose Download button was pressed; the server sent half a file and went quiet."""
     server = Server("stall", mnist_dir)
     monkeypatch.setattr(data, "MIRRORS", (server.url,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from tests.ui_helpers import click, dialogs, hover, key, model, press, window
+from tests.ui.helpers import click, hover, key, press
 from vaedesk.core import paths
 from vaedesk.core.classify import Classifier, looks_like
 from vaedesk.ui.selftest import map_to_viewport, viewport_to_latent

@@ -1,6 +1,6 @@
 """Faults found by attacking vaedesk with bad input (issue 12), one test or more per
 case; each failed before its fix. Numbers refer to the issue's list; the window's cases
-are in test_ui_faults.py."""
+are in ui/test_bad_input.py."""
 
 from __future__ import annotations
 
