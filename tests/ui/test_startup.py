@@ -7,10 +7,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
-from tests.ui_helpers import dialogs
-
 
 def test_opening_the_window_imports_no_torch(tmp_path, real_mnist_dir):
     env = {
@@ -56,41 +52,25 @@ def test_a_stored_name_too_long_to_look_up_does_not_stop_the_start(tmp_path, rea
     assert "first-paint" in r.stdout
 
 
-@pytest.mark.qt_log_ignore("QBackingStore::flush")  # the window quits as it first paints
-def test_a_last_model_that_cannot_be_read_is_forgotten_after_one_warning(qtbot, tmp_path, mnist_dir, dialogs):
+def test_a_last_model_that_cannot_be_read_is_forgotten_after_one_warning(qapp, tmp_path, dialogs):
     """The model of the last run became unreadable (damaged, replaced): the start says so
     once and opens the bundled model; the next start opens it without asking again (the
     setting kept the file, and every start showed the same warning)."""
     import argparse
-    import gc
-
-    from PySide6.QtWidgets import QApplication
 
     from vaedesk.core import paths
-    from vaedesk.ui.app import run_app
-    from vaedesk.ui.main_window import MainWindow
+    from vaedesk.ui.app import start_model
     from vaedesk.ui.settings import Settings
 
     damaged = tmp_path / "mine.safetensors"
     damaged.write_bytes(b"\xff" * 5000)
-    Settings().last_model = str(damaged)
-    args = argparse.Namespace(
-        data=str(mnist_dir), weights=None, self_test=False, trace=None, exit_after_first_paint=True
-    )
-    seen: list = []
-    hook = sys.excepthook  # run_app installs its own: given back after
+    settings = Settings()
+    settings.last_model = str(damaged)
+    args = argparse.Namespace(data=None, weights=None, self_test=False)
     try:
-        for _ in range(2):
-            assert run_app(args) == 0
-            (window,) = [
-                w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w not in seen
-            ]
-            seen.append(window)
-            assert window.session.model.path == paths.bundled_weights()
-            window.close()
+        for _ in range(2):  # two starts
+            model = start_model(args, Settings())
+            assert model is not None and model.path == paths.bundled_weights()
     finally:
-        sys.excepthook = hook
-        gc.enable()
-        gc.unfreeze()
-        Settings().last_model = None
+        settings.last_model = None
     assert len(dialogs.messages) == 1 and "mine.safetensors" in dialogs.messages[0]
