@@ -19,6 +19,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--packaged", metavar="EXE", help="also time the start-up of this packaged vaedesk")
     p.add_argument("--startup-only", action="store_true", help="only the start-up figures")
     p.add_argument("--iwae", action="store_true", help="also time the IWAE bound, k=64 (2 minutes)")
+    p.add_argument(
+        "--style", action="store_true", help="only the Style view's hover and the typicality estimate"
+    )
     return p
 
 
@@ -28,6 +31,10 @@ def run_bench(args: argparse.Namespace) -> int:
     from vaedesk.core.api import Model
     from vaedesk.core.weights import WeightsError
 
+    if args.style:
+        from tests.benchmarks.style import run_style_bench
+
+        return run_style_bench(args)
     if args.startup_only:
         from tests.benchmarks.window import bench_startup
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vaedesk.core import paths, weights
-from vaedesk.core.config import VAEConfig
+from vaedesk.core.config import DIGITS, VAEConfig
 from vaedesk.core.onnx_runtime import GraphError, OnnxModel, describe_failure
 from vaedesk.core.prior import Prior
 
@@ -96,6 +96,25 @@ class Model:
         return self._prior
 
     @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    def _digits(self, labels: np.ndarray | int | None, n: int) -> np.ndarray | None:
+        """A conditional model's digits as one-hot rows (n, 10) float32; None for another model."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this model is not conditional: it takes no digits")
+            return None
+        if labels is None:
+            raise ValueError("a conditional model needs the digit of every image or latent point")
+        y = np.asarray(labels)
+        y = np.broadcast_to(y, (n,)) if y.ndim == 0 else y.reshape(-1)
+        whole = np.issubdtype(y.dtype, np.integer)
+        if len(y) != n or not whole or (y.size and not 0 <= y.min() <= y.max() < DIGITS):
+            raise ValueError(f"digits must be {n} whole numbers from 0 to 9")
+        return np.eye(DIGITS, dtype=np.float32)[y.astype(np.int64)]
+
+    @property
     def runtime(self) -> str:
         return "onnxruntime" if self._onnx is not None else "torch"
 
@@ -113,8 +132,11 @@ class Model:
         value = metrics.get("neg_elbo") if isinstance(metrics, dict) else None
         return float(value) if isinstance(value, int | float) else None
 
-    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) or (28, 28) -> posterior mean and log-variance, (N, D) each.
+    def encode(
+        self, images: np.ndarray, labels: np.ndarray | int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 28, 28) or (28, 28) -> posterior mean and log-variance, (N, D) each; a
+        conditional model's style given the digits `labels` ((N,), or one for all).
 
         Floats are pixel intensities in [0, 1]; uint8 images, as `data.load` returns
         them, are 0-255 and scaled here. Floats outside [0, 1] are refused: 0-255 values
@@ -133,37 +155,52 @@ class Model:
                     " (divide 0-255 images by 255, or pass them as uint8)"
                 )
         x = x.reshape(-1, 28, 28)
-        parts = [self._encode(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
+        y = self._digits(labels, len(x))
+        parts = [
+            self._encode(x[start : start + BATCH], None if y is None else y[start : start + BATCH])
+            for start in range(0, len(x), BATCH)
+        ]
         if not parts:
             empty = np.zeros((0, self.config.latent_dim), np.float32)
             return empty, empty.copy()
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
+    def decode(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
         """Latent points (N, D) or (D,) -> images (N, 28, 28) float32 in [0, 1]; ValueError
-        for a point that is not finite in float32."""
+        for a point that is not finite in float32. A conditional model draws them as the
+        digits `labels` ((N,), or one for all)."""
+        return self._decoded(z, labels, logits=False)
+
+    def decode_logits(self, z: np.ndarray, labels: np.ndarray | int | None = None) -> np.ndarray:
+        """As `decode`, the decoder's logits: what a likelihood needs (the sigmoid saturates)."""
+        return self._decoded(z, labels, logits=True)
+
+    def _decoded(self, z: np.ndarray, labels: np.ndarray | int | None, logits: bool) -> np.ndarray:
         z = finite_float32(z, "latent points").reshape(-1, self.config.latent_dim)
+        y = self._digits(labels, len(z))
         if self._onnx is not None:
-            return self._onnx.decode(z)
+            return (self._onnx.decode_logits if logits else self._onnx.decode)(z, y)
         import torch
 
         with torch.inference_mode():
-            return self.vae.decode(torch.from_numpy(z))[:, 0].numpy()
+            out = self.vae.decode_logits(torch.from_numpy(z), None if y is None else torch.from_numpy(y))
+        return (out if logits else torch.sigmoid(out))[:, 0].numpy()
 
-    def _encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self._onnx is not None:
-            return self._onnx.encode(x)
+            return self._onnx.encode(x, y)
         import torch
 
         with torch.inference_mode():
-            mu, logvar = self.vae.encode(torch.from_numpy(x).unsqueeze(1))
+            labels = None if y is None else torch.from_numpy(y)
+            mu, logvar = self.vae.encode(torch.from_numpy(x).unsqueeze(1), labels)
         return mu.numpy(), logvar.numpy()
 
 
 def _onnx_model(stored: weights.Stored, config: VAEConfig) -> OnnxModel:
     """The file's ONNX graphs in ONNX Runtime, vetted and bound to its tensors."""
     try:
-        return OnnxModel.from_file(stored.graphs, stored.tensors, config.latent_dim)
+        return OnnxModel.from_file(stored.graphs, stored.tensors, config.latent_dim, config.conditional)
     except GraphError as e:
         raise weights.WeightsError(f"{stored.path}: {e}") from None
     except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own types; all mean "unusable"
@@ -183,9 +220,10 @@ def output_problem(model: Model) -> str | None:
     d = model.config.latent_dim
     for n in (1, len(PROBE)):
         z = np.repeat(np.asarray(PROBE[:n], np.float32)[:, None], d, axis=1)  # (n, D)
+        digits = np.arange(n) % DIGITS if model.conditional else None  # a conditional model's
         try:
-            images = model.decode(z)
-            logits = model._onnx.decode_logits(z) if model._onnx is not None else None
+            images = model.decode(z, digits)
+            logits = model.decode_logits(z, digits) if model._onnx is not None else None
         except Exception as e:  # noqa: BLE001 - whatever the runtime raises, the file is unusable
             return f"its decoder fails on a batch of {n} ({first_line(e)})"
         for name, out in (("images", images), ("logits", logits)):
@@ -200,7 +238,7 @@ def output_problem(model: Model) -> str | None:
         if not (images.min() >= 0 and images.max() <= 1):
             return "its decoder gives pixel values outside [0, 1]"
         try:
-            mu, logvar = model.encode(images)
+            mu, logvar = model.encode(images, digits)
         except Exception as e:  # noqa: BLE001
             return f"its encoder fails on a batch of {n} ({first_line(e)})"
         for name, out in (("means", mu), ("log-variances", logvar)):

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vaedesk.core.model import VAE, frozen, log_normal, reconstruction_loss
+from vaedesk.core.model import VAE, frozen, log_normal, one_hot, reconstruction_loss
 from vaedesk.core.neighbours import knn_predict, recall_by_class
 from vaedesk.core.train import as_tensor
 
 Progress = Callable[[str, int, int], None]  # (stage, images done, images in all)
-Decoder = Callable[[torch.Tensor], torch.Tensor]  # latent points (M, D) -> logits (M, 1, 28, 28)
+# latent points (M, D), and a conditional model's digits (M,) or None -> logits (M, 1, 28, 28)
+Decoder = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 BINARIZE_SEED = 0  # the binarized test set's pixels; the training images' use seed + 1
 IWAE_CHUNK = 256  # samples per decoder call: measured 0.120 ms a sample at 64-256, 0.130 at 512
 
@@ -31,23 +32,45 @@ def silent(stage: str, done: int, total: int) -> None:
 
 @torch.no_grad()
 def encode_means(
-    model: VAE, images: np.ndarray, batch_size: int = 250, progress: Progress = silent, stage: str = ""
+    model: VAE,
+    images: np.ndarray,
+    batch_size: int = 250,
+    progress: Progress = silent,
+    stage: str = "",
+    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances, (N, D) each, for uint8 or [0, 1] images. In
-    batches of 250: the conv encoder's activations for 1,000 images took 117 MB (measured)."""
+    """Posterior means and log-variances, (N, D) each, for uint8 or [0, 1] images (and a
+    conditional model's digits of them). In batches of 250: the conv encoder's activations
+    for 1,000 images took 117 MB (measured)."""
     model.eval()
     mus, logvars = [], []
+    y_all = _labels(model, labels)
     for start in range(0, len(images), batch_size):
-        mu, logvar = model.encode(as_tensor(images[start : start + batch_size]))
+        y = y_all[start : start + batch_size] if y_all is not None else None
+        mu, logvar = model.encode(as_tensor(images[start : start + batch_size]), y)
         mus.append(mu)
         logvars.append(logvar)
         progress(stage, min(start + batch_size, len(images)), len(images))
     return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
 
+def _labels(model: VAE, labels: np.ndarray | None) -> torch.Tensor | None:
+    """A conditional model's digits as a tensor; None for any other model."""
+    if not model.config.conditional:
+        return None
+    if labels is None:
+        raise ValueError("a conditional model is evaluated on images with their digits")
+    return torch.from_numpy(np.asarray(labels, np.int64))
+
+
 @torch.no_grad()
 def negative_elbo(
-    model: VAE, images: np.ndarray, seed: int = 0, batch_size: int = 500, progress: Progress = silent
+    model: VAE,
+    images: np.ndarray,
+    seed: int = 0,
+    batch_size: int = 500,
+    progress: Progress = silent,
+    labels: np.ndarray | None = None,
 ) -> dict[str, float]:
     """-ELBO in nats per image with the Bernoulli (BCE) likelihood on [0, 1] intensities and
     beta = 1, whatever the model was trained with; one posterior sample per image (which
@@ -55,11 +78,13 @@ def negative_elbo(
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     recon_sum = kl_sum = 0.0
+    y_all = _labels(model, labels)
     for start in range(0, len(images), batch_size):
         x = as_tensor(images[start : start + batch_size])
-        mu, logvar = model.encode(x)
+        y = y_all[start : start + batch_size] if y_all is not None else None
+        mu, logvar = model.encode(x, y)
         z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
-        recon_sum += reconstruction_loss(model.decode_logits(z), x, "bce").sum().item()
+        recon_sum += reconstruction_loss(model.decode_logits(z, y), x, "bce").sum().item()
         kl_sum += model.kl(mu, logvar, z).sum().item()
         progress("-ELBO", min(start + batch_size, len(images)), len(images))
     n = len(images)
@@ -122,7 +147,9 @@ def onnx_decoder(model: VAE) -> Decoder | None:
         runtime = OnnxModel(graphs[ENCODER], graphs[DECODER], threads=torch.get_num_threads(), bounded=False)
     except Exception:  # noqa: BLE001 - no onnx package, an op it cannot export: torch does it all
         return None
-    return lambda z: torch.from_numpy(runtime.decode_logits(z.numpy())).unsqueeze(1)
+    return lambda z, y: torch.from_numpy(
+        runtime.decode_logits(z.numpy(), None if y is None else one_hot(y).numpy())
+    ).unsqueeze(1)
 
 
 def iwae_bound(
@@ -132,12 +159,14 @@ def iwae_bound(
     seed: int = 0,
     progress: Progress = silent,
     decoder: Decoder | None = None,
+    labels: np.ndarray | None = None,
 ) -> float:
-    """-log p(x) bounded above with k importance samples (Burda et al. 2016), nats per image.
+    """-log p(x) bounded above with k importance samples (Burda et al. 2016), nats per image
+    (for a conditional model, -log p(x | digit)).
 
     k = 1 is the -ELBO; it tightens as k grows. `decoder` gives the logits (default: the
     torch model's)."""
-    return float(iwae_estimates(model, images, k, seed, progress, decoder).mean())
+    return float(iwae_estimates(model, images, k, seed, progress, decoder, labels).mean())
 
 
 @torch.no_grad()
@@ -148,12 +177,14 @@ def iwae_estimates(
     seed: int = 0,
     progress: Progress = silent,
     decoder: Decoder | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """`iwae_bound` per image, (N,): their spread gives the estimate's standard error."""
     model.eval()
     decode = decoder or model.decode_logits
     gen = torch.Generator().manual_seed(seed)
-    mu_all, logvar_all = (torch.from_numpy(a) for a in encode_means(model, images))
+    mu_all, logvar_all = (torch.from_numpy(a) for a in encode_means(model, images, labels=labels))
+    y_all = _labels(model, labels)
     threads = torch.get_num_threads()
     if decoder is not None:
         # ONNX Runtime has every core; torch's small steps between its calls run on one,
@@ -161,7 +192,7 @@ def iwae_estimates(
         # a sample).
         torch.set_num_threads(1)
     try:
-        return _iwae_chunks(images, k, decode, model.log_prior, gen, mu_all, logvar_all, progress)
+        return _iwae_chunks(images, k, decode, model.log_prior, gen, (mu_all, logvar_all, y_all), progress)
     finally:
         torch.set_num_threads(threads)
 
@@ -179,19 +210,21 @@ def _iwae_chunks(
     decode: Decoder,
     log_prior: Callable[[torch.Tensor], torch.Tensor],
     gen: torch.Generator,
-    mu_all: torch.Tensor,
-    logvar_all: torch.Tensor,
+    encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
     progress: Progress,
 ) -> np.ndarray:
-    """-log of the k-sample importance-weighted estimate of each image, (N,)."""
+    """-log of the k-sample importance-weighted estimate of each image, (N,), from every
+    image's (mu, logvar) and a conditional model's digits (else None)."""
+    mu_all, logvar_all, y_all = encoded
     per_chunk = max(1, IWAE_CHUNK // k)  # images per decoder call
     out = []
     for start in range(0, len(images), per_chunk):
         x = as_tensor(images[start : start + per_chunk]).flatten(1)  # (B, 784)
         mu, logvar = mu_all[start : start + per_chunk], logvar_all[start : start + per_chunk]  # (B, D)
+        y = y_all[start : start + per_chunk].repeat(k) if y_all is not None else None  # (k * B,)
         eps = torch.randn((k, *mu.shape), generator=gen)
         z = mu + eps * torch.exp(0.5 * logvar)  # (k, B, D)
-        logits = decode(z.flatten(0, 1)).view(k, len(x), 784)
+        logits = decode(z.flatten(0, 1), y).view(k, len(x), 784)
         # log Bernoulli(x; sigmoid(l)) = x l - softplus(l), summed over the pixels; x is
         # broadcast over the k samples instead of copied k times.
         log_px_z = (logits * x).sum(-1) - F.softplus(logits).sum(-1)  # (k, B)
@@ -243,18 +276,25 @@ def evaluate(
     """All test metrics; the kNN accuracy, overall and digit by digit, needs the training
     set's means."""
     images, labels = test
+    given = labels if model.config.conditional else None  # the digits, to a model that takes them
     metrics: dict[str, float] = {
         "n_test": len(images),
-        **negative_elbo(model, images, seed=seed, progress=progress),
+        **negative_elbo(model, images, seed=seed, progress=progress, labels=given),
     }
     if k_iwae > 0:
         decoder = onnx_decoder(model) if k_iwae > 1 else None
-        per_image = iwae_estimates(model, images, k=k_iwae, seed=seed, progress=progress, decoder=decoder)
+        per_image = iwae_estimates(model, images, k_iwae, seed, progress, decoder, given)
         metrics[f"iwae_k{k_iwae}"] = float(per_image.mean())
         metrics[f"iwae_k{k_iwae}_se"] = float(per_image.std(ddof=1) / math.sqrt(len(per_image)))
+    if model.config.conditional:
+        from vaedesk.core.styles import decodable_in_every_style
+
+        metrics.update(decodable_in_every_style(model, images, labels, progress=progress))
     if train is not None:
-        test_mu, _ = encode_means(model, images)
-        train_mu, _ = encode_means(model, train[0], progress=progress, stage="5-NN")
+        # for a conditional model, the style latent's: how much of the digit it still holds
+        test_mu, _ = encode_means(model, images, labels=given)
+        train_given = train[1] if model.config.conditional else None
+        train_mu, _ = encode_means(model, train[0], progress=progress, stage="5-NN", labels=train_given)
         guesses = knn_predict(train_mu, train[1], test_mu, k=5, search=torch_search)
         metrics["knn5_accuracy"] = float((guesses == labels).mean())
         for digit, recall in recall_by_class(labels, guesses).items():

@@ -15,6 +15,11 @@ instead of being packed into one Gaussian ball. Three architectures:
   example): conv 3x3 32 and 64 with stride 2, a dense layer to the means and
   log-variances (40 numbers for its 20 dimensions); decoder transposed convs 7x7 from
   1x1 to 7x7x64, 3x3 stride 2 to 14x14x64 and 28x28x32, then 3x3 to one channel.
+
+Any of them can be conditional (``VAEConfig.conditional``; Sohn et al. 2015, "Learning
+Structured Output Representation using Deep Conditional Generative Models"): the encoder
+sees the picture and ten constant planes holding its digit's one-hot code, the decoder
+sees z and the same code, so z is left with the style (slant, width, thickness).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaedesk.core.config import ARCHS, LOSSES, MAX_LATENT_DIM, PRIOR_LOGVAR_FLOOR, VAEConfig
+from vaedesk.core.config import ARCHS, DIGITS, LOSSES, MAX_LATENT_DIM, PRIOR_LOGVAR_FLOOR, VAEConfig
 
 __all__ = [
     "ARCHS",
@@ -40,14 +45,15 @@ __all__ = [
     "VampPrior",
     "frozen",
     "kl_divergence",
+    "one_hot",
     "reconstruction_loss",
 ]
 
 
-def _downsample() -> list[nn.Module]:
-    """The encoders' first layers: two stride-2 convolutions, (B, 1, 28, 28) -> (B, 64, 7, 7)."""
+def _downsample(channels: int = 1) -> list[nn.Module]:
+    """The encoders' first layers: two stride-2 convolutions, (B, C, 28, 28) -> (B, 64, 7, 7)."""
     return [
-        nn.Conv2d(1, 32, 3, stride=2, padding=1),
+        nn.Conv2d(channels, 32, 3, stride=2, padding=1),
         nn.ReLU(),  # (B, 32, 14, 14)
         nn.Conv2d(32, 64, 3, stride=2, padding=1),
         nn.ReLU(),  # (B, 64, 7, 7)
@@ -60,27 +66,28 @@ def _dropped(layer: nn.Module, p: float) -> nn.Module:
     return nn.Sequential(layer, nn.Dropout(p)) if p > 0 else layer
 
 
-def _encoder(arch: str, dropout: float = 0.0) -> tuple[nn.Module, int]:
+def _encoder(arch: str, dropout: float = 0.0, channels: int = 1) -> tuple[nn.Module, int]:
     """The encoder body and the width of its output, before the mu / logvar heads; with
-    `dropout`, on the flattened features and the hidden layer while training."""
+    `dropout`, on the flattened features and the hidden layer while training. Its input
+    has `channels` planes: the picture, then a conditional model's ten label planes."""
     if arch == "seed":
         body = nn.Sequential(
-            *_downsample(),
+            *_downsample(channels),
             _dropped(nn.Flatten(), dropout),
             nn.Linear(64 * 7 * 7, 16),
             _dropped(nn.ReLU(), dropout),  # (B, 16)
         )
         return body, 16
     if arch == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), _dropped(nn.ReLU(), dropout)), 256
+        return nn.Sequential(nn.Flatten(), nn.Linear(784 * channels, 256), _dropped(nn.ReLU(), dropout)), 256
     if arch == "report":
         body = nn.Sequential(
-            *_downsample(),
+            *_downsample(channels),
             _dropped(nn.Flatten(), dropout),  # the heads are its dense layer: 2 x latent_dim outputs
         )
         return body, 64 * 7 * 7
     body = nn.Sequential(
-        *_downsample(),
+        *_downsample(channels),
         nn.Conv2d(64, 64, 3, padding=1),
         nn.ReLU(),  # (B, 64, 7, 7)
         _dropped(nn.Flatten(), dropout),
@@ -182,10 +189,11 @@ class VAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
         self.config = config or VAEConfig()
-        self.encoder, width = _encoder(self.config.arch, self.config.dropout)
+        labels = DIGITS if self.config.conditional else 0
+        self.encoder, width = _encoder(self.config.arch, self.config.dropout, 1 + labels)
         self.to_mu = nn.Linear(width, self.config.latent_dim)
         self.to_logvar = nn.Linear(width, self.config.latent_dim)
-        self.decoder = _decoder(self.config.arch, self.config.latent_dim)
+        self.decoder = _decoder(self.config.arch, self.config.latent_dim + labels)
         self.prior: MixturePrior | VampPrior | None = None  # None: the standard normal, in closed form
         if self.config.prior == "mog":
             self.prior = MixturePrior(self.config.components, self.config.latent_dim)
@@ -242,26 +250,51 @@ class VAE(nn.Module):
         neg_entropy = -0.5 * torch.sum(1 + math.log(2 * math.pi) + logvar, dim=1)
         return neg_entropy - self.log_prior(z)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (B, 1, 28, 28) in [0, 1] -> posterior mean and log-variance, (B, D) each."""
-        h = self.encoder(x)
+    def _label_code(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """A conditional model's one-hot digits (B, 10); None for any other model."""
+        if not self.config.conditional:
+            return None
+        if labels is None:
+            raise ValueError("a conditional model needs the digit of every image or latent point")
+        return one_hot(labels)
+
+    def encode(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, 1, 28, 28) in [0, 1] -> posterior mean and log-variance, (B, D) each.
+        A conditional model also takes the digits, (B,) or one-hot (B, 10); others ignore them."""
+        y = self._label_code(labels)
+        planes = None if y is None else y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, 10, 28, 28)
+        return self.encode_planes(x, planes)
+
+    def encode_planes(
+        self, x: torch.Tensor, planes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` with a conditional model's digits given as their ten constant planes
+        (B, 10, 28, 28), as its ONNX export takes them (made outside the graph, whose
+        operators are kept to the few that vaedesk allows)."""
+        h = self.encoder(x if planes is None else torch.cat([x, planes], dim=1))  # (B, 11, 28, 28)
         return self.to_mu(h), self.to_logvar(h)
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (B, 1, 28, 28)
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent points (B, D), and a conditional model's digits -> logits (B, 1, 28, 28)."""
+        y = self._label_code(labels)
+        return self.decoder(z if y is None else torch.cat([z, y], dim=1))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Latent points (B, D) -> pixel intensities (B, 1, 28, 28) in [0, 1]."""
-        return torch.sigmoid(self.decoder(z))
+        return torch.sigmoid(self.decode_logits(z, labels))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, labels)
         z = self.reparameterize(mu, logvar)
-        return self.decode_logits(z), mu, logvar
+        return self.decode_logits(z, labels), mu, logvar
 
     def losses(
         self,
@@ -269,6 +302,7 @@ class VAE(nn.Module):
         beta: float | None = None,
         samples: int = 1,
         encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
+        labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(loss, reconstruction, KL) on images x, means over the batch in nats per image;
         `beta` defaults to the config's.
@@ -279,15 +313,17 @@ class VAE(nn.Module):
         the ELBO and equal to it at k = 1, with beta weighting log p(z) - log q(z|x) in each
         weight; reconstruction and KL are then the ELBO's two terms averaged over the k
         samples, so the loss is no longer their sum. `encoded` is x's (mu, logvar) when the
-        caller has encoded x already.
+        caller has encoded x already; `labels` are a conditional model's digits of x.
         """
-        mu, logvar = self.encode(x) if encoded is None else encoded
+        mu, logvar = self.encode(x, labels) if encoded is None else encoded
         beta = self.config.beta if beta is None else beta
         if samples == 1:
             z = self.reparameterize(mu, logvar)
-            return vae_loss(self.decode_logits(z), x, self.kl(mu, logvar, z), self.config.loss, beta)
+            logits = self.decode_logits(z, labels)
+            return vae_loss(logits, x, self.kl(mu, logvar, z), self.config.loss, beta)
         z = mu + torch.randn((samples, *mu.shape)) * torch.exp(0.5 * logvar)  # (k, B, D)
-        logits = self.decode_logits(z.flatten(0, 1))  # (k * B, 1, 28, 28), sample-major
+        repeated = labels.repeat(samples, *[1] * (labels.dim() - 1)) if labels is not None else None
+        logits = self.decode_logits(z.flatten(0, 1), repeated)  # (k * B, 1, 28, 28), sample-major
         recon = reconstruction_loss(logits, x.repeat(samples, 1, 1, 1), self.config.loss).view(samples, -1)
         kl = log_normal(z, mu, logvar) - self.log_prior(z)  # (k, B), each at its own sample
         log_w = -recon - beta * kl
@@ -307,6 +343,13 @@ def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
     finally:
         for p, before in zip(params, was, strict=True):
             p.requires_grad_(before)
+
+
+def one_hot(labels: torch.Tensor) -> torch.Tensor:
+    """Digits (B,) as whole numbers 0-9, or rows already one-hot (B, 10) -> (B, 10) float."""
+    if labels.dim() == 2:
+        return labels if labels.dtype == torch.float32 else labels.float()
+    return F.one_hot(labels.long(), DIGITS).float()
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

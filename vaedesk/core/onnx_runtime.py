@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from vaedesk.core.config import DIGITS
+
 ENCODER, DECODER = "onnx.encoder", "onnx.decoder"  # the byte tensors' names in a weights file
 
 # The operators in the graphs our exports produce, for every architecture and the digit
@@ -248,45 +250,71 @@ class OnnxModel:
     points (B, D) -> images (B, 28, 28) in [0, 1]. One intra-op thread: a single decode is
     fastest that way, and a training run leaves the other core to the interface.
 
-    The graphs must have been through `vet` (`from_file` does it)."""
+    The graphs must have been through `vet` (`from_file` does it). A conditional model's
+    graphs also take `labels`, the digits as one-hot rows (B, 10) float32 (`conditional`
+    says whether they do)."""
 
     def __init__(self, encoder: bytes, decoder: bytes, threads: int = 1, bounded: bool = True) -> None:
         self._encoder = session(encoder, threads, bounded)
         self._decoder = session(decoder, threads, bounded)
+        self.conditional = "labels" in {i.name for i in self._decoder.get_inputs()}
 
     @classmethod
     def from_file(
-        cls, graphs: dict[str, bytes], tensors: dict[str, np.ndarray], latent_dim: int
+        cls,
+        graphs: dict[str, bytes],
+        tensors: dict[str, np.ndarray],
+        latent_dim: int,
+        conditional: bool = False,
     ) -> OnnxModel:
-        """The file's two graphs, vetted and bound to its tensors; `GraphError` if refused."""
+        """The file's two graphs, vetted and bound to its tensors; `GraphError` if refused.
+        A conditional model's take the digits beside the images and the latent points."""
         weights = vae_weights(tensors)
+        labels = {"labels": (DIGITS,)} if conditional else {}
+        planes = {"labels": (DIGITS, 28, 28)} if conditional else {}
         try:
-            encoder = vet(graphs[ENCODER], {"images": (28, 28)}, ("mu", "logvar"), weights)
+            encoder = vet(graphs[ENCODER], {"images": (28, 28), **planes}, ("mu", "logvar"), weights)
         except GraphError as e:
             raise GraphError(f"its encoder: {e}") from None
         try:
-            decoder = vet(graphs[DECODER], {"z": (latent_dim,)}, ("images", "logits"), weights)
+            decoder = vet(graphs[DECODER], {"z": (latent_dim,), **labels}, ("images", "logits"), weights)
         except GraphError as e:
             raise GraphError(f"its decoder: {e}") from None
         return cls(encoder, decoder)
 
-    def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = np.ascontiguousarray(images, np.float32)
-        parts = [self._encoder.run(None, {"images": x[i : i + CALL_BATCH]}) for i in batches(len(x))]
+    def _feeds(
+        self, name: str, value: np.ndarray, labels: np.ndarray | None, planes: bool = False
+    ) -> list[dict[str, np.ndarray]]:
+        """The inputs of each call, CALL_BATCH items at a time, with a conditional model's
+        one-hot digits (B, 10), or for its encoder their ten constant planes (B, 10, 28, 28)."""
+        value = np.ascontiguousarray(value, np.float32)
+        if not self.conditional:
+            return [{name: value[i : i + CALL_BATCH]} for i in batches(len(value))]
+        if labels is None:
+            raise ValueError("a conditional model needs the digits (one-hot rows) with its inputs")
+        y = np.asarray(labels, np.float32)
+        feeds = []
+        for i in batches(len(value)):
+            part = y[i : i + CALL_BATCH]
+            if planes:
+                part = np.broadcast_to(part[:, :, None, None], (*part.shape, 28, 28))
+            feeds.append({name: value[i : i + CALL_BATCH], "labels": np.ascontiguousarray(part)})
+        return feeds
+
+    def encode(self, images: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self._encoder.run(None, feed) for feed in self._feeds("images", images, labels, planes=True)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        return self._decoded("images", z)
+    def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        return self._decoded("images", z, labels)
 
-    def decode_logits(self, z: np.ndarray) -> np.ndarray:
+    def decode_logits(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """(B, D) -> the decoder's logits, (B, 28, 28): what a likelihood needs, as the
         sigmoid saturates to exactly 0 or 1 in float32."""
-        return self._decoded("logits", z)
+        return self._decoded("logits", z, labels)
 
-    def _decoded(self, output: str, z: np.ndarray) -> np.ndarray:
-        z = np.ascontiguousarray(z, np.float32)
-        parts = [self._decoder.run([output], {"z": z[i : i + CALL_BATCH]})[0] for i in batches(len(z))]
-        return np.concatenate(parts)
+    def _decoded(self, output: str, z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        return np.concatenate([self._decoder.run([output], feed)[0] for feed in self._feeds("z", z, labels)])
 
 
 def describe_failure(e: BaseException) -> str:

@@ -57,6 +57,8 @@ def equivalent_command(
             argv += ["--components", str(config["components"])]
         if config.get("latent_dim", 2) != 2:
             argv += ["--latent-dim", str(config["latent_dim"])]
+        if config.get("conditional"):
+            argv += ["--conditional"]
     else:
         argv += ["--from", init]
     if config.get("beta", 1.0) != 1.0:
@@ -345,7 +347,7 @@ class TrainingRun:
         self.test = test
         self.eval_k = eval_k
         self.reencode_test = reencode_test
-        self.trainer = Trainer(model, train[0], options)
+        self.trainer = Trainer(model, train[0], options, labels=train[1])
         self.card: dict[str, Any] | None = None
         self.metrics: dict[str, float] | None = None
         self.stop_reason = "not started"
@@ -384,7 +386,7 @@ class TrainingRun:
                     continue
                 mu = logvar = None
                 if self.reencode_test and self.test is not None:
-                    mu, logvar = encode_means(self.model, self.test[0])
+                    mu, logvar = encode_means(self.model, self.test[0], labels=self.test[1])
                     self.model.train()
                 update = EpochUpdate(event, copy.deepcopy(self.model.state_dict()), mu, logvar)
                 trim_heap()  # the validation's and the encoding's activations, freed
@@ -426,7 +428,7 @@ class TrainingRun:
             test = (binarized(test[0], seed=BINARIZE_SEED), test[1])
             train = (binarized(train[0], seed=BINARIZE_SEED + 1), train[1]) if train is not None else None
         self.metrics = evaluate(self.model, test, train, k_iwae=self.eval_k, progress=progress)
-        self.test_mu, self.test_logvar = encode_means(self.model, self.test[0])
+        self.test_mu, self.test_logvar = encode_means(self.model, self.test[0], labels=self.test[1])
         self.card = {**self.card, "test_metrics": {k: round(v, 4) for k, v in self.metrics.items()}}
 
     def _describe(self, seconds: float) -> None:

@@ -177,13 +177,19 @@ def intensities(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def mean_loss(
-    model: VAE, x: torch.Tensor, batch_size: int = 200, seed: int = 0, samples: int = 1
+    model: VAE,
+    x: torch.Tensor,
+    batch_size: int = 200,
+    seed: int = 0,
+    samples: int = 1,
+    labels: torch.Tensor | None = None,
 ) -> tuple[float, float, float]:
     """(loss, recon, KL) averaged over `x`, with `samples` posterior samples per image (see
     `VAE.losses`) and a fixed noise seed so that successive epochs are compared on the
-    same draw. Batches of 200: the conv decoder's activations for 1,000 images took
-    260 MB at once (measured), for 200 about a fifth; and 200 x 2 latent draws are a
-    multiple of 16 values, so torch draws the same noise as in batches of 1,000."""
+    same draw; `labels` are a conditional model's digits of x. Batches of 200: the conv
+    decoder's activations for 1,000 images took 260 MB at once (measured), for 200 about a
+    fifth; and 200 x 2 latent draws are a multiple of 16 values, so torch draws the same
+    noise as in batches of 1,000."""
     was_training = model.training
     model.eval()
     totals = np.zeros(3)
@@ -191,7 +197,8 @@ def mean_loss(
         torch.manual_seed(seed)
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size]
-            loss, recon, kl = model.losses(xb, samples=samples)
+            yb = labels[start : start + batch_size] if labels is not None else None
+            loss, recon, kl = model.losses(xb, samples=samples, labels=yb)
             totals += np.array([loss.item(), recon.item(), kl.item()]) * len(xb)
     model.train(was_training)
     loss, recon, kl = totals / len(x)
@@ -206,7 +213,9 @@ class Trainer:
     `stop_reason` says why it ended.
     """
 
-    def __init__(self, model: VAE, images: np.ndarray, options: TrainOptions) -> None:
+    def __init__(
+        self, model: VAE, images: np.ndarray, options: TrainOptions, labels: np.ndarray | None = None
+    ) -> None:
         self.model = model
         self.options = options
         train_idx, val_idx = split_train_val(len(images), options.val_size, options.seed)
@@ -215,6 +224,15 @@ class Trainer:
         self.x_train: torch.Tensor = as_stored(np.asarray(images)[train_idx])
         self.x_val: torch.Tensor = as_tensor(np.asarray(images)[val_idx])
         self.n_train = len(train_idx)  # still known once `release` has let the images go
+        # a conditional model's digits, beside their images; None for any other model
+        self.y_train = self.y_val = None
+        if model.config.conditional:
+            if labels is None or len(labels) != len(images):
+                raise ValueError("a conditional model trains on images with their digits")
+            if options.neighbours:
+                raise ValueError("the neighbour embedding is for the map of digits, not of styles")
+            y = torch.from_numpy(np.asarray(labels, np.int64))
+            self.y_train, self.y_val = y[train_idx], y[val_idx]
         if options.binarize:
             self.x_val = torch.bernoulli(self.x_val, generator=torch.Generator().manual_seed(options.seed))
         if isinstance(model.prior, VampPrior):  # always a new one: files hold the settled mixture
@@ -256,6 +274,7 @@ class Trainer:
         again. Called when a run ends, so that its memory is freed then, not when the last
         reference to the trainer goes."""
         self.x_train = self.x_val = torch.zeros(0)
+        self.y_train = self.y_val = None
         self.graph = None
 
     def restore_best(self) -> None:
@@ -328,6 +347,7 @@ class Trainer:
                     group["lr"] = schedule(done_batches)
                 picked = order[first : first + opts.batch_size]
                 xb = self._batch(picked, distort)
+                yb = self.y_train[picked] if self.y_train is not None else None
                 encoded, embed = None, torch.zeros(())
                 if self.graph is not None:  # each image and one of its neighbours, in one pass
                     column = torch.randint(NEIGHBOURS, (len(picked),), generator=pairing)
@@ -335,7 +355,7 @@ class Trainer:
                     mu, logvar = model.encode(torch.cat([xb, partners]))
                     embed = contrastive_loss(mu[: len(xb)], mu[len(xb) :])
                     encoded = mu[: len(xb)], logvar[: len(xb)]
-                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples, encoded=encoded)
+                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples, encoded, yb)
                 objective = loss + opts.neighbours * embed
                 if opts.free_bits:  # the ELBO's KL term held at the floor while below it
                     objective = objective + beta(done_batches) * (torch.clamp(kl, min=opts.free_bits) - kl)
@@ -367,7 +387,7 @@ class Trainer:
                         elapsed=elapsed,
                         eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
                     )
-            val = mean_loss(model, self.x_val, seed=opts.seed, samples=opts.iw_samples)
+            val = mean_loss(model, self.x_val, seed=opts.seed, samples=opts.iw_samples, labels=self.y_val)
             improved = val[0] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val[0], epoch

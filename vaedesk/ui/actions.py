@@ -56,6 +56,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("file.export_morph_strip", "Export morph strip as PNG\u2026", "&File",
            lambda w: w.export_morph_strip(), group=1, enabled=lambda s: s.morph is not None,
            help="Shift-click two points on the map first"),
+    Action("file.export_morph_gif", "Export morph as animated GIF\u2026", "&File", lambda w: _morph_gif(w),
+           group=1, enabled=lambda s: s.morph is not None, help="Shift-click two points on the map first"),
+    Action("file.export_style_row", "Export style row as PNG\u2026", "&File", lambda w: _style_row(w),
+           group=1, help="The Style view's row of ten digits"),
     Action("file.quit", "Quit", "&File", lambda w: w.close(), K.Quit, group=2),
 
     Action("edit.copy_digit", "Copy decoded digit", "&Edit", lambda w: w.copy_digit(), K.Copy),
@@ -72,6 +76,10 @@ ACTIONS: tuple[Action, ...] = (
            enabled=lambda s: s.test is not None),
     Action("view.previous_image", "Previous test image", "&View", lambda w: w.previous_image(), "Left",
            group=1, enabled=lambda s: s.test is not None),
+
+    Action("view.style", "Style view: your handwriting as every digit\u2026", "&View",
+           lambda w: _style_view(w), "Ctrl+Shift+Y", group=2,
+           help="A conditional VAE's map of styles; the row shows one style as 0-9"),
 
     Action("explore.sample", "Sample 16 points from the prior", "&Explore", lambda w: w.sample_prior(), "S"),
     # read when a morph starts
@@ -105,6 +113,26 @@ def _about(window: QMainWindow) -> None:
     from vaedesk.ui.about import show_about  # imported when asked for, not at start-up
 
     show_about(window)
+
+
+def _style_view(window: QMainWindow) -> None:
+    from vaedesk.ui.style_view import open_style_view
+
+    open_style_view(window)
+
+
+def _style_row(window: QMainWindow) -> None:
+    from vaedesk.ui.style_view import open_style_view
+
+    view = open_style_view(window)
+    if view is not None:
+        view.export_row()
+
+
+def _morph_gif(window: QMainWindow) -> None:
+    from vaedesk.ui.gif_export import export_morph_gif
+
+    export_morph_gif(window)
 
 
 def build(window: QMainWindow) -> dict[str, QAction]:

@@ -33,6 +33,7 @@ from vaedesk.ui.latent_map import LatentMap
 from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
+from vaedesk.ui.typicality_view import TypicalityReadout
 from vaedesk.ui.widgets import numbers, scrolling
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class MainWindow(PictureDrops, QMainWindow):
         self.model_label = QLabel()
         self.statusBar().addPermanentWidget(self.model_label)
         self.menu_actions = actions.build(self)
+        self.typicality = TypicalityReadout(self.session, self, self.drawing.pad.side)
+        self.drawing.layout().insertWidget(self.drawing.layout().count() - 1, self.typicality)
         self._wire()
         self._subscribe()
         self._load_test_set()

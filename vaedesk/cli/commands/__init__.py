@@ -39,6 +39,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "eval": CommandInfo(_here("eval"), "test-set metrics of a weights file"),
     "encode": CommandInfo(_here("encode"), "encode pictures of digits"),
     "decode": CommandInfo(_here("decode"), "decode a latent point to a PNG"),
+    "morph": CommandInfo(_here("morph"), "an animated GIF of one latent point morphing into another"),
     "data": CommandInfo(_here("data"), "where MNIST is, and download it"),
     "classifier": CommandInfo(_here("classifier"), "train the digit classifier"),
     "classify": CommandInfo(_here("classify"), "say which digit each picture shows (one JSON line each)"),

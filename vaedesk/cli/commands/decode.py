@@ -25,6 +25,9 @@ def add_arguments(parser: Parser) -> None:
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the PNG to write")
     parser.add_argument("--size", type=int, default=280, help="output side in pixels (default: %(default)s)")
+    parser.add_argument(
+        "--digit", type=int, choices=range(10), metavar="D", help="the digit a conditional model draws (0-9)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--size must be between 8 and 4096 pixels")
     model = load_model(args.weights)
     z = _latent_point(args.z, model.config.latent_dim)
-    image = model.decode(z)[0]
+    if model.conditional != (args.digit is not None):
+        need = "needs --digit D (0-9)" if model.conditional else "is not conditional: leave out --digit"
+        raise CommandError(f"{model.path}: {need}")
+    image = model.decode(z, args.digit)[0]
     try:
         preprocess.save_png(image, args.output, size=args.size)
     except OSError as e:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from vaedesk.cli.common import each_picture, load_model
+from vaedesk.cli.common import CommandError, each_picture, load_model
 from vaedesk.cli.parsing import Parser, add_data_option, add_weights_option
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from vaedesk.core.digits import DigitGuesser
 
     model = load_model(args.weights)
+    if model.conditional:
+        raise CommandError(f"{model.path}: a conditional model encodes styles; open it in View > Style view")
     try:  # "digit" is what the classifier reads in the picture, as the model's input
         classifier, guesser = Classifier.load(), None
     except ClassifierError as e:  # then the nearest encoded test images vote, if MNIST is here

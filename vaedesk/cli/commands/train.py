@@ -58,6 +58,12 @@ def _add_model_options(t: Parser) -> None:
         "shows them on a plane through the latent space)",
     )
     t.add_argument(
+        "--conditional",
+        action="store_true",
+        help="condition the model on the digit (a conditional VAE): the latent keeps the style,"
+        " and the decoder draws any digit in it (the prior defaults to normal)",
+    )
+    t.add_argument(
         "--components",
         type=positive_int,
         default=16,
@@ -273,10 +279,11 @@ def _settings(args: argparse.Namespace) -> tuple[TrainOptions, VAEConfig]:
             arch=args.arch or "conv",
             loss=args.loss or "bce",
             beta=args.beta if args.beta is not None else 1.0,
-            prior=args.prior or "mog",
+            prior=args.prior or ("normal" if args.conditional else "mog"),
             components=args.components,
             latent_dim=args.latent_dim or 2,
             dropout=args.dropout or 0.0,
+            conditional=args.conditional,
         )
     except ValueError as e:
         raise CommandError(str(e)) from None
@@ -381,6 +388,7 @@ def _starting_model(args: argparse.Namespace) -> VAE:
         ("--arch", "architecture", args.arch, base.arch),
         ("--prior", "prior", args.prior, base.prior),
         ("--latent-dim", "latent size", args.latent_dim, base.latent_dim),
+        ("--conditional", "conditioning", args.conditional or None, base.conditional),
     ):
         if asked is not None and asked != has:
             raise CommandError(
