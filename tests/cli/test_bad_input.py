@@ -525,3 +525,13 @@ def test_a_training_option_out_of_range_is_one_line_before_training(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err and "Traceback" not in err, err
     assert "epoch" not in err and not out.exists()  # nothing trained
+
+
+def test_a_negative_sample_count_for_eval_is_refused_at_once(capsys):
+    """`eval -k -1` ran the whole evaluation (half a minute or more) and left the IWAE
+    bound out without a word."""
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "-k", "-1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "-k" in err and "0 or more" in err
