@@ -24,6 +24,9 @@ from vaedesk.core.model import VAE, VampPrior, frozen
 SCHEDULES = ("constant", "cosine")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     epochs: int = 30
@@ -89,7 +92,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        # finite after conversion to float32, as every number that enters (1e39 is a double)
+        if not 0 < self.lr <= FLOAT32_MAX:
             raise ValueError("the learning rate must be a positive number")
         if self.iw_samples < 1:
             raise ValueError("importance samples must be at least 1")
@@ -105,8 +109,10 @@ class TrainOptions:
             raise ValueError("the neighbour embedding shapes the means, which this stage keeps fixed")
         if self.free_bits and self.iw_samples > 1:
             raise ValueError("free bits apply to the ELBO, not to the importance-weighted bound")
-        if not self.weight_decay >= 0:
+        if not 0 <= self.weight_decay <= FLOAT32_MAX:
             raise ValueError("weight decay must be a non-negative number")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError("patience must be 1 or more")
         if self.encoder_only + self.decoder_only + self.fixed_means > 1:
             raise ValueError("choose one of: the encoder alone, the decoder alone, or fixed means")
         if self.lr_schedule not in SCHEDULES:
