@@ -321,17 +321,19 @@ class TrainingPanel(QDockWidget):
             buttons.addWidget(b)
         form.addRow(buttons)
         form.addRow(self.result_label)
+        # the status under them too: in the column of the curves it had 124 px at 800 x 600,
+        # too narrow for its lines, and was cut
+        self.status = QLabel(IDLE)
+        self.status.setWordWrap(True)
+        form.addRow(self.status)
         row.addLayout(form)
 
         right = QVBoxLayout()
         self.progress = QProgressBar()
-        self.status = QLabel(IDLE)
-        self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
         self._show_result_buttons(False)
         right.addWidget(self.progress)
-        right.addWidget(self.status)
         right.addWidget(self.curves, 1)
         row.addLayout(right, 1)
         self.setWidget(body)
