@@ -34,6 +34,12 @@ from vaedesk.core.digits import DigitGuesser, EncodedTestSet, encode_test_set
 from vaedesk.core.plane import Plane, central_range
 from vaedesk.core.prior import line
 
+# The records the session holds have a module of their own; importable from here, as before.
+from vaedesk.core.session_records import DrawingEncoding as DrawingEncoding
+from vaedesk.core.session_records import Morph as Morph
+from vaedesk.core.session_records import Selection as Selection
+from vaedesk.core.session_records import Shown as Shown
+
 if TYPE_CHECKING:
     from psygnal import SignalGroup
 
@@ -44,44 +50,6 @@ N_SAMPLES = 16
 # has about 100 (the thinnest 1s about 40). The classifier would still name one.
 MIN_INK_PIXELS = 12
 NOTHING_DRAWN = "the decoder draws nothing here"
-
-
-@dataclass(frozen=True, eq=False)
-class Selection:
-    index: int
-    label: int
-    image: np.ndarray  # (28, 28) float32 in [0, 1]
-    recon: np.ndarray
-    mu: np.ndarray  # (D,)
-
-
-@dataclass(frozen=True, eq=False)
-class DrawingEncoding:
-    input: np.ndarray  # the drawing as the model sees it, (28, 28)
-    mu: np.ndarray  # (D,)
-    sigma: np.ndarray  # (D,)
-    recon: np.ndarray  # (28, 28)
-    trail: np.ndarray  # (T, D): the encodings at the end of each stroke so far
-    guess: int | None  # nearest-test-images vote, None without the test set
-    reading: str = ""  # what the digit classifier reads in the input ("" without one)
-
-
-@dataclass(frozen=True, eq=False)
-class Morph:
-    path: np.ndarray  # (MORPH_STEPS, D)
-    frames: np.ndarray  # (MORPH_STEPS, 28, 28)
-    readings: tuple[str, ...] = ()  # what the classifier reads in each frame
-
-
-@dataclass(frozen=True, eq=False)
-class Shown:
-    """What the decoder view shows: one digit (or a tile of them), its caption, and what
-    the classifier reads in it, always together."""
-
-    image: np.ndarray  # (28, 28), or (112, 112) for the prior samples' tile
-    caption: str
-    reading: str = ""
-    z: np.ndarray | None = None  # (D,): the latent point decoded (None for a tile)
 
 
 def _same(a: Any, b: Any) -> bool:

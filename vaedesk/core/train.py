@@ -21,102 +21,9 @@ from vaedesk.core.embedding import NEIGHBOURS, contrastive_loss, neighbour_graph
 from vaedesk.core.memory import trim_heap
 from vaedesk.core.model import VAE, VampPrior, frozen
 
-SCHEDULES = ("constant", "cosine")
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"  # cosine decays to 2% of lr over all epochs' batches
-    weight_decay: float = 0.0  # decoupled (AdamW, Loshchilov & Hutter 2019); 0 is plain Adam
-    # Batches over which the learning rate rises linearly to the schedule's (Goyal et al.
-    # 2017): Adam's first steps, taken on moment estimates from a handful of batches, can
-    # throw a fresh model onto its prior at a high rate (Liu et al. 2020, "On the Variance
-    # of the Adaptive Learning Rate and Beyond").
-    lr_warmup: int = 0
-    kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
-    # (Bowman et al. 2016; Sonderby et al. 2016); validation always uses the full weight
-    # Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse
-    # Autoregressive Flow", eq. 15): while a batch's mean KL is below this many nats per
-    # image, the KL term gives no gradient, so the encoder cannot be pulled onto the prior
-    # (a collapsed posterior) early in a short run; above it the objective is the ELBO.
-    # Reported losses and validation are always the true ELBO's.
-    free_bits: float = 0.0
-    seed: int = 0
-    val_size: int = 5000  # carved from the training images, never from the test set
-    patience: int | None = None  # stop after this many epochs without a better val loss
-    log_every: int = 50  # batches between BatchProgress reports
-    time_limit: float | None = None  # seconds; stop after the epoch that crosses it
-    # Dynamic binarization (Salakhutdinov & Murray 2008): each batch's pixels drawn afresh
-    # as 0 or 1 with their intensity as probability, for Bernoulli likelihoods comparable
-    # with the literature's binarized MNIST; validation images binarized once, seeded.
-    binarize: bool = False
-    # Train the encoder alone, the decoder and the prior fixed: a second stage after a
-    # full run, whose encoder overfits while its decoder does not (see
-    # `evaluate.amortization_gap`), to regularise the encoder without the decoder
-    # learning under noisier codes (cf. Shu et al. 2018, "Amortized Inference
-    # Regularization"). With dropout it did not help: the fixed decoder cannot absorb
-    # the noise either (README, "The bundled model").
-    encoder_only: bool = False
-    # The other second stage: train the decoder and the prior alone, the encoder fixed, so
-    # that a decoder trained beside a regularised encoder (dropout, distorted images) fits
-    # the codes the encoder gives in use, on the images themselves, while the encoder
-    # cannot overfit them any further.
-    decoder_only: bool = False
-    # A third: the decoder, the prior and the encoder's variance head, the encoder's body
-    # and mean head fixed. Every image keeps its posterior mean, so the map stays as it
-    # is, while the posterior variances are refitted: a second stage after a run at a KL
-    # weight below 1, whose map separates the digits better but whose posteriors are too
-    # narrow for the ELBO (`--beta 1` here).
-    fixed_means: bool = False
-    # Each batch's images distorted by a small random rotation, scale and shear
-    # (`augment.random_affine`), against the encoder's overfitting; validation images are
-    # never distorted.
-    augment: bool = False
-    # Importance samples per image in the objective, training and validation alike: 1 is
-    # the ELBO; k > 1 the IWAE bound (Burda et al. 2016), which trains the decoder for the
-    # log-likelihood that `eval` estimates by importance sampling, at k decodes per image.
-    iw_samples: int = 1
-    # Weight of the neighbour-embedding term (`embedding.contrastive_loss`, VAE-SNE) added
-    # to the objective: each image's mean is pulled towards the mean of one of its 15
-    # nearest training images in pixel space and pushed from the batch's other means, so
-    # that the map keeps apart digits that the ELBO alone packs together. No labels. 0 is
-    # the ELBO alone; reported losses and validation are always the ELBO's.
-    neighbours: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch size must be at least 1")
-        # finite after conversion to float32, as every number that enters (1e39 is a double)
-        if not 0 < self.lr <= FLOAT32_MAX:
-            raise ValueError("the learning rate must be a positive number")
-        if self.iw_samples < 1:
-            raise ValueError("importance samples must be at least 1")
-        if self.kl_warmup < 0:
-            raise ValueError("KL warm-up must be zero or more epochs")
-        if self.lr_warmup < 0:
-            raise ValueError("learning-rate warm-up must be zero or more batches")
-        if not (self.free_bits >= 0 and math.isfinite(self.free_bits)):
-            raise ValueError("free bits must be a non-negative number of nats")
-        if not (self.neighbours >= 0 and math.isfinite(self.neighbours)):
-            raise ValueError("the neighbour-embedding weight must be a non-negative number")
-        if self.neighbours and (self.fixed_means or self.decoder_only):
-            raise ValueError("the neighbour embedding shapes the means, which this stage keeps fixed")
-        if self.free_bits and self.iw_samples > 1:
-            raise ValueError("free bits apply to the ELBO, not to the importance-weighted bound")
-        if not 0 <= self.weight_decay <= FLOAT32_MAX:
-            raise ValueError("weight decay must be a non-negative number")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError("patience must be 1 or more")
-        if self.encoder_only + self.decoder_only + self.fixed_means > 1:
-            raise ValueError("choose one of: the encoder alone, the decoder alone, or fixed means")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.lr_schedule!r}")
+# The options have a module of their own (no torch); importable from here, as before.
+from vaedesk.core.train_options import SCHEDULES as SCHEDULES
+from vaedesk.core.train_options import TrainOptions as TrainOptions
 
 
 @dataclass(frozen=True)
@@ -321,19 +228,14 @@ class Trainer:
         distort = torch.Generator().manual_seed(opts.seed + 1)
         pairing = torch.Generator().manual_seed(opts.seed + 2)
         optimizer = torch.optim.AdamW(trained, lr=opts.lr, weight_decay=opts.weight_decay)
-        total_batches = self.total_batches
-        schedule = _schedule(opts, total_batches)
+        schedule = _schedule(opts, self.total_batches)
         warmup_batches = opts.kl_warmup * self.batches_per_epoch
 
         def beta(step: int) -> float:
             return model.config.beta * (min(1.0, step / warmup_batches) if warmup_batches else 1.0)
 
-        if opts.neighbours and self.graph is None:
-            self.graph = neighbour_graph(self.x_train, should_stop=should_stop)
-            trim_heap()  # the search's blocks, freed, would otherwise stay in this thread's heap
-            if self.graph is None:
-                self.stop_reason = "cancelled"
-                return
+        if not self._find_neighbours(should_stop):
+            return
         n = len(self.x_train)
         start = time.perf_counter()
         done_batches = 0
@@ -352,71 +254,13 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = schedule(done_batches)
                 picked = order[first : first + opts.batch_size]
-                xb = self._batch(picked, distort)
-                yb = self.y_train[picked] if self.y_train is not None else None
-                encoded, embed = None, torch.zeros(())
-                if self.graph is not None:  # each image and one of its neighbours, in one pass
-                    column = torch.randint(NEIGHBOURS, (len(picked),), generator=pairing)
-                    partners = self._batch(self.graph[picked, column], distort)
-                    mu, logvar = model.encode(torch.cat([xb, partners]))
-                    embed = contrastive_loss(mu[: len(xb)], mu[len(xb) :])
-                    encoded = mu[: len(xb)], logvar[: len(xb)]
-                loss, recon, kl = model.losses(xb, beta(done_batches), opts.iw_samples, encoded, yb)
-                objective = loss + opts.neighbours * embed
-                if opts.free_bits:  # the ELBO's KL term held at the floor while below it
-                    objective = objective + beta(done_batches) * (torch.clamp(kl, min=opts.free_bits) - kl)
-                if not torch.isfinite(objective):
-                    self.stop_reason = "diverged"
-                    raise TrainingDiverged(
-                        f"the loss became {objective.item()} at epoch {epoch}, batch {b}; "
-                        "try a lower learning rate"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                optimizer.step()
-                sums += np.array([loss.item(), recon.item(), kl.item(), embed.item()]) * len(xb)
-                seen += len(xb)
+                sums += self._step(optimizer, picked, beta(done_batches), (distort, pairing), (epoch, b))
+                seen += len(picked)
                 done_batches += 1
                 self.batch = b
                 if b % opts.log_every == 0 or b == self.batches_per_epoch:
-                    elapsed = time.perf_counter() - start
-                    rate = done_batches / elapsed
-                    means = sums / seen
-                    yield BatchProgress(
-                        epoch,
-                        b,
-                        self.batches_per_epoch,
-                        loss=float(means[0]),
-                        recon=float(means[1]),
-                        kl=float(means[2]),
-                        samples_per_s=seen / (time.perf_counter() - epoch_start),
-                        elapsed=elapsed,
-                        eta=_eta(opts, elapsed, (total_batches - done_batches) / rate),
-                    )
-            val = mean_loss(model, self.x_val, seed=opts.seed, samples=opts.iw_samples, labels=self.y_val)
-            improved = val[0] < self.best_val
-            if improved:
-                self.best_val, self.best_epoch = val[0], epoch
-                self.best_state = copy.deepcopy(model.state_dict())
-            seconds = time.perf_counter() - epoch_start
-            train = sums / seen
-            result = EpochResult(
-                epoch,
-                opts.epochs,
-                train_loss=float(train[0]),
-                train_recon=float(train[1]),
-                train_kl=float(train[2]),
-                train_neighbours=float(train[3]),
-                val_loss=val[0],
-                val_recon=val[1],
-                val_kl=val[2],
-                lr=optimizer.param_groups[0]["lr"],
-                seconds=seconds,
-                elapsed=time.perf_counter() - start,
-                samples_per_s=seen / seconds,
-                improved=improved,
-            )
-            self.history.append(result)
+                    yield self._progress(sums / seen, seen, (start, epoch_start), done_batches)
+            result = self._end_epoch(sums / seen, seen, (start, epoch_start), optimizer.param_groups[0]["lr"])
             yield result
             if epoch == opts.epochs:
                 break  # every epoch ran: "completed", even past a limit or a patience
@@ -427,6 +271,102 @@ class Trainer:
                 self.stop_reason = "time limit"
                 return
         self.stop_reason = "completed"
+
+    def _find_neighbours(self, should_stop: Callable[[], bool] | None) -> bool:
+        """Each training image's nearest neighbours, once, if the options ask for the
+        neighbour term. False: cancelled during the search."""
+        if self.options.neighbours and self.graph is None:
+            self.graph = neighbour_graph(self.x_train, should_stop=should_stop)
+            trim_heap()  # the search's blocks, freed, would otherwise stay in this thread's heap
+            if self.graph is None:
+                self.stop_reason = "cancelled"
+                return False
+        return True
+
+    def _step(
+        self,
+        optimizer: torch.optim.Optimizer,
+        picked: torch.Tensor,
+        beta: float,
+        generators: tuple[torch.Generator, torch.Generator],
+        where: tuple[int, int],
+    ) -> np.ndarray:
+        """One optimizer step on the training images at `picked`; the batch's loss,
+        reconstruction, KL and neighbour terms, summed over its images."""
+        opts, model = self.options, self.model
+        distort, pairing = generators
+        xb = self._batch(picked, distort)
+        yb = self.y_train[picked] if self.y_train is not None else None
+        encoded, embed = None, torch.zeros(())
+        if self.graph is not None:  # each image and one of its neighbours, in one pass
+            column = torch.randint(NEIGHBOURS, (len(picked),), generator=pairing)
+            partners = self._batch(self.graph[picked, column], distort)
+            mu, logvar = model.encode(torch.cat([xb, partners]))
+            embed = contrastive_loss(mu[: len(xb)], mu[len(xb) :])
+            encoded = mu[: len(xb)], logvar[: len(xb)]
+        loss, recon, kl = model.losses(xb, beta, opts.iw_samples, encoded, yb)
+        objective = loss + opts.neighbours * embed
+        if opts.free_bits:  # the ELBO's KL term held at the floor while below it
+            objective = objective + beta * (torch.clamp(kl, min=opts.free_bits) - kl)
+        if not torch.isfinite(objective):
+            self.stop_reason = "diverged"
+            raise TrainingDiverged(
+                f"the loss became {objective.item()} at epoch {where[0]}, batch {where[1]}; "
+                "try a lower learning rate"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        return np.array([loss.item(), recon.item(), kl.item(), embed.item()]) * len(xb)
+
+    def _progress(
+        self, means: np.ndarray, seen: int, starts: tuple[float, float], done_batches: int
+    ) -> BatchProgress:
+        """The report after a batch: the epoch's mean terms so far, its pace, the ETA."""
+        start, epoch_start = starts
+        elapsed = time.perf_counter() - start
+        rate = done_batches / elapsed
+        return BatchProgress(
+            self.epoch,
+            self.batch,
+            self.batches_per_epoch,
+            loss=float(means[0]),
+            recon=float(means[1]),
+            kl=float(means[2]),
+            samples_per_s=seen / (time.perf_counter() - epoch_start),
+            elapsed=elapsed,
+            eta=_eta(self.options, elapsed, (self.total_batches - done_batches) / rate),
+        )
+
+    def _end_epoch(self, train: np.ndarray, seen: int, starts: tuple[float, float], lr: float) -> EpochResult:
+        """Validate the epoch's model, keep its weights if they are the best yet, and
+        record the epoch."""
+        opts, model, epoch = self.options, self.model, self.epoch
+        start, epoch_start = starts
+        val = mean_loss(model, self.x_val, seed=opts.seed, samples=opts.iw_samples, labels=self.y_val)
+        improved = val[0] < self.best_val
+        if improved:
+            self.best_val, self.best_epoch = val[0], epoch
+            self.best_state = copy.deepcopy(model.state_dict())
+        seconds = time.perf_counter() - epoch_start
+        result = EpochResult(
+            epoch,
+            opts.epochs,
+            train_loss=float(train[0]),
+            train_recon=float(train[1]),
+            train_kl=float(train[2]),
+            train_neighbours=float(train[3]),
+            val_loss=val[0],
+            val_recon=val[1],
+            val_kl=val[2],
+            lr=lr,
+            seconds=seconds,
+            elapsed=time.perf_counter() - start,
+            samples_per_s=seen / seconds,
+            improved=improved,
+        )
+        self.history.append(result)
+        return result
 
 
 def _schedule(opts: TrainOptions, total_batches: int) -> Callable[[int], float]:

@@ -171,15 +171,9 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"vaedesk: --trace {args.trace}: cannot write ({e.strerror or e})", file=sys.stderr)
         return 2
 
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
     from vaedesk.ui.settings import Settings
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("vaedesk")
-    app.setOrganizationName("vaedesk")
-    app.setDesktopFileName("vaedesk")  # before the window shows: Wayland finds the icon by it
+    app = _application()
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
@@ -192,7 +186,6 @@ def run_app(args: argparse.Namespace) -> int:
     model = start_model(args, settings)
     if model is None:
         return 1
-
     install_excepthook()
     session = Session(model, data_dir)
     loaded = prefetch.result()
@@ -201,6 +194,39 @@ def run_app(args: argparse.Namespace) -> int:
     window = MainWindow(session, settings, trace)
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
+    _on_first_paint(app, window, args)
+    window.show()
+    return _exec(app, window, args.self_test)
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("vaedesk")
+    app.setOrganizationName("vaedesk")
+    app.setDesktopFileName("vaedesk")  # before the window shows: Wayland finds the icon by it
+    return app
+
+
+def _exec(app, window, self_test: bool) -> int:
+    """Run the event loop until the window closes; with --self-test, run the self-test
+    in it and return its exit code."""
+    if self_test:
+        from vaedesk.ui.selftest import SelfTest
+
+        test = SelfTest(window)
+        test.start()
+        app.exec()
+        return test.exit_code
+    return app.exec()
+
+
+def _on_first_paint(app, window, args: argparse.Namespace) -> None:
+    """What waits for the map's first paint: the garbage collector, the icon, and with
+    --exit-after-first-paint the start-up figures and the exit."""
+    from PySide6.QtCore import QTimer
+
     window.map.first_painted.connect(_collect_from_now_on)
     # The icon's first use loads Qt's icon machinery (70-160 ms here): after the first paint.
     window.map.first_painted.connect(lambda: set_icon(app))
@@ -218,12 +244,3 @@ def run_app(args: argparse.Namespace) -> int:
             app.quit()
 
         window.map.first_painted.connect(on_first_paint)
-    window.show()
-    if args.self_test:
-        from vaedesk.ui.selftest import SelfTest
-
-        test = SelfTest(window)
-        test.start()
-        app.exec()
-        return test.exit_code
-    return app.exec()

@@ -1,15 +1,36 @@
 """The banner over the map when the MNIST test set is missing: download it (in a
-background thread, with progress and cancel) or choose a folder."""
+background thread, with progress and cancel) or choose a folder; and the same question
+asked when Train is started without the MNIST training set."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from vaedesk.core import data
 from vaedesk.ui.workers import Task, Worker
+
+
+def ask_for_training_set(parent: QWidget, reason: str) -> str | None:
+    """Ask whether to download the MNIST training set or choose its folder: "download",
+    "choose", or None when cancelled."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "vaedesk",
+        f"Training needs the MNIST training set.\n\n{reason}",
+        parent=parent,
+    )
+    download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
+    choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is download:
+        return "download"
+    if box.clickedButton() is choose:
+        return "choose"
+    return None
 
 
 class DataBanner(QWidget):

@@ -2,31 +2,25 @@
 recipe, live curves, a map that moves as it learns, and keep / save / discard.
 
 The panel reads what it needs from the session and reports through signals; the run
-itself is `vaedesk.core.recipe.TrainingRun`, the same as `vaedesk train`.
+itself is `vaedesk.core.recipe.TrainingRun`, the same as `vaedesk train`. Its option
+fields are in `training_form`, its curves in `loss_curves`, the work it hands to a thread
+in `training_run`.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -34,174 +28,37 @@ from PySide6.QtWidgets import (
 from vaedesk import __version__
 from vaedesk.core import data
 from vaedesk.core.api import Model
-from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
+from vaedesk.core.config import VAEConfig
 from vaedesk.core.digits import EncodedTestSet
 from vaedesk.core.memory import trim_heap
 from vaedesk.core.session import Session
 from vaedesk.ui import files
+from vaedesk.ui.data_banner import ask_for_training_set
+from vaedesk.ui.loss_curves import LossCurves
+from vaedesk.ui.training_form import TrainingForm
+from vaedesk.ui.training_run import (
+    ENGINE,
+    EVAL_STEPS,
+    clock,
+    dispose,
+    engine_loaded,
+    how_far,
+    load_engine,
+    training_job,
+)
 from vaedesk.ui.workers import Task, Worker
 
 if TYPE_CHECKING:
     from vaedesk.core.recipe import EvalProgress, RunOutcome, RunSpec
-    from vaedesk.core.train import BatchProgress, EpochResult, TrainOptions
+    from vaedesk.core.train import BatchProgress, TrainOptions
 
-EVAL_STEPS = 1000  # the bar's steps while the test set is evaluated
+# Importable from here, as before the panel's parts had modules of their own.
+__all__ = ["ENGINE", "EVAL_STEPS", "LossCurves", "TrainingPanel", "clock", "engine_loaded"]
+
 IDLE = "Set the options and press Start. Training uses one core; the window stays live."
 
-# The training engine imports torch (1.3 s, 170 MB), which the viewer never needs: the
-# panel loads it in a thread the first time it is shown or Start is pressed.
-ENGINE = "vaedesk.core.recipe"
 
-
-def clock(seconds: float) -> str:
-    """Seconds as m:ss."""
-    s = max(0, int(seconds))
-    return f"{s // 60}:{s % 60:02d}"
-
-
-def dispose(task: Task) -> None:
-    """Delete a finished task and its worker: children of the panel, they would otherwise
-    live as long as it does, each holding its job's last values."""
-    task.worker.deleteLater()
-    task.deleteLater()
-
-
-def engine_loaded() -> bool:
-    return ENGINE in sys.modules
-
-
-def load_engine(emit, should_stop) -> None:
-    import torch
-
-    import vaedesk.core.recipe  # noqa: F401
-
-    torch.set_num_threads(1)  # training leaves the other core to the interface
-
-
-def training_job(spec: RunSpec):
-    """The worker's job: the recipe's events, emitted as they come; the run returned."""
-    from vaedesk.core.recipe import run_spec
-
-    def job(emit, should_stop):
-        try:
-            return run_spec(spec, emit, should_stop, threads=1)
-        finally:
-            # Here, in the worker's thread: giving back hundreds of MB of pages took 0.27 s
-            # (measured), which the window's thread would spend frozen.
-            trim_heap()
-
-    return job
-
-
-class LossCurves(pg.PlotWidget):
-    """Training and validation loss and the validation reconstruction term, per epoch, in
-    nats on the left axis; the validation KL, some fifty times smaller, on its own axis on
-    the right, so that neither flattens the other.
-
-    The loss axis follows the curves but leaves out the first tenth of the training
-    curve, or its learning-rate warm-up if that is longer, whose batches (twice the loss
-    of a trained model, or more) would otherwise squash the rest into a flat line; those
-    run off the top."""
-
-    EARLY = 0.1  # of the training curve's points, left out of the loss axis's range
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setLabel("bottom", "epoch")
-        # Epochs are epochs: no "(x0.001)" while the first batches' fractions are on show.
-        self.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
-        self.setLabel("left", "loss (nats / image)")
-        self.showGrid(x=True, y=True, alpha=0.2)
-        backdrop = pg.mkColor(pg.getConfigOption("background"))
-        backdrop.setAlpha(210)  # the curves may pass under the legend: keep its text legible
-        # Bottom left: losses fall from the top left, and validation starts after epoch 1.
-        self.addLegend(offset=(10, -10), brush=backdrop)
-        self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
-        # Validation comes once an epoch: each point marked, so that one epoch shows one.
-        self.val = self.plot(pen=pg.mkPen("#e15759", width=2), name="val loss", **self.marker("o", "#e15759"))
-        self.recon = self.plot(
-            pen=pg.mkPen("#59a14f", width=1.5, style=Qt.PenStyle.DashLine),
-            name="val reconstruction",
-            **self.marker("s", "#59a14f"),
-        )
-        # The KL in a view box of its own, sharing the x axis, scaled on the right axis.
-        plot = self.getPlotItem()
-        self.kl_view = pg.ViewBox(enableMouse=False)
-        plot.showAxis("right")
-        plot.scene().addItem(self.kl_view)
-        plot.getAxis("right").linkToView(self.kl_view)
-        plot.getAxis("right").setLabel("val KL (nats)", color="#b07aa1")
-        self.kl_view.setXLink(plot)
-        self.kl = pg.PlotDataItem(
-            pen=pg.mkPen("#b07aa1", width=1.5, style=Qt.PenStyle.DashLine), **self.marker("t", "#b07aa1")
-        )
-        self.kl_view.addItem(self.kl)
-        plot.legend.addItem(self.kl, "val KL (right axis)")
-        plot.vb.sigResized.connect(lambda *_: self.kl_view.setGeometry(plot.vb.sceneBoundingRect()))
-        plot.vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
-        self.reset()
-
-    @staticmethod
-    def marker(symbol: str, colour: str) -> dict:
-        return {"symbol": symbol, "symbolSize": 8, "symbolBrush": colour, "symbolPen": colour}
-
-    def reset(self, warmup: float = 0.0, epochs: int | None = None) -> None:
-        """Clear the curves for a run of `epochs` whose learning rate warms up over `warmup`
-        epochs. The x axis spans the whole run from the start, so that the curves grow
-        across it and the last epoch's validation points sit inside the frame, not on its
-        edge; without a run it follows the curves."""
-        self.warmup = warmup
-        if epochs is not None:
-            self.setXRange(0, epochs, padding=0.03)
-        else:
-            self.getPlotItem().vb.enableAutoRange(axis=pg.ViewBox.XAxis, enable=True)
-        self._last: BatchProgress | None = None
-        self.points: dict[str, tuple[list[float], list[float]]] = {
-            k: ([], []) for k in ("train", "val", "recon", "kl")
-        }
-        for curve in (self.train, self.val, self.recon, self.kl):
-            curve.setData([], [])
-        self.setYRange(0, 1)
-
-    def loss_range(self) -> tuple[float, float] | None:
-        """The loss axis's span: every validation point, and the training curve but for
-        its first tenth and its warm-up (all of it while it has fewer than ten points)."""
-        xs, train = self.points["train"]
-        early = 0
-        if len(train) >= 10:
-            early = max(int(len(train) * self.EARLY), sum(x <= self.warmup for x in xs))
-        values = train[min(early, len(train) - 1) :] + self.points["val"][1] + self.points["recon"][1]
-        finite = [v for v in values if np.isfinite(v)]
-        if not finite:
-            return None
-        return min(finite), max(finite)
-
-    def _add(self, key: str, curve, x: float, y: float) -> None:
-        xs, ys = self.points[key]
-        xs.append(x)
-        ys.append(y)
-        curve.setData(xs, ys)
-        if key == "kl":
-            self.kl_view.setYRange(0, max(1.0, max(v for v in ys if np.isfinite(v))), padding=0.1)
-        elif (span := self.loss_range()) is not None:
-            self.setYRange(*span, padding=0.08)
-
-    def add_batch(self, p: BatchProgress) -> None:
-        """Plot the mean over the batches since the last report, not the epoch's running
-        mean, so the curve does not jump at every epoch boundary."""
-        loss = p.loss
-        if self._last is not None and self._last.epoch == p.epoch and p.batch > self._last.batch:
-            loss = (p.loss * p.batch - self._last.loss * self._last.batch) / (p.batch - self._last.batch)
-        self._last = p
-        self._add("train", self.train, p.epoch - 1 + p.batch / p.batches, loss)
-
-    def add_epoch(self, r: EpochResult) -> None:
-        self._add("val", self.val, r.epoch, r.val_loss)
-        self._add("recon", self.recon, r.epoch, r.val_recon)
-        self._add("kl", self.kl, r.epoch, r.val_kl)
-
-
-class TrainingPanel(QDockWidget):
+class TrainingPanel(TrainingForm, QDockWidget):
     """The Model > Train panel: one run at a time."""
 
     run_started = Signal()
@@ -236,74 +93,22 @@ class TrainingPanel(QDockWidget):
 
         body = QWidget()
         row = QHBoxLayout(body)
-        form = QFormLayout()
-        self.arch = QComboBox()
-        self.arch.addItems(ARCHS)
-        self.prior = QComboBox()
-        for text, name in (("mixture of Gaussians", "mog"), ("standard normal", "normal")):
-            self.prior.addItem(text, name)
-        self.prior.setToolTip(
-            "The latent prior. A learned mixture lets each digit take a region of its own and\n"
-            "keeps short runs from collapsing onto the prior; the bundled model uses one."
-        )
-        self.components = QSpinBox(minimum=1, maximum=256, value=16)
-        self.components.setToolTip(
-            "Gaussians in the mixture prior. The bundled model has 64, trained for an hour;\n"
-            "in a run of a few epochs 64 collapsed onto the prior where 16 did not (README)."
-        )
-        # 3 epochs at 2e-3 on all the images: a map whose digits mostly separate in about
-        # 3.5 min of one core (README, "Retraining in the window", gives what it reaches).
-        self.epochs = QSpinBox(minimum=1, maximum=500, value=3)
-        self.batch_size = QSpinBox(minimum=8, maximum=4096, value=128)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4, value=2e-3)
-        self.beta = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=100.0, singleStep=0.1, value=1.0)
-        self.free_bits = QDoubleSpinBox(decimals=1, minimum=0.0, maximum=50.0, singleStep=0.5, value=2.0)
-        self.free_bits.setToolTip(
-            "No KL gradient while a batch's KL is below this many nats per image, so that a\n"
-            "short run cannot collapse onto the prior (0: the plain ELBO). A trained 2-D model\n"
-            "has 5 to 7 nats, above it; the curves and the card show the true ELBO."
-        )
-        # 30: the default run's 5-NN from 59 % to 79 % at a better -ELBO (README)
-        self.neighbours = QDoubleSpinBox(decimals=1, minimum=0.0, maximum=1000.0, singleStep=5.0, value=30.0)
-        self.neighbours.setToolTip(
-            "Weight of the neighbour-embedding term: each image's point is pulled towards one\n"
-            "of its 15 nearest training images in pixel space and pushed from the others, so\n"
-            "that digits that look alike land together on the map (no labels are used).\n"
-            "0: the ELBO alone. Finding the neighbours takes about half a minute first."
-        )
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
-        self.limit = QSpinBox(minimum=200, maximum=60000, value=60000, singleStep=1000)
-        self.eval_k = QSpinBox(minimum=0, maximum=64, value=WINDOW_EVAL_K)
-        self.eval_k.setToolTip(
-            "Importance samples for the IWAE bound on the card (0: none). On one core the\n"
-            "default conv model takes about 3 s per sample on the 10,000 test images."
-        )
-        self.from_current = QCheckBox("start from the current weights")
-        self.from_current.toggled.connect(lambda _: self._enable_model_fields())
-        self.prior.currentIndexChanged.connect(lambda _: self._enable_model_fields())
-        # Three columns of fields, so that the panel stays short enough for a 1000-pixel screen.
-        fields = [
-            ("architecture", self.arch),
-            ("prior", self.prior),
-            ("components", self.components),
-            ("epochs", self.epochs),
-            ("batch size", self.batch_size),
-            ("learning rate", self.lr),
-            ("\u03b2 (KL weight)", self.beta),
-            ("free bits (nats)", self.free_bits),
-            ("seed", self.seed),
-            ("training images", self.limit),
-            ("IWAE samples", self.eval_k),
-            ("neighbours (weight)", self.neighbours),
-        ]
-        columns = QHBoxLayout()
-        for third in (fields[:4], fields[4:8], fields[8:]):
-            column = QFormLayout()
-            for label, w in third:
-                column.addRow(label, w)
-            columns.addLayout(column)
-        form.addRow(columns)
-        form.addRow(self.from_current)
+        form = self._build_fields()
+        form.addRow(self._build_buttons())
+        form.addRow(self.result_label)
+        row.addLayout(form)
+        row.addLayout(self._build_status(), 1)
+        self.setWidget(body)
+        self._show_result_buttons(False)
+
+        # clicked(bool) passes its `checked` flag: connect to slots that take none.
+        self.start_button.clicked.connect(lambda: self.start())
+        self.cancel_button.clicked.connect(lambda: self.cancel())
+        self.keep_button.clicked.connect(lambda: self.keep())
+        self.save_button.clicked.connect(lambda: self.save())
+        self.discard_button.clicked.connect(lambda: self.discard())
+
+    def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -319,39 +124,20 @@ class TrainingPanel(QDockWidget):
         self.result_label.setWordWrap(True)
         for b in (self.keep_button, self.save_button, self.discard_button):
             buttons.addWidget(b)
-        form.addRow(buttons)
-        form.addRow(self.result_label)
-        # the status under them too: in the column of the curves it had 124 px at 800 x 600,
-        # too narrow for its lines, and was cut
-        self.status = QLabel(IDLE)
-        self.status.setWordWrap(True)
-        form.addRow(self.status)
-        row.addLayout(form)
+        return buttons
 
+    def _build_status(self) -> QVBoxLayout:
+        """The progress bar, the line that says what the run is doing, and the curves."""
         right = QVBoxLayout()
         self.progress = QProgressBar()
+        self.status = QLabel(IDLE)
+        self.status.setWordWrap(True)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
-        self._show_result_buttons(False)
         right.addWidget(self.progress)
+        right.addWidget(self.status)
         right.addWidget(self.curves, 1)
-        row.addLayout(right, 1)
-        self.setWidget(body)
-
-        # clicked(bool) passes its `checked` flag: connect to slots that take none.
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button.clicked.connect(lambda: self.cancel())
-        self.keep_button.clicked.connect(lambda: self.keep())
-        self.save_button.clicked.connect(lambda: self.save())
-        self.discard_button.clicked.connect(lambda: self.discard())
-
-    def _enable_model_fields(self) -> None:
-        """A run from the current weights keeps their architecture and prior; the number of
-        components means something for a mixture only."""
-        fresh = not self.from_current.isChecked()
-        self.arch.setEnabled(fresh)
-        self.prior.setEnabled(fresh)
-        self.components.setEnabled(fresh and self.prior.currentData() == "mog")
+        return right
 
     # -- running ------------------------------------------------------------------------------
 
@@ -386,23 +172,6 @@ class TrainingPanel(QDockWidget):
         self._set_running(False)
         self.status.setText(f"Training is not available: PyTorch could not be loaded ({message}).")
 
-    def options(self, n_images: int) -> TrainOptions:
-        from vaedesk.core.train import TrainOptions
-
-        return TrainOptions(
-            epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(),
-            lr=self.lr.value(),
-            # half an epoch, at most 200 batches, of rising learning rate: at 2e-3 without it
-            # one seed in three lost its posterior in the first epoch (README)
-            lr_warmup=min(200, math.ceil(n_images * 0.9 / self.batch_size.value() / 2)),
-            free_bits=self.free_bits.value(),
-            neighbours=self.neighbours.value(),
-            seed=self.seed.value(),
-            val_size=min(5000, max(1, n_images // 10)),
-            log_every=max(1, math.ceil(n_images * 0.9 / self.batch_size.value() / 20)),
-        )
-
     def start(self) -> bool:
         """Start a run with the options shown, on the session's MNIST training set."""
         if self.is_running():
@@ -413,9 +182,6 @@ class TrainingPanel(QDockWidget):
             self.status.setText("Loading PyTorch for training (first run only)\u2026")
             self.load_engine()
             return True
-        from vaedesk.core.recipe import RunSpec, equivalent_command
-        from vaedesk.core.train import TrainingDiverged
-
         if self.result is not None:
             self.discard()
         try:
@@ -425,32 +191,28 @@ class TrainingPanel(QDockWidget):
             return False
         total = len(images)
         n = min(self.limit.value(), total)
-        images, labels = images[:n], labels[:n]
-        model = self.session.model
-        if self.from_current.isChecked():
-            config = VAEConfig(**{**model.config.to_dict(), "beta": self.beta.value()})
-            init_state = model.state()
-            init = str(model.path) if model.path is not None else "the current model"
-        else:
-            config = VAEConfig(
-                arch=self.arch.currentText(),
-                beta=self.beta.value(),
-                prior=self.prior.currentData(),
-                components=self.components.value(),
-            )
-            init_state = init = None
         try:
             options = self.options(n)
         except ValueError as e:
             files.warn(self, f"Cannot train with these options: {e}")
             return False
-        limit = n if n < total else None
+        spec = self._spec((images[:n], labels[:n]), options, n if n < total else None)
+        self._launch(spec, n)
+        return True
+
+    def _spec(
+        self, train: tuple[np.ndarray, np.ndarray], options: TrainOptions, limit: int | None
+    ) -> RunSpec:
+        """The run as the engine takes it, the command that repeats it on its card."""
+        from vaedesk.core.recipe import RunSpec, equivalent_command
+
+        config, init_state, init = self.model_config(self.session.model)
         test = self.session.test
-        spec = RunSpec(
+        return RunSpec(
             config,
             init_state,
             init,
-            (images, labels),
+            train,
             (test.images, test.labels) if test is not None else None,
             options,
             self.eval_k.value(),
@@ -458,12 +220,18 @@ class TrainingPanel(QDockWidget):
             + equivalent_command(config.to_dict(), options, limit, init),
             version=__version__,
         )
+
+    def _launch(self, spec: RunSpec, n: int) -> None:
+        """Reset the bar, the curves and the status for the run, and start it in a thread."""
+        from vaedesk.core.train import TrainingDiverged
+
+        options = spec.options
         worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError))
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        self.run_config = config
-        self.model_before = model
+        self.run_config = spec.config
+        self.model_before = self.session.model
         batches = math.ceil((n - options.val_size) / options.batch_size)
         self.curves.reset(warmup=options.lr_warmup / batches, epochs=options.epochs)
         self.samples_per_s.clear()
@@ -483,23 +251,13 @@ class TrainingPanel(QDockWidget):
         worker.finished.connect(lambda: self._on_task_finished(task))
         task.start()
         self.run_started.emit()
-        return True
 
     def _offer_data(self, reason: str) -> None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "vaedesk",
-            f"Training needs the MNIST training set.\n\n{reason}",
-            parent=self,
-        )
-        download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
-        choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is download:
+        answer = ask_for_training_set(self, reason)
+        if answer == "download":
             self.status.setText("Downloading MNIST: press Start again when it has finished.")
             self.download_requested.emit()
-        elif box.clickedButton() is choose:
+        elif answer == "choose":
             self.choose_data_requested.emit()
 
     def cancel(self) -> None:
@@ -572,31 +330,13 @@ class TrainingPanel(QDockWidget):
             )
 
     def _how_far(self, run: RunOutcome) -> str:
-        """Set the bar to how far the run got, and say it: a cancelled run where it stopped,
-        a cancelled evaluation at its share done, a finished run full."""
+        """Set the bar to how far the run got, and say it."""
         seconds = f"{time.perf_counter() - self.started_at:.0f} s"
-        if run.stop_reason == "cancelled":
-            total = max(1, run.epochs * run.batches)
-            done = max(0, run.epoch - 1) * run.batches + run.batch
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-            if run.epoch == 0:
-                return f"Cancelled after {seconds}, while finding the neighbours, before the first batch"
-            return (
-                f"Cancelled in epoch {run.epoch} of {run.epochs}, after batch {run.batch} of "
-                f"{run.batches} ({100 * done / total:.0f} % of the run, {seconds})"
-            )
-        if run.evaluation == "cancelled":
-            self.progress.setRange(0, EVAL_STEPS)
-            share = self.last_eval.fraction if self.last_eval is not None else 0.0
-            self.progress.setValue(round(share * EVAL_STEPS))
-            return (
-                f"Trained ({run.stop_reason}); the evaluation was cancelled {100 * share:.0f} % of the way"
-                f" through, after {seconds}: no test metrics"
-            )
-        self.progress.setRange(0, max(1, self.progress.maximum()))
-        self.progress.setValue(self.progress.maximum())
-        return f"Finished in {seconds} ({run.stop_reason})"
+        share = self.last_eval.fraction if self.last_eval is not None else 0.0
+        maximum, value, text = how_far(run, seconds, share, self.progress.maximum())
+        self.progress.setRange(0, maximum)
+        self.progress.setValue(value)
+        return text
 
     def _on_succeeded(self, run: RunOutcome) -> None:
         self._set_running(False)
