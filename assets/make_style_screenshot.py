@@ -41,7 +41,7 @@ def main() -> int:
         window.activateWindow()
         pump(200)
         view = window.action("view.style").trigger() or window.style_view
-        view.setGeometry(660, 40, 930, 940)
+        view.setGeometry(640, 30, 950, 950)
         pump(800)
         window.activateWindow()
         pump(200)

@@ -505,3 +505,33 @@ def test_10_eval_json_has_no_nan(monkeypatch, mnist_dir, capsys):
     assert "NaN" not in out and "Infinity" not in out  # not JSON, though Python would read them
     record = json.loads(out)
     assert record["neg_elbo"] is None and record["kl"] is None and record["recon"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "option, said",
+    [
+        (["--lr", "1e39"], "learning rate"),  # finite as a double, inf in float32: a traceback
+        (["--weight-decay", "inf"], "weight decay"),
+        (["--beta", "inf"], "beta"),  # trained until the loss was inf
+        (["--patience", "-1"], "patience"),  # stopped before the first epoch, "cancelled"
+        (["--patience", "0"], "patience"),
+    ],
+)
+def test_a_training_option_out_of_range_is_one_line_before_training(
+    tmp_path, mnist_dir, capsys, option, said
+):
+    out = tmp_path / "m.safetensors"
+    assert main([*TINY, "--data", str(mnist_dir), *option, "-o", str(out)]) in (1, 2)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "Traceback" not in err, err
+    assert "epoch" not in err and not out.exists()  # nothing trained
+
+
+def test_a_negative_sample_count_for_eval_is_refused_at_once(capsys):
+    """`eval -k -1` ran the whole evaluation (half a minute or more) and left the IWAE
+    bound out without a word."""
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "-k", "-1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "-k" in err and "0 or more" in err

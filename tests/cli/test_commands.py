@@ -695,3 +695,16 @@ def test_experiment_checks_its_output_before_the_run(tmp_path, mnist_dir, capsys
     captured = capsys.readouterr()
     assert captured.out == ""  # no table: nothing was trained
     assert captured.err == f"vaedesk: -o {out}: cannot write there (File exists)\n"
+
+
+def test_every_command_is_in_the_command_line_reference():
+    """docs/command-line.md says it has every command in full: each command of the
+    registry has its line in its summary block (`info` and `upgrade` had none)."""
+    from pathlib import Path
+
+    from vaedesk.cli.commands import COMMANDS
+
+    text = (Path(__file__).parents[2] / "docs" / "command-line.md").read_text(encoding="utf-8")
+    block = text.split("```")[1]
+    listed = {line.split()[1] for line in block.splitlines() if line.startswith("vaedesk ")}
+    assert set(COMMANDS) <= listed, f"not in docs/command-line.md: {sorted(set(COMMANDS) - listed)}"

@@ -50,3 +50,27 @@ def test_a_stored_name_too_long_to_look_up_does_not_stop_the_start(tmp_path, rea
     )
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
     assert "first-paint" in r.stdout
+
+
+def test_a_last_model_that_cannot_be_read_is_forgotten_after_one_warning(qapp, tmp_path, dialogs):
+    """The model of the last run became unreadable (damaged, replaced): the start says so
+    once and opens the bundled model; the next start opens it without asking again (the
+    setting kept the file, and every start showed the same warning)."""
+    import argparse
+
+    from vaedesk.core import paths
+    from vaedesk.ui.app import start_model
+    from vaedesk.ui.settings import Settings
+
+    damaged = tmp_path / "mine.safetensors"
+    damaged.write_bytes(b"\xff" * 5000)
+    settings = Settings()
+    settings.last_model = str(damaged)
+    args = argparse.Namespace(data=None, weights=None, self_test=False)
+    try:
+        for _ in range(2):  # two starts
+            model = start_model(args, Settings())
+            assert model is not None and model.path == paths.bundled_weights()
+    finally:
+        settings.last_model = None
+    assert len(dialogs.messages) == 1 and "mine.safetensors" in dialogs.messages[0]

@@ -87,6 +87,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
 SEED_LIMIT = 2**32  # what every generator vaedesk seeds takes (torch's, numpy's)
 
 

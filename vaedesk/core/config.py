@@ -52,7 +52,7 @@ class VAEConfig:
             raise ValueError(f"components must be a whole number from 1 to {MAX_COMPONENTS}")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be a fraction from 0 up to (not including) 1")
-        if not self.beta >= 0:
+        if not 0 <= self.beta <= 3.4028234663852886e38:  # finite in float32 (inf trained to inf)
             raise ValueError("beta must be a non-negative number")
         if self.conditional is not True and self.conditional is not False:
             raise ValueError("conditional must be true or false")

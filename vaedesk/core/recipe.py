@@ -276,7 +276,12 @@ class TrainingRun:
                 trim_heap()
 
     def _evaluate(self, report: Progress, evaluation_stop: Callable[[], bool] | None) -> None:
+        stages_seen: list[str] = []
+
         def progress(stage: str, done: int, total: int) -> None:
+            if stage not in stages_seen:  # the stage before has freed its arrays: return them
+                stages_seen.append(stage)
+                trim_heap()
             report(stage, done, total)
             if evaluation_stop is not None and evaluation_stop():
                 raise EvaluationCancelled

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 
 SCHEDULES = ("constant", "cosine")
+# the largest finite float32: numbers that enter must stay finite in the model's float32
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        # finite after conversion to float32, as every number that enters (1e39 is a double)
+        if not 0 < self.lr <= FLOAT32_MAX:
             raise ValueError("the learning rate must be a positive number")
         if self.iw_samples < 1:
             raise ValueError("importance samples must be at least 1")
@@ -90,8 +93,10 @@ class TrainOptions:
             raise ValueError("the neighbour embedding shapes the means, which this stage keeps fixed")
         if self.free_bits and self.iw_samples > 1:
             raise ValueError("free bits apply to the ELBO, not to the importance-weighted bound")
-        if not self.weight_decay >= 0:
+        if not 0 <= self.weight_decay <= FLOAT32_MAX:
             raise ValueError("weight decay must be a non-negative number")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError("patience must be 1 or more")
         if self.encoder_only + self.decoder_only + self.fixed_means > 1:
             raise ValueError("choose one of: the encoder alone, the decoder alone, or fixed means")
         if self.lr_schedule not in SCHEDULES:

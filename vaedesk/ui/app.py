@@ -10,6 +10,11 @@ import os
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vaedesk.core.api import Model
+    from vaedesk.ui.settings import Settings
 
 START = time.perf_counter()
 
@@ -114,6 +119,29 @@ def dump_stacks_on_request() -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
+def start_model(args: argparse.Namespace, settings: Settings) -> Model | None:
+    """The model the window opens with: --weights, else the last run's, else the bundled
+    one; None (after saying why) if the bundled one cannot be loaded. A last model that
+    cannot be read is said once and forgotten, or every start would say it again."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from vaedesk.core.api import Model
+    from vaedesk.core.weights import WeightsError
+
+    weights_file = args.weights or (None if args.self_test else settings.last_model)
+    try:
+        return Model.load(weights_file)
+    except WeightsError as e:
+        if weights_file is None:
+            QMessageBox.critical(None, "vaedesk", f"The bundled model cannot be loaded:\n{e}")
+            print(f"vaedesk: {e}", file=sys.stderr)
+            return None
+        QMessageBox.warning(None, "vaedesk", f"{e}\n\nOpening the bundled model instead.")
+        if not args.weights:
+            settings.last_model = None
+        return Model.load(None)
+
+
 def run_app(args: argparse.Namespace) -> int:
     if not has_display():
         print(
@@ -149,14 +177,13 @@ def run_app(args: argparse.Namespace) -> int:
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
-    weights_file = args.weights or (None if args.self_test else settings.last_model)
     prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, data_dir)
 
     from vaedesk.core.session import Session
     from vaedesk.ui.main_window import MainWindow
 
     configure(dark=prefers_dark(app))
-    model = _load_model(weights_file)
+    model = start_model(args, settings)
     if model is None:
         return 1
     install_excepthook()
@@ -193,25 +220,6 @@ def _exec(app, window, self_test: bool) -> int:
         app.exec()
         return test.exit_code
     return app.exec()
-
-
-def _load_model(weights_file: str | None):
-    """The model to open: the file asked for, or the bundled one, said in a dialog when the
-    file cannot be loaded. None: not even the bundled model loads (said on stderr too)."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from vaedesk.core.api import Model
-    from vaedesk.core.weights import WeightsError
-
-    try:
-        return Model.load(weights_file)
-    except WeightsError as e:
-        if weights_file is None:
-            QMessageBox.critical(None, "vaedesk", f"The bundled model cannot be loaded:\n{e}")
-            print(f"vaedesk: {e}", file=sys.stderr)
-            return None
-        QMessageBox.warning(None, "vaedesk", f"{e}\n\nOpening the bundled model instead.")
-        return Model.load(None)
 
 
 def _on_first_paint(app, window, args: argparse.Namespace) -> None:

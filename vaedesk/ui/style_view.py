@@ -21,10 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vaedesk.core import style_session
 from vaedesk.core.api import Model, tile
 from vaedesk.core.config import DIGITS
 from vaedesk.core.session import Session
-from vaedesk.core.style_session import StyleSession, bundled_conditional, read_digit
+from vaedesk.core.style_session import StyleSession, read_digit
 from vaedesk.core.weights import WeightsError
 from vaedesk.ui import files
 from vaedesk.ui.latent_map import LatentMap
@@ -84,6 +85,8 @@ class StyleView(QWidget):
         for i, text in [(AS_READ, "as read"), *[(d, str(d)) for d in range(DIGITS)]]:
             button = QPushButton(text)
             button.setCheckable(True)
+            if i != AS_READ:
+                button.setMaximumWidth(3 * button.fontMetrics().horizontalAdvance("00"))
             button.setObjectName(f"digit_{text.replace(' ', '_')}")
             button.setToolTip("the digit the classifier reads" if i == AS_READ else f"a {text}")
             self.buttons.addButton(button, i)
@@ -136,7 +139,7 @@ def open_style_view(window: QMainWindow) -> StyleView | None:
             files.warn(window, "The Style view maps the MNIST test set: choose or download it first")
             return None
         try:
-            model = Model.load(bundled_conditional())
+            model = Model.load(style_session.bundled_conditional())
             style = StyleSession(model, session.test.images, session.test.labels)
         except (WeightsError, ValueError) as e:
             files.warn(window, f"No conditional model for the Style view: {e}")

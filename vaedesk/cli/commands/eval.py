@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from vaedesk.cli.common import format_metrics, load_data, load_model
-from vaedesk.cli.parsing import Parser, add_data_option, add_weights_option, positive_int
+from vaedesk.cli.parsing import Parser, add_data_option, add_weights_option, non_negative_int, positive_int
 from vaedesk.cli.progress import StageBars
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def add_arguments(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "-k",
-        type=int,
+        type=non_negative_int,
         help="importance samples for the IWAE bound, 0 for none (default: 64, or 500 with --binarized)",
     )
     parser.add_argument(
