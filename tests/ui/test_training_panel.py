@@ -119,7 +119,7 @@ def test_cancel_stops_the_run_and_shows_how_far_it_got(qtbot, window, panel, mon
     assert panel.progress.value() == done < panel.progress.maximum()
     text = panel.status.text()
     assert text.startswith(f"Cancelled in epoch {epoch} of 50, after batch {batch} of {batches} (")
-    assert f"({100 * done / (50 * batches):.0f} % of the run" in text
+    assert f"({100 * done // (50 * batches)} % of the run" in text  # as the bar shows it
     # the first epoch ended, so its model is offered, as not evaluated (Cancel means now)
     assert panel.keep_button.isVisible() and "not evaluated" in panel.result_label.text()
     assert window.session.model.card["test_metrics"] is None
@@ -177,7 +177,8 @@ def test_the_evaluation_shows_progress_and_time_left_and_can_be_cancelled(qtbot,
     reached = shown[-1][0].fraction
     assert 0 < reached < 1
     assert panel.progress.value() == round(reached * panel.progress.maximum()) < panel.progress.maximum()
-    assert f"the evaluation was cancelled {100 * reached:.0f} % of the way through" in panel.status.text()
+    percent = round(reached * 1000) * 100 // 1000  # the bar's own figure
+    assert f"the evaluation was cancelled {percent} % of the way through" in panel.status.text()
     assert panel.keep_button.isVisible() and "not evaluated" in panel.result_label.text()
     card = window.session.model.card
     assert card["test_metrics"] is None and card["evaluation"] == "cancelled"

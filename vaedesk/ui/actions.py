@@ -124,7 +124,7 @@ def _style_view(window: QMainWindow) -> None:
 def _style_row(window: QMainWindow) -> None:
     from vaedesk.ui.style_view import open_style_view
 
-    view = open_style_view(window)
+    view = open_style_view(window, to_front=False)
     if view is not None:
         view.export_row()
 

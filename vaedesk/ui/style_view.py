@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -128,10 +129,10 @@ class StyleView(QWidget):
             files.write_or_warn(self, path, png)
 
 
-def open_style_view(window: QMainWindow) -> StyleView | None:
+def open_style_view(window: QMainWindow, to_front: bool = True) -> StyleView | None:
     """View > Style view: the bundled conditional model's view, built on first use and kept
-    beside the window (it follows the window's drawing). None, with a message, if the
-    model or the test set is missing."""
+    beside the window (it follows the window's drawing), shown and (`to_front`) brought in
+    front. None, with a message, if the model or the test set is missing."""
     view = getattr(window, "style_view", None)
     if view is None:
         session = window.session
@@ -146,7 +147,8 @@ def open_style_view(window: QMainWindow) -> StyleView | None:
             return None
         view = window.style_view = StyleView(style, session, window)
         view.resize(900, 900)
-    if view.isVisible():
-        view.raise_()  # in front of the main window
+    # in front of the main window (a platform without windows, offscreen, cannot)
+    if to_front and view.isVisible() and QGuiApplication.platformName() != "offscreen":
+        view.raise_()
     view.show()
     return view

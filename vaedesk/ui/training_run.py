@@ -73,14 +73,15 @@ def how_far(run: RunOutcome, seconds: str, eval_share: float, bar_maximum: int) 
             total,
             done,
             f"Cancelled in epoch {run.epoch} of {run.epochs}, after batch {run.batch} of "
-            f"{run.batches} ({100 * done / total:.0f} % of the run, {seconds})",
+            f"{run.batches} ({100 * done // total} % of the run, {seconds})",  # as the bar: rounded down
         )
     if run.evaluation == "cancelled":
+        value = round(eval_share * EVAL_STEPS)
         return (
             EVAL_STEPS,
-            round(eval_share * EVAL_STEPS),
-            f"Trained ({run.stop_reason}); the evaluation was cancelled {100 * eval_share:.0f} % of the way"
-            f" through, after {seconds}: no test metrics",
+            value,
+            f"Trained ({run.stop_reason}); the evaluation was cancelled {100 * value // EVAL_STEPS} % of the"
+            f" way through, after {seconds}: no test metrics",
         )
     maximum = max(1, bar_maximum)
     return maximum, maximum, f"Finished in {seconds} ({run.stop_reason})"
