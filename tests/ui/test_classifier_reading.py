@@ -82,6 +82,18 @@ def test_the_classifier_regions_colour_the_plane_by_the_decoded_digit(qtbot, win
     assert not m.regions.isVisible()
 
 
+def test_a_point_typed_far_out_is_captioned_in_a_few_figures(qtbot, window):
+    """'3e38 -3e38' is finite in float32 and goes there; the caption and the status bar
+    said it in 39 digits each ('+300000000054977557577780399428114527...'), cut off."""
+    field = window.decoder.go_to
+    click(qtbot, field)
+    QTest.keyClicks(field, "3e38 -3e38")
+    QTest.keyClick(field, Qt.Key.Key_Return)
+    caption, status = window.decoder.caption.text(), window.statusBar().currentMessage()
+    assert caption == "decoded at z = (+3e+38, -3e+38)"
+    assert status == "z = (+3e+38, -3e+38)"
+
+
 def test_typing_coordinates_goes_there(qtbot, window, model):
     field = window.decoder.go_to
     click(qtbot, field)

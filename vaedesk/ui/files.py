@@ -87,7 +87,7 @@ def save_model_or_warn(parent: QWidget, model: Model, path: str | None = None) -
     try:
         weights.save(target, model.vae, model.card)
     except OSError as e:
-        warn(parent, f"Could not save {target}: {e.strerror or e}. Choose another file.")
+        warn(parent, f"Could not save {target}: {e.strerror or e}")
         return None
     model.path = target
     return target

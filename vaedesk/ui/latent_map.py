@@ -62,6 +62,8 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.15)
         self.setLabel("bottom", "z\u2081")
         self.setLabel("left", "z\u2082")
+        for side in ("bottom", "left"):  # "z\u2081 (x0.001)" on a small map reads as a typo
+            self.getPlotItem().getAxis(side).enableAutoSIPrefix(False)
         self.setMenuEnabled(False)
         self.setMouseTracking(True)
         plot = self.getPlotItem()

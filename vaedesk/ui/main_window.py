@@ -32,7 +32,7 @@ from vaedesk.ui.selection_panel import SelectionPanel
 from vaedesk.ui.settings import Settings
 from vaedesk.ui.trace import Trace
 from vaedesk.ui.typicality_view import TypicalityReadout
-from vaedesk.ui.widgets import numbers, scrolling
+from vaedesk.ui.widgets import number, numbers, scrolling
 from vaedesk.ui.window_files import FileCommands
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
         x, y = map(float, self.session.cursor)
         self.map.set_crosshair(x, y)
         where = "z" if self.session.plane.is_whole_space else "(PC 1, PC 2)"
-        self.statusBar().showMessage(f"{where} = ({x:+.3f}, {y:+.3f})")
+        self.statusBar().showMessage(f"{where} = ({number(x, '+.3f')}, {number(y, '+.3f')})")
 
     def _show_shown(self) -> None:
         """The digit the decoder shows, with what the classifier reads in it, at once; its

@@ -8,10 +8,16 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QWidget
 
 
+def number(x: float, spec: str = "+.2f") -> str:
+    """One coordinate for a caption; a typed one far out (3e38 is finite in float32) in
+    three figures and a power of ten, not the 39 digits that `spec` would write."""
+    return format(x, spec) if abs(x) < 1e6 else format(x, "+.3g")
+
+
 def numbers(v: np.ndarray, spec: str = "+.2f") -> str:
     """A latent vector for a caption: every value up to 3 dimensions, else the first two
     and the size: "(+0.12, -1.05)", "(+0.12, -1.05, \u2026 20 dimensions)"."""
-    shown = ", ".join(format(float(x), spec) for x in v[: len(v) if len(v) <= 3 else 2])
+    shown = ", ".join(number(float(x), spec) for x in v[: len(v) if len(v) <= 3 else 2])
     return f"({shown})" if len(v) <= 3 else f"({shown}, \u2026 {len(v)} dimensions)"
 
 
