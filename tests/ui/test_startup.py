@@ -8,20 +8,26 @@ import subprocess
 import sys
 
 
-def test_opening_the_window_imports_no_torch(tmp_path, real_mnist_dir):
+def _start_until_first_paint(tmp_path, data_dir) -> subprocess.CompletedProcess[str]:
+    """`vaedesk` started as a user starts it, offscreen, with its own user folders under
+    tmp_path; it quits once the map is painted."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
-    r = subprocess.run(
-        [sys.executable, "-m", "vaedesk", "--data", str(real_mnist_dir), "--exit-after-first-paint"],
+    return subprocess.run(
+        [sys.executable, "-m", "vaedesk", "--data", str(data_dir), "--exit-after-first-paint"],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
+
+
+def test_opening_the_window_imports_no_torch(tmp_path, real_mnist_dir):
+    r = _start_until_first_paint(tmp_path, real_mnist_dir)
     assert r.returncode == 0, r.stderr
     line = re.search(r"first-paint ([\d.]+) s, peak (\d+) MB, torch (not imported|imported)", r.stdout)
     assert line is not None, r.stdout
@@ -35,19 +41,7 @@ def test_a_stored_name_too_long_to_look_up_does_not_stop_the_start(tmp_path, rea
     config.mkdir(parents=True)
     too_long = "/" + "a" * 5000 + ".safetensors"
     (config / "vaedesk.conf").write_text(f"[General]\nlast_model={too_long}\nrecent_models={too_long}\n")
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
-    r = subprocess.run(
-        [sys.executable, "-m", "vaedesk", "--data", str(real_mnist_dir), "--exit-after-first-paint"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    r = _start_until_first_paint(tmp_path, real_mnist_dir)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
     assert "first-paint" in r.stdout
 
