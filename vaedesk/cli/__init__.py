@@ -104,6 +104,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def missing_window_libraries() -> list[str]:
+    """The packages the window needs and this installation lacks (a headless install
+    trains and evaluates without them), found without importing them."""
+    import importlib.util
+
+    missing = []
+    for module, package in (("PySide6", "PySide6-Essentials"), ("pyqtgraph", "pyqtgraph")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # blocked: None in sys.modules
+            found = False
+        if not found:
+            missing.append(package)
+    return missing
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -112,6 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return desktop.run(remove_entry=args.remove_desktop_entry)
         if args.command is None:
+            missing = missing_window_libraries()
+            if missing:
+                print(
+                    f"vaedesk: the window needs {' and '.join(missing)}, which are not installed"
+                    " (pip install 'PySide6-Essentials<6.12' pyqtgraph); every command works"
+                    " without them: vaedesk --help",
+                    file=sys.stderr,
+                )
+                return 2
             from vaedesk.ui.app import run_app
 
             return run_app(args)
