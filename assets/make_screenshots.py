@@ -70,21 +70,14 @@ def shoot(name: str, window) -> None:
     print(f"wrote {HERE / name}")
 
 
-def small_and_laptop(window, test, at) -> None:
-    """screenshot-800x600.png: the side panels as tabs; screenshot-1366x768-training.png: a
-    laptop screen with a short run in the docked training panel."""
-    window.setGeometry(0, 0, 800, 600)
-    pump(800)
-    if test is not None:
-        hover(window, *np.median(at[test.labels == 2], axis=0))
-    shoot("screenshot-800x600.png", window)
-    window.setGeometry(0, 0, 1366, 768)
-    pump(500)
+def train_two_epochs(window, arch: str, limit: int, settle: int):
+    """Model > Train, a 3-epoch run of `arch` on `limit` images started with a real click on
+    Start, until two epochs are done (the map has moved and the curves have points)."""
     window.action("model.train").trigger()
     panel = window.training_panel
-    panel.arch.setCurrentText("mlp")
+    panel.arch.setCurrentText(arch)
     panel.epochs.setValue(3)
-    panel.limit.setValue(3000)
+    panel.limit.setValue(limit)
     panel.eval_k.setValue(0)
     pump(300)
     start = panel.start_button
@@ -95,7 +88,21 @@ def small_and_laptop(window, test, at) -> None:
     panel.epoch_finished.connect(epochs.append)
     while len(epochs) < 2:
         pump(200)
+    pump(settle)
+    return panel
+
+
+def small_and_laptop(window, test, at) -> None:
+    """screenshot-800x600.png: the side panels as tabs; screenshot-1366x768-training.png: a
+    laptop screen with a short run in the docked training panel."""
+    window.setGeometry(0, 0, 800, 600)
     pump(800)
+    if test is not None:
+        hover(window, *np.median(at[test.labels == 2], axis=0))
+    shoot("screenshot-800x600.png", window)
+    window.setGeometry(0, 0, 1366, 768)
+    pump(500)
+    panel = train_two_epochs(window, "mlp", 3000, settle=800)
     hover(window, *(np.median(window.session.points, axis=0)))
     shoot("screenshot-1366x768-training.png", window)
     panel.cancel_button.click()
@@ -159,22 +166,7 @@ def main() -> int:
         if args.sizes and not args.weights:
             small_and_laptop(window, test, at)
         if args.training and not args.weights:
-            window.action("model.train").trigger()
-            panel = window.training_panel
-            panel.arch.setCurrentText("conv")
-            panel.epochs.setValue(3)
-            panel.limit.setValue(60000)
-            panel.eval_k.setValue(0)
-            pump(300)
-            start = panel.start_button
-            p = start.mapToGlobal(start.rect().center())
-            xdo("mousemove", p.x(), p.y())
-            xdo("click", 1)
-            epochs = []
-            panel.epoch_finished.connect(epochs.append)
-            while len(epochs) < 2:
-                pump(200)
-            pump(1500)
+            panel = train_two_epochs(window, "conv", 60000, settle=1500)
             hover(window, -1.0, 0.8)
             shoot("screenshot-training.png", window)
             panel.cancel_button.click()

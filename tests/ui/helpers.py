@@ -58,3 +58,21 @@ def wheel(widget, pos: QPoint, degrees: int = 30) -> None:
         False,
     )
     QApplication.sendEvent(widget, event)
+
+
+def open_small_run(
+    qtbot, window: MainWindow, epochs: int = 1, batch_size: int = 32, eval_k: int = 0, **fields
+):
+    """Model > Train with Ctrl+T, its fields set for a run of seconds: a small MLP on 400
+    images (`fields` sets any other spin box, e.g. neighbours=0). Returns the panel."""
+    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    p = window.training_panel
+    qtbot.waitUntil(p.isVisible, timeout=2000)
+    p.arch.setCurrentText("mlp")
+    p.epochs.setValue(epochs)
+    p.batch_size.setValue(batch_size)
+    p.limit.setValue(400)
+    p.eval_k.setValue(eval_k)
+    for name, value in fields.items():
+        getattr(p, name).setValue(value)
+    return p

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QStyle
 
-from tests.ui.helpers import click, key, make_window, press
+from tests.ui.helpers import click, key, make_window, open_small_run, press
 from vaedesk.core import paths
 from vaedesk.core.train import BatchProgress
 from vaedesk.ui.workers import Worker
@@ -20,15 +20,7 @@ from vaedesk.ui.workers import Worker
 
 @pytest.fixture
 def panel(qtbot, window):
-    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    p = window.training_panel
-    qtbot.waitUntil(p.isVisible, timeout=2000)
-    p.arch.setCurrentText("mlp")
-    p.epochs.setValue(2)
-    p.batch_size.setValue(32)
-    p.limit.setValue(400)
-    p.eval_k.setValue(2)
-    return p
+    return open_small_run(qtbot, window, epochs=2, eval_k=2)
 
 
 def run(qtbot, p, timeout=60000) -> str:

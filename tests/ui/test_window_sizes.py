@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QScrollArea
 
-from tests.ui.helpers import click, key
+from tests.ui.helpers import click, key, open_small_run
 
 SIZES = [(800, 600), (1024, 700), (1280, 800), (1366, 768), (1560, 300), (1600, 1000), (1920, 1080)]
 
@@ -119,15 +119,7 @@ def test_a_finished_run_at_800_by_600_keeps_the_window_on_the_screen(qtbot, wind
     the curves stay whole inside the panel, one beside another, none over another."""
     window.resize(800, 600)
     qtbot.waitUntil(lambda: (window.width(), window.height()) == (800, 600), timeout=2000)
-    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    p = window.training_panel
-    qtbot.waitUntil(p.isVisible, timeout=2000)
-    p.arch.setCurrentText("mlp")
-    p.epochs.setValue(1)
-    p.batch_size.setValue(64)
-    p.limit.setValue(400)
-    p.eval_k.setValue(0)
-    p.neighbours.setValue(0)
+    p = open_small_run(qtbot, window, batch_size=64, neighbours=0)
     with qtbot.waitSignal(p.run_finished, timeout=60000):
         click(qtbot, p.start_button)
     qtbot.wait(100)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from tests.ui.helpers import click, hover, key, press
+from tests.ui.helpers import click, hover, key, open_small_run, press
 from vaedesk.core import paths
 from vaedesk.core.classify import Classifier, looks_like
 from vaedesk.ui.selftest import map_to_viewport, viewport_to_latent
@@ -44,15 +44,7 @@ def test_the_readout_follows_each_frame_of_a_morph(qtbot, window):
 
 
 def train_and_keep(qtbot, window) -> None:
-    key(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    p = window.training_panel
-    qtbot.waitUntil(p.isVisible, timeout=2000)
-    p.arch.setCurrentText("mlp")
-    p.epochs.setValue(1)
-    p.batch_size.setValue(32)
-    p.limit.setValue(400)
-    p.eval_k.setValue(0)
-    p.neighbours.setValue(0)
+    p = open_small_run(qtbot, window, neighbours=0)
     with qtbot.waitSignal(p.run_finished, timeout=60000):
         click(qtbot, p.start_button)
     click(qtbot, p.keep_button)
