@@ -95,15 +95,6 @@ def set_icon(app) -> None:
     app.setDesktopFileName("vaedesk")
 
 
-def _load_test_set(folder: str | None):
-    from vaedesk.core import data
-
-    try:
-        return data.load("test", folder)
-    except data.DataError:
-        return None  # the window looks again, and says what is wrong
-
-
 def _collect_from_now_on() -> None:
     if not gc.isenabled():
         gc.freeze()
@@ -159,10 +150,10 @@ def run_app(args: argparse.Namespace) -> int:
     # later passes), which also keeps those passes short while the user hovers.
     gc.disable()
 
-    # Read and verify the MNIST test set in a thread while torch and Qt import: gzip and
-    # hashing release the GIL, so the map's data costs no start-up time.
-    from concurrent.futures import ThreadPoolExecutor
-
+    # Everything before the first paint runs on this thread. The MNIST test set used to be
+    # read in a thread while Qt imported; read from its unpacked copy (vaedesk.core.data)
+    # it takes 5-15 ms, and a thread costs more than that when the machine is busy: each
+    # handing over of the interpreter's lock waits for the scheduler (docs/startup.md).
     from vaedesk.ui.trace import Trace
 
     try:
@@ -177,7 +168,6 @@ def run_app(args: argparse.Namespace) -> int:
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
-    prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, data_dir)
 
     from vaedesk.core.session import Session
     from vaedesk.ui.main_window import MainWindow
@@ -187,11 +177,7 @@ def run_app(args: argparse.Namespace) -> int:
     if model is None:
         return 1
     install_excepthook()
-    session = Session(model, data_dir)
-    loaded = prefetch.result()
-    if loaded is not None:
-        session.load_test_set(loaded)
-    window = MainWindow(session, settings, trace)
+    window = MainWindow(Session(model, data_dir), settings, trace)  # it loads the test set
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     _on_first_paint(app, window, args)
