@@ -4,6 +4,7 @@ checked against their published SHA-256 every time, before the copy is used."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 
 import numpy as np
@@ -57,3 +58,14 @@ def test_a_damaged_test_set_is_refused_though_a_good_copy_is_kept(cache, tmp_pat
     labels.write_bytes(bytes(raw))
     with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.gz"):
         data.load_split(damaged, "test")
+
+
+def test_a_corrupt_compressed_stream_is_named_not_a_traceback(tmp_path):
+    """Bytes changed inside the deflate stream raised zlib.error, which no caller caught."""
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.compress(bytes(range(256)) * 1000))
+    raw[30] ^= 0xFF
+    raw[40] ^= 0x55
+    path.write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match="not a readable gzip file"):
+        data.read_idx(path, 2051)
