@@ -66,14 +66,15 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
     regions_failed = Signal(str)
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+        # No context menu: pyqtgraph builds its view's menu unless told so at construction
+        # (setMenuEnabled(False) afterwards threw away a menu built for nothing: 9 ms).
+        super().__init__(parent, enableMenu=False)
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.setLabel("bottom", "z\u2081")
         self.setLabel("left", "z\u2082")
         for side in ("bottom", "left"):  # "z\u2081 (x0.001)" on a small map reads as a typo
             self.getPlotItem().getAxis(side).enableAutoSIPrefix(False)
-        self.setMenuEnabled(False)
         self.setMouseTracking(True)
         plot = self.getPlotItem()
         self.view = plot.getViewBox()
