@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
     from vaedesk.ui.settings import Settings
 
 START = time.perf_counter()
@@ -93,6 +94,15 @@ def set_icon(app) -> None:
         icon.addFile(str(hicolor / f"{side}x{side}" / "apps" / "vaedesk.png"), QSize(side, side))
     app.setWindowIcon(icon)
     app.setDesktopFileName("vaedesk")
+
+
+def _load_test_set(session: Session) -> None:
+    """The test set, before the window is built: the window then opens on the map with the
+    decoder's placeholder (it shows a digit from the first hover on)."""
+    from vaedesk.core import data
+
+    with contextlib.suppress(data.DataError):  # the window looks again, and says what is wrong
+        session.load_test_set()
 
 
 def _collect_from_now_on() -> None:
@@ -177,7 +187,9 @@ def run_app(args: argparse.Namespace) -> int:
     if model is None:
         return 1
     install_excepthook()
-    window = MainWindow(Session(model, data_dir), settings, trace)  # it loads the test set
+    session = Session(model, data_dir)
+    _load_test_set(session)
+    window = MainWindow(session, settings, trace)
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)
     _on_first_paint(app, window, args)
