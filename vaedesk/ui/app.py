@@ -96,6 +96,18 @@ def set_icon(app) -> None:
     app.setDesktopFileName("vaedesk")
 
 
+def _import_the_core() -> None:
+    """The core's modules, before Qt's. Once PySide6 is imported, its import hook reads the
+    source file of every module imported after it (looking for its __feature__ switches):
+    numpy, ONNX Runtime, psygnal, protobuf and the core are 160 modules, 0.05-0.15 s of
+    the start. `vaedesk.core` never imports Qt, so none of them brings it in early."""
+    import vaedesk.core.session  # numpy, ONNX Runtime, psygnal, the model, the data
+    import vaedesk.core.typicality  # noqa: F401 - the drawing panel's readout
+    from vaedesk.core.onnx_runtime import onnx_proto
+
+    onnx_proto()  # protobuf and ONNX's classes: loading the model and the classifier vets their graphs
+
+
 def _load_test_set(session: Session) -> None:
     """The test set, before the window is built: the window then opens on the map with the
     decoder's placeholder (it shows a digit from the first hover on)."""
@@ -164,6 +176,7 @@ def run_app(args: argparse.Namespace) -> int:
     # read in a thread while Qt imported; read from its unpacked copy (vaedesk.core.data)
     # it takes 5-15 ms, and a thread costs more than that when the machine is busy: each
     # handing over of the interpreter's lock waits for the scheduler (docs/startup.md).
+    _import_the_core()
     from vaedesk.ui.trace import Trace
 
     try:
