@@ -162,8 +162,7 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
         # Drawn digit by digit (9 on top), as ten separate layers would be.
         self._order = np.argsort(self.labels, kind="stable")
         drawn = self.mu[self._order]
-        self.points.setData(drawn[:, 0], drawn[:, 1])
-        self.points.set_brushes(self._palette[self.labels[self._order]])
+        self.points.set_points(drawn[:, 0], drawn[:, 1], self._palette[self.labels[self._order]])
         self._all_shown = True  # new data is all visible
         self._apply_hidden()
 

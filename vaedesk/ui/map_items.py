@@ -109,6 +109,17 @@ class PaletteScatter(pg.ScatterPlotItem):
     the same atlas, the same source rectangle for every point."""
 
     STYLE = ["symbol", "size", "pen", "brush"]
+    _placing_later = False
+
+    def set_points(self, x: np.ndarray, y: np.ndarray, brushes: np.ndarray) -> None:
+        """Replace the points, with one brush each (an object array); their symbols are
+        placed once, with their brushes (setData alone would place them brushless first)."""
+        self._placing_later = True
+        try:
+            self.setData(x, y)
+        finally:
+            self._placing_later = False
+        self.set_brushes(brushes)
 
     def set_brushes(self, brushes: np.ndarray) -> None:
         """One brush per point, as an object array (pyqtgraph's setBrush makes a list)."""
@@ -117,6 +128,8 @@ class PaletteScatter(pg.ScatterPlotItem):
         self.updateSpots()
 
     def updateSpots(self, dataSet=None) -> None:  # noqa: N802, N803 - pyqtgraph's names
+        if self._placing_later:
+            return
         data = self.data if dataSet is None else dataSet
         todo = np.flatnonzero(data["sourceRect"]["w"] == 0)
         if not (self.opts["pxMode"] and self.opts["useCache"]) or len(todo) == 0:
@@ -135,8 +148,12 @@ class PaletteScatter(pg.ScatterPlotItem):
 
 def _style_keys(data: np.ndarray, todo: np.ndarray) -> np.ndarray:
     """A number for each point of `todo` that only points of the same style share."""
-    columns = [np.fromiter(map(id, data[c][todo]), np.int64, len(todo)) for c in ("symbol", "pen", "brush")]
-    columns += [data["size"][todo].astype(np.float64).view(np.int64), data["hovered"][todo].astype(np.int64)]
+
+    def column(name: str) -> np.ndarray:  # all of it, without a copy, when all is to do
+        return data[name] if len(todo) == len(data) else data[name][todo]
+
+    columns = [np.fromiter(map(id, column(c)), np.int64, len(todo)) for c in ("symbol", "pen", "brush")]
+    columns += [column("size").astype(np.float64).view(np.int64), column("hovered").astype(np.int64)]
     varying = [c for c in columns if len(c) and (c != c[0]).any()]  # most are one value for all
     if not varying:
         return np.zeros(len(todo), np.int64)
