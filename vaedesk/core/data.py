@@ -184,7 +184,7 @@ def _unpacked_copy(spec: IdxFile) -> np.ndarray | None:
     if not path.is_file():  # none yet (and a FIFO there would block the start)
         return None
     try:
-        array = np.load(io.BytesIO(path.read_bytes()), allow_pickle=False)
+        array = np.load(path, allow_pickle=False)  # read straight into the array
     except (OSError, ValueError, EOFError):  # unreadable, truncated, or not an array
         return None
     return array if array.shape == shape and array.dtype == np.uint8 else None
