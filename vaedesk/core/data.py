@@ -200,7 +200,7 @@ def _unpacked_copy(spec: IdxFile) -> np.ndarray | None:
     if array.shape != shape or array.dtype != np.uint8:
         return None
     array = np.ascontiguousarray(array)
-    return array if zlib.crc32(array) == spec.unpacked_crc32 else None
+    return array if zlib.crc32(array.data) == spec.unpacked_crc32 else None
 
 
 def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
