@@ -535,3 +535,22 @@ def test_a_negative_sample_count_for_eval_is_refused_at_once(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "-k" in err and "0 or more" in err
+
+
+# -- weights and classifier files whose name cannot even be looked at ---------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["decode", "0", "0", "-o", "d.png"], "--weights"), (["classify", "d.png"], "--classifier")],
+)
+def test_a_weights_or_classifier_name_too_long_is_one_line(tmp_path, monkeypatch, capsys, command, option):
+    """A name longer than the file system allows raised OSError (File name too long) from
+    the first look at it, a traceback; so did a folder the user may not enter."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["decode", "0", "0", "-o", "d.png"]) == 0  # a picture for classify
+    capsys.readouterr()
+    long_name = tmp_path / ("a" * 300 + ".safetensors")
+    assert main([*command, option, str(long_name)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"vaedesk: {long_name}: cannot be read (File name too long)\n"
