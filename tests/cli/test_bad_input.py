@@ -554,3 +554,19 @@ def test_a_weights_or_classifier_name_too_long_is_one_line(tmp_path, monkeypatch
     assert main([*command, option, str(long_name)]) == 1
     err = capsys.readouterr().err
     assert err == f"vaedesk: {long_name}: cannot be read (File name too long)\n"
+
+
+def test_a_data_folder_or_picture_name_too_long_is_one_line(tmp_path, capsys):
+    """Path.is_file and Path.is_dir raise OSError (File name too long) where a name cannot
+    be looked at: `data check --data`, `eval --data` and `encode` ended in a traceback."""
+    long_name = tmp_path / ("a" * 300)
+    assert main(["data", "check", "--data", str(long_name)]) == 1
+    assert "test: not found" in capsys.readouterr().out
+    assert main(["eval", "--data", str(long_name), "-k", "0"]) == 1
+    assert f"MNIST test files not found (looked in {long_name})" in capsys.readouterr().err
+    picture = f"{long_name}.png"
+    assert main(["encode", picture]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"vaedesk: {picture}: not a picture vaedesk can read (File name too long)\n"
+    )

@@ -110,7 +110,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
 def read_packed(path: Path) -> bytes:
     """A gzipped idx file's bytes, read once: they are unpacked and hashed in memory."""
-    if not path.is_file():
+    if not _is_file(path):
         raise DataError(f"{path}: missing")
     try:
         return path.read_bytes()
@@ -211,7 +211,16 @@ def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
 
 
 def has_split(folder: Path, split: str) -> bool:
-    return all((folder / spec.name).is_file() for spec in SPLITS[split])
+    return all(_is_file(folder / spec.name) for spec in SPLITS[split])
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file, False also where the name cannot be looked at (too long a name, a
+    folder on the way the user may not enter), which Path.is_file raises."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def find_data_dir(split: str, explicit: str | Path | None = None) -> Path | None:
