@@ -36,9 +36,7 @@ class IdxFile:
     magic: int  # 2051 for images (ubyte, 3 dims), 2049 for labels (ubyte, 1 dim)
     count: int
     size: int  # bytes of the published .gz: a download never takes more
-    # CRC-32 of the unpacked items (after the idx header), for the files kept unpacked in
-    # the user's cache: a copy of the right shape but other content is then refused.
-    unpacked_crc32: int | None = None
+    unpacked_crc32: int | None = None  # of the items, for a copy kept unpacked in the cache
 
 
 SPLITS: dict[str, tuple[IdxFile, IdxFile]] = {
@@ -110,7 +108,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
 def read_packed(path: Path) -> bytes:
     """A gzipped idx file's bytes, read once: they are unpacked and hashed in memory."""
-    if not _is_file(path):
+    if not os.path.isfile(path):  # False where the name cannot be looked at (too long)
         raise DataError(f"{path}: missing")
     try:
         return path.read_bytes()
@@ -157,8 +155,7 @@ def load_split(folder: str | Path, split: str, verify: bool = True) -> tuple[np.
         path = folder / spec.name
         packed = read_packed(path)
         published = verify and hashlib.sha256(packed).hexdigest() == spec.sha256
-        # the window reads the test set at every start
-        keep = published and split == "test" and spec.unpacked_crc32 is not None
+        keep = published and spec.unpacked_crc32 is not None  # the test set, read at every start
         array = _unpacked_copy(spec) if keep else None
         if array is None:
             array = parse_idx(path, packed, spec.magic)
@@ -183,24 +180,17 @@ def _unpacked_file(spec: IdxFile) -> Path:
 
 def _unpacked_copy(spec: IdxFile) -> np.ndarray | None:
     """The published test set's file as unpacked at an earlier start, or None. Unpacking
-    its images took 55-70 ms of every start of the window; the SHA-256 of the packed file,
-    which says it is the published one, takes 1.5, and the CRC-32 of the copy, which says
-    it still holds what was unpacked, 2 (a SHA-256 of the copy would take 10)."""
+    its images took 55-70 ms of every start of the window; the SHA-256 of the packed file
+    (the published one?) takes 1.5, the CRC-32 of the copy (still what was unpacked?) 2."""
     shape = (spec.count, 28, 28) if spec.magic == 2051 else (spec.count,)
     path = _unpacked_file(spec)
-    try:  # a FIFO, a device or a folder there is refused without being read
-        fd = atomic.open_regular(path, spec.count * 28 * 28 + 4096)
-    except OSError:  # none yet, or not a file
-        return None
-    try:
-        with os.fdopen(fd, "rb") as f:  # an .npy and nothing else: np.load would open a zip
+    try:  # a FIFO, a device or a folder is refused unread; an .npy only (np.load opens zips)
+        with os.fdopen(atomic.open_regular(path, spec.count * 28 * 28 + 4096), "rb") as f:
             array = np.lib.format.read_array(f, allow_pickle=False)  # straight into the array
-    except (OSError, ValueError, EOFError):  # unreadable, truncated, or not an array
+    except (OSError, ValueError, EOFError):  # none yet, not a file, truncated, not an .npy
         return None
-    if array.shape != shape or array.dtype != np.uint8:
-        return None
-    array = np.ascontiguousarray(array)
-    return array if zlib.crc32(array.data) == spec.unpacked_crc32 else None
+    ok = array.shape == shape and array.dtype == np.uint8 and array.flags.c_contiguous
+    return array if ok and zlib.crc32(array.data) == spec.unpacked_crc32 else None
 
 
 def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
@@ -211,16 +201,7 @@ def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
 
 
 def has_split(folder: Path, split: str) -> bool:
-    return all(_is_file(folder / spec.name) for spec in SPLITS[split])
-
-
-def _is_file(path: Path) -> bool:
-    """Path.is_file, False also where the name cannot be looked at (too long a name, a
-    folder on the way the user may not enter), which Path.is_file raises."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False
+    return all(os.path.isfile(folder / spec.name) for spec in SPLITS[split])
 
 
 def find_data_dir(split: str, explicit: str | Path | None = None) -> Path | None:
