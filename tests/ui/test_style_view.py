@@ -69,7 +69,7 @@ def row_in(vae: VAE, style: np.ndarray) -> np.ndarray:
 def test_hovering_the_style_map_shows_that_style_as_all_ten_digits(qtbot, style_view, conditional_file):
     vae, vp = torch_vae(conditional_file), style_view.map.viewport()
     for pos in (QPoint(250, 200), QPoint(400, 300)):
-        with qtbot.waitSignal(style_view.row_shown, timeout=3000):
+        with qtbot.waitSignal(style_view.row_shown, timeout=10_000):
             move(vp, pos)
         style = np.float32(viewport_to_latent(style_view.map, pos))
         np.testing.assert_allclose(style_view.row_view.image, row_in(vae, style), atol=1e-4)
@@ -90,7 +90,7 @@ def test_clicking_a_test_image_shows_its_style_as_all_ten_digits(qtbot, style_vi
 
 def test_drawing_on_the_pad_shows_your_style_as_all_ten_digits(qtbot, style_view, window, conditional_file):
     vae = torch_vae(conditional_file)
-    with qtbot.waitSignal(style_view.row_shown, timeout=3000):
+    with qtbot.waitSignal(style_view.row_shown, timeout=10_000):
         drag(window.drawing.pad, stroke_seven())
     seen = window.session.drawing.input  # the drawing as the model sees it
     read = int(Classifier.load().probabilities(seen)[0].argmax())
@@ -98,7 +98,7 @@ def test_drawing_on_the_pad_shows_your_style_as_all_ten_digits(qtbot, style_view
     np.testing.assert_allclose(style_view.row_view.image, row_in(vae, style[0]), atol=1e-4)
     assert f"your drawing a {read} (as the classifier reads it)" in style_view.caption.text()
     other = (read + 3) % 10
-    with qtbot.waitSignal(style_view.row_shown, timeout=3000):
+    with qtbot.waitSignal(style_view.row_shown, timeout=10_000):
         press_and_release(style_view.digit_button(other))
     style, _ = encode_means(vae, seen[None], labels=np.array([other]))
     np.testing.assert_allclose(style_view.row_view.image, row_in(vae, style[0]), atol=1e-4)
@@ -108,7 +108,7 @@ def test_drawing_on_the_pad_shows_your_style_as_all_ten_digits(qtbot, style_view
 
 
 def test_the_row_of_ten_is_exported_as_a_png(qtbot, style_view, dialogs, tmp_path):
-    with qtbot.waitSignal(style_view.row_shown, timeout=3000):
+    with qtbot.waitSignal(style_view.row_shown, timeout=10_000):
         move(style_view.map.viewport(), QPoint(300, 250))
     dialogs.save_file = str(tmp_path / "row.png")
     press_and_release(style_view.export_button)
