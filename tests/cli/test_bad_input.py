@@ -311,6 +311,29 @@ def test_6_a_device_or_pipe_is_refused_not_replaced(tmp_path, capsys):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe
 
 
+@pytest.mark.parametrize("kind", ["fifos", "missing"])
+def test_eval_on_a_data_folder_without_usable_files_names_that_folder(tmp_path, capsys, monkeypatch, kind):
+    """`eval --data DIR` on a DIR of FIFOs (or of nothing) said to put the files by hand
+    into the user's data folder, a folder the user never named."""
+    import os
+
+    from vaedesk.core import paths
+
+    user_folder = tmp_path / "user data"
+    monkeypatch.setattr(paths, "default_mnist_dir", lambda: user_folder)
+    given = tmp_path / "given"
+    given.mkdir()
+    if kind == "fifos":
+        for spec in data.SPLITS["test"]:
+            os.mkfifo(given / spec.name)
+    assert main(["eval", "--data", str(given), "-k", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vaedesk: ")
+    assert str(given) in err and str(user_folder) not in err
+    said = "is not a regular file" if kind == "fifos" else "is missing"
+    assert f"t10k-images-idx3-ubyte.gz {said}" in err
+
+
 def test_6_stale_temporaries_are_cleaned_and_the_card_in_the_file_is_the_truth(tmp_path, tiny_model):
     import os
     import time

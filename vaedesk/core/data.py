@@ -153,6 +153,21 @@ def has_split(folder: Path, split: str) -> bool:
     return all((folder / spec.name).is_file() for spec in SPLITS[split])
 
 
+def _what_is_there(folder: Path, split: str) -> str:
+    """Why `folder` does not hold `split`: each of its files that is missing or is not a
+    regular file (a FIFO, a device, a folder), said."""
+    if not folder.is_dir():
+        return "no such folder" if not folder.exists() else "not a folder"
+    said = []
+    for spec in SPLITS[split]:
+        path = folder / spec.name
+        if not path.exists():
+            said.append(f"{spec.name} is missing")
+        elif not path.is_file():
+            said.append(f"{spec.name} is not a regular file")
+    return ", ".join(said)
+
+
 def find_data_dir(split: str, explicit: str | Path | None = None) -> Path | None:
     """The first folder in the search order that has both files of `split`."""
     for folder in paths.mnist_search_dirs(explicit):
@@ -165,6 +180,12 @@ def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np
     """Find and load a split, or raise `DataError` saying where we looked and what to do."""
     folder = find_data_dir(split, explicit)
     if folder is None:
+        if explicit is not None:  # the one folder given: say what is wrong there, and fill it
+            given = paths.mnist_search_dirs(explicit)[0]
+            raise DataError(
+                f"MNIST {split} files not found in {given} ({_what_is_there(given, split)});"
+                f" run `vaedesk data download --data {given}` or " + HAND_INSTRUCTIONS.format(folder=given)
+            )
         looked = ", ".join(str(d) for d in paths.mnist_search_dirs(explicit))
         raise DataError(
             f"MNIST {split} files not found (looked in {looked}); run `vaedesk data download`"
