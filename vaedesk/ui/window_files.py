@@ -133,20 +133,16 @@ class FileCommands:
         the user chooses (Save / Discard / Cancel). True: go on."""
         if not self.has_unsaved_model():
             return True
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "vaedesk",
+        save, discard = "&Save\u2026", "&Discard"
+        answer = files.ask(
+            self,
             f"The model trained in this window has not been saved. Save it before {doing}?",
-            parent=self,
+            {save: QMessageBox.ButtonRole.AcceptRole, discard: QMessageBox.ButtonRole.DestructiveRole},
+            QMessageBox.Icon.Warning,
         )
-        save = box.addButton("Save\u2026", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(save)
-        box.exec()
-        if box.clickedButton() is save:
+        if answer == save:
             return self.save_model()
-        return box.clickedButton() is discard
+        return answer == discard
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())
