@@ -153,7 +153,7 @@ def has_split(folder: Path, split: str) -> bool:
     return all((folder / spec.name).is_file() for spec in SPLITS[split])
 
 
-def _what_is_there(folder: Path, split: str) -> str:
+def what_is_wrong(folder: Path, split: str) -> str:
     """Why `folder` does not hold `split`: each of its files that is missing or is not a
     regular file (a FIFO, a device, a folder), said."""
     if not folder.is_dir():
@@ -176,14 +176,15 @@ def find_data_dir(split: str, explicit: str | Path | None = None) -> Path | None
     return None
 
 
-def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Find and load a split, or raise `DataError` saying where we looked and what to do."""
+def locate(split: str, explicit: str | Path | None = None) -> Path:
+    """The folder that holds both files of `split` (not read yet), or `DataError` saying
+    where we looked and what to do."""
     folder = find_data_dir(split, explicit)
     if folder is None:
         if explicit is not None:  # the one folder given: say what is wrong there, and fill it
             given = paths.mnist_search_dirs(explicit)[0]
             raise DataError(
-                f"MNIST {split} files not found in {given} ({_what_is_there(given, split)});"
+                f"MNIST {split} files not found in {given} ({what_is_wrong(given, split)});"
                 f" run `vaedesk data download --data {given}` or " + HAND_INSTRUCTIONS.format(folder=given)
             )
         looked = ", ".join(str(d) for d in paths.mnist_search_dirs(explicit))
@@ -191,6 +192,12 @@ def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np
             f"MNIST {split} files not found (looked in {looked}); run `vaedesk data download`"
             f" or " + HAND_INSTRUCTIONS.format(folder=paths.default_mnist_dir())
         )
+    return folder
+
+
+def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Find and load a split, or raise `DataError` saying where we looked and what to do."""
+    folder = locate(split, explicit)
     try:
         return load_split(folder, split)
     except DataError as e:
@@ -200,6 +207,15 @@ def load(split: str, explicit: str | Path | None = None) -> tuple[np.ndarray, np
                 " a folder that has it, or reinstall vaedesk"
             ) from None
         raise
+
+
+def load_first(split: str, n: int, explicit: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`load`, then only the first `n` images and labels, as arrays of their own: the
+    rest of the split is freed at once, not kept alive by a view."""
+    images, labels = load(split, explicit)
+    if n < len(images):
+        images, labels = images[:n].copy(), labels[:n].copy()
+    return images, labels
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

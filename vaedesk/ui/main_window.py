@@ -185,7 +185,7 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(self.download_data)
-            p.choose_data_requested.connect(self.choose_data_folder)
+            p.choose_data_requested.connect(self.choose_training_folder)
             self.trace.watch_training(p)
         return self._training
 

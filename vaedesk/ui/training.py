@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -185,23 +187,24 @@ class TrainingPanel(TrainingForm, QDockWidget):
         if self.result is not None:
             self.discard()
         try:
-            images, labels = self.session.training_set()
+            folder = self.session.training_folder()
         except data.DataError as e:
             self._offer_data(str(e))
             return False
-        total = len(images)
+        total = data.SPLITS["train"][0].count  # as many as reading it verifies
         n = min(self.limit.value(), total)
         try:
             options = self.options(n)
         except ValueError as e:
             files.warn(self, f"Cannot train with these options: {e}")
             return False
-        spec = self._spec((images[:n], labels[:n]), options, n if n < total else None)
+        # read in the run's thread, which lets it go at its end: this one never holds it
+        spec = self._spec(partial(data.load_first, "train", n, folder), options, n if n < total else None)
         self._launch(spec, n)
         return True
 
     def _spec(
-        self, train: tuple[np.ndarray, np.ndarray], options: TrainOptions, limit: int | None
+        self, train: Callable[[], tuple[np.ndarray, np.ndarray]], options: TrainOptions, limit: int | None
     ) -> RunSpec:
         """The run as the engine takes it, the command that repeats it on its card."""
         from vaedesk.core.recipe import RunSpec, equivalent_command
@@ -226,7 +229,7 @@ class TrainingPanel(TrainingForm, QDockWidget):
         from vaedesk.core.train import TrainingDiverged
 
         options = spec.options
-        worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError))
+        worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError, data.DataError))
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)

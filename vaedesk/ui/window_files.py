@@ -58,14 +58,27 @@ class FileCommands:
         if folder:
             self._use_data_dir(folder)
 
-    def _use_data_dir(self, folder: str) -> None:
+    def choose_training_folder(self) -> None:
+        """Train found no training set and the user chose to pick its folder: the run
+        starts once the folder chosen has it; any other folder gets one line, no run."""
+        folder = files.ask_folder(self, "Folder with the MNIST .gz files")
+        if not folder:
+            return
+        if not data.has_split(Path(folder), "train"):
+            wrong = data.what_is_wrong(Path(folder), "train")
+            files.warn(self, f"{folder} has no MNIST training set: {wrong}.")
+        elif self._use_data_dir(folder):
+            self.training_panel.start()
+
+    def _use_data_dir(self, folder: str) -> bool:
         try:
             self.session.set_data_dir(folder)
         except data.DataError as e:
             files.warn(self, f"{folder} cannot be used: {e}")
-            return
+            return False
         self.settings.data_dir = folder
         self.map.fit()
+        return True
 
     def open_image(self) -> None:
         name = files.ask_open(self, "Open a picture of a digit", files.PICTURES)
