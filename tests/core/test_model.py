@@ -369,11 +369,31 @@ def test_iwae_on_onnx_runtime_matches_torch(mnist_train_small):
     assert on_onnx == pytest.approx(on_torch, abs=1e-3)  # same samples, decoders agree to 1e-5
 
 
+def textbook_iwae(model, x, p, z, mu, logvar):
+    """The IWAE bound (Burda et al. 2016) written out with torch.distributions, not the
+    model's own log_prior: x (B, 784) in [0, 1], p (k, B, 784) the decoder's Bernoulli means
+    at the k samples z (k, B, D) of q(z | x) = N(mu, exp(logvar)). Returns the bound and its
+    three log terms (k, B)."""
+    import math
+
+    k = z.shape[0]
+    log_px = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
+    normal = torch.distributions.Normal
+    if model.config.prior == "normal":
+        log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+    else:
+        m = model.prior
+        parts = torch.distributions.Independent(normal(m.means, torch.exp(0.5 * m.logvars)), 1)
+        mixture = torch.distributions.Categorical(logits=m.logits)
+        log_pz = torch.distributions.MixtureSameFamily(mixture, parts).log_prob(z)
+    log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
+    return expected, log_px, log_pz, log_qz
+
+
 @pytest.mark.parametrize("prior", ["normal", "mog"])
 def test_iwae_by_hand_on_a_tiny_batch(prior):
     """The chunked, broadcast computation against the textbook formula, written out here."""
-    import math
-
     torch.manual_seed(3)
     model = VAE(VAEConfig(arch="mlp", prior=prior, components=3)).eval()
     images = np.random.default_rng(4).integers(0, 256, (3, 28, 28)).astype(np.uint8)
@@ -384,17 +404,7 @@ def test_iwae_by_hand_on_a_tiny_batch(prior):
         mu, logvar = model.encode(x.view(-1, 1, 28, 28))
         z = mu + torch.randn((k, *mu.shape), generator=gen) * torch.exp(0.5 * logvar)
         p = torch.sigmoid(model.decode_logits(z.flatten(0, 1))).view(k, 3, 784).double()
-        log_px = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
-        normal = torch.distributions.Normal
-        if prior == "normal":
-            log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
-        else:
-            m = model.prior
-            parts = torch.distributions.Independent(normal(m.means, torch.exp(0.5 * m.logvars)), 1)
-            mixture = torch.distributions.Categorical(logits=m.logits)
-            log_pz = torch.distributions.MixtureSameFamily(mixture, parts).log_prob(z)
-        log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-        expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
+        expected, _, _, _ = textbook_iwae(model, x, p, z, mu, logvar)
     assert iwae_bound(model, images, k=k) == pytest.approx(expected, rel=1e-5)
 
 
@@ -413,18 +423,7 @@ def test_the_iwae_training_objective_by_hand(prior):
         mu, logvar = model.encode(x)
         z = mu + torch.randn((k, *mu.shape)) * torch.exp(0.5 * logvar)
         p = torch.sigmoid(model.decode_logits(z.flatten(0, 1))).view(k, 4, 784).double()
-        xf = x.flatten(1).double()
-        log_px = (xf * p.log() + (1 - xf) * (1 - p).log()).sum(-1)
-        normal = torch.distributions.Normal
-        if prior == "normal":
-            log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
-        else:  # torch.distributions' mixture, not the model's own log_prior
-            m = model.prior
-            parts = torch.distributions.Independent(normal(m.means, torch.exp(0.5 * m.logvars)), 1)
-            mixture = torch.distributions.Categorical(logits=m.logits)
-            log_pz = torch.distributions.MixtureSameFamily(mixture, parts).log_prob(z)
-        log_qz = normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-        expected = -(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(k)).mean().item()
+        expected, log_px, log_pz, log_qz = textbook_iwae(model, x.flatten(1).double(), p, z, mu, logvar)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     assert recon.item() == pytest.approx(-log_px.mean().item(), rel=1e-5)
     assert kl.item() == pytest.approx((log_qz - log_pz).mean().item(), rel=1e-4, abs=1e-4)

@@ -38,18 +38,11 @@ class Classifier:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Classifier:
         """The classifier in `path` (None: the bundled one); `ClassifierError` if unusable."""
-        from safetensors import SafetensorError, safe_open
+        from vaedesk.core.weights import read_tensor_file
 
         path = Path(path) if path is not None else paths.bundled_classifier()
-        if not path.is_file():
-            raise ClassifierError(f"{path}: no such classifier file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            size = path.stat().st_size / 2**20
-            raise ClassifierError(f"{path}: {size:.0f} MB; a classifier is at most 64 MB")
+        metadata, tensors = read_tensor_file(path, MAX_FILE_BYTES, "classifier", ClassifierError)
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                metadata = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
             graph = tensors.pop(GRAPH, None)
             if metadata.get("format") != FORMAT or graph is None:
                 raise ClassifierError(f"{path}: not a vaedesk digit classifier")
@@ -62,7 +55,7 @@ class Classifier:
             raise
         except onnx_runtime.GraphError as e:
             raise ClassifierError(f"{path}: {e}") from None
-        except (SafetensorError, Exception) as e:  # noqa: BLE001 - ONNX Runtime raises its own types
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own types
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ClassifierError(f"{path}: not a usable classifier ({first})") from None
         problem = classifier.output_problem()

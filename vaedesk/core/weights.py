@@ -88,6 +88,29 @@ def card_problem(card: Any) -> str | None:
     return None
 
 
+def read_tensor_file(
+    path: Path, max_bytes: int, kind: str, error: type[Exception]
+) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """The metadata and tensors of the safetensors file `path`, a file from elsewhere: it
+    must be a readable regular file of at most `max_bytes` (a FIFO would block the read,
+    /dev/zero never end it). Raises `error` with one line that names `path` and, for a
+    missing or oversized file, the `kind` of file ("weights", "classifier")."""
+    if not path.exists():
+        raise error(f"{path}: no such {kind} file")
+    if not path.is_file():
+        raise error(f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise error(f"{path}: not readable (permission denied)")
+    if path.stat().st_size > max_bytes:
+        size = path.stat().st_size / 2**20
+        raise error(f"{path}: {size:.0f} MB; a vaedesk {kind} file is at most {max_bytes // 2**20} MB")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
+        raise error(f"{path}: not a readable safetensors file ({e})") from None
+
+
 @dataclass
 class Stored:
     """What a weights file holds, read without torch."""
@@ -102,21 +125,7 @@ class Stored:
 def read(path: str | Path) -> Stored:
     """Read and check a weights file; raise `WeightsError` if it cannot be used."""
     path = Path(path)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such weights file")
-    if not path.is_file():
-        raise WeightsError(f"{path}: not a file")
-    if not os.access(path, os.R_OK):
-        raise WeightsError(f"{path}: not readable (permission denied)")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        size = path.stat().st_size / 2**20
-        raise WeightsError(f"{path}: {size:.0f} MB; vaedesk weights are at most 512 MB")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
-        raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
+    metadata, tensors = read_tensor_file(path, MAX_FILE_BYTES, "weights", WeightsError)
     if metadata.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a vaedesk weights file (no '{FORMAT}' metadata)")
     try:
