@@ -113,16 +113,23 @@ def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
     assert rect_in(info, panel).top() >= rect_in(window.selection.image, panel).bottom()
 
 
+def run_at(qtbot, window, size: tuple[int, int], **fields):
+    """The window resized to `size`, a small run (no neighbour term) started with Start
+    and waited for; the panel."""
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=2000)
+    p = open_small_run(qtbot, window, neighbours=0, **fields)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    qtbot.wait(100)
+    return p
+
+
 def test_a_finished_run_at_800_by_600_keeps_the_window_on_the_screen(qtbot, window):
     """After a run at 800 x 600 with the panel docked, Keep / Save / Discard appear: the
     window must not widen past the screen to make room for them, and they, the result and
     the curves stay whole inside the panel, one beside another, none over another."""
-    window.resize(800, 600)
-    qtbot.waitUntil(lambda: (window.width(), window.height()) == (800, 600), timeout=2000)
-    p = open_small_run(qtbot, window, batch_size=64, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    qtbot.wait(100)
+    p = run_at(qtbot, window, (800, 600), batch_size=64)
     assert p.keep_button.isVisible()
     assert window.width() <= 800, f"the window widened to {window.width()} px"
     inside = QRect(0, 0, p.width(), p.height())
@@ -169,12 +176,7 @@ def test_the_loss_curves_legend_covers_no_curve_on_a_laptop_screen(qtbot, window
     a box inside the plot, over the curves)."""
     from PySide6.QtCore import QPointF
 
-    window.resize(1366, 768)
-    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1366, 768), timeout=2000)
-    p = open_small_run(qtbot, window, epochs=2, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    qtbot.wait(100)
+    p = run_at(qtbot, window, (1366, 768), epochs=2)
     c = p.curves
     plot, legend = c.getPlotItem(), c.getPlotItem().legend
     assert legend.isVisible()
