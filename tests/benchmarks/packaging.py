@@ -101,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.folder}: {total / MB:.0f} MB in {count:,} files (goal <= 550 MB); the largest parts:")
     for key, size in sorted(parts.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {size / MB:7.1f} MB  {key}")
+    # The floor (docs/packaging.md): libtorch_cpu.so is mapped whole by every import of torch.
+    torch_total = sum(size for key, size in parts.items() if key.startswith("_internal/torch"))
+    libtorch = (args.folder / "_internal" / "torch" / "lib" / "libtorch_cpu.so").stat().st_size
+    print(
+        f"  torch's folder {torch_total / MB:.0f} MB, of which libtorch_cpu.so {libtorch / MB:.0f} MB;"
+        f" everything else {(total - torch_total) / MB:.0f} MB"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.archive_dir or Path(tmp)

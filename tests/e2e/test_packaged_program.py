@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,3 +122,75 @@ def test_the_packaged_program_installs_its_desktop_entry_and_icon(packaged, tmp_
     icons = tmp_path / "data" / "icons" / "hicolor"
     assert (icons / "256x256" / "apps" / "vaedesk.png").is_file()
     assert (icons / "scalable" / "apps" / "vaedesk.svg").is_file()
+
+
+# -- what loads torch: build.spec leaves out parts of torch, onnx and the standard library
+# that no path imports; these paths must still find all they import ------------------------
+
+
+def run_packaged(packaged: Path, env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([packaged, *map(str, args)], capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.build
+@pytest.mark.slow
+def test_the_packaged_window_trains_from_its_training_panel(packaged, tmp_path, real_mnist_dir):
+    """The self-test's last check clicks Start in the training panel (torch imported in the
+    worker thread) once a training set is there; without one it is skipped."""
+    env = clean_env(tmp_path, QT_QPA_PLATFORM="offscreen", VAEDESK_DATA=str(real_mnist_dir))
+    r = run_packaged(packaged, env, "--self-test")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    checks = {c["check"]: c for c in json.loads(r.stdout[r.stdout.index("{") :])["checks"]}
+    training = checks["Model > Train, Start pressed: a short run in the background"]
+    assert "skipped" not in training
+    assert training["ok"] and training["stop_reason"] == "completed" and training["map_moved"]
+    assert checks["viewing ran on ONNX Runtime, torch not imported"]["ok"]
+
+
+@pytest.mark.build
+@pytest.mark.slow
+def test_the_packaged_program_trains_exports_to_onnx_and_evaluates(packaged, tmp_path, real_mnist_dir):
+    """`train` saves the weights with their ONNX export, `upgrade` adds the export to a file
+    without one, `eval` measures it: the graphs the packaged program exports encode as the
+    weights do on torch here, from source."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from vaedesk.core import data
+    from vaedesk.core.api import Model
+    from vaedesk.core.onnx_runtime import DECODER, ENCODER
+
+    env = clean_env(tmp_path)
+    trained = tmp_path / "trained.safetensors"
+    r = run_packaged(
+        packaged, env, "train", "--data", real_mnist_dir, "--epochs", 1, "--limit", 600,
+        "--val-size", 100, "--eval-k", 2, "--threads", 1, "--free-bits", 2, "-o", trained,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert {ENCODER, DECODER} <= load_file(trained).keys()
+
+    # the same weights without their export, as an older vaedesk saved them
+    with safe_open(trained, "np") as f:
+        metadata = f.metadata()
+    older = tmp_path / "older.safetensors"
+    save_file({k: v for k, v in load_file(trained).items() if k not in (ENCODER, DECODER)}, older, metadata)
+    (tmp_path / "older.card.json").write_bytes((tmp_path / "trained.card.json").read_bytes())
+    upgraded = tmp_path / "upgraded.safetensors"
+    r = run_packaged(packaged, env, "upgrade", older, "-o", upgraded)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    images = data.load_split(real_mnist_dir, "test")[0][:256]
+    on_torch = Model.load(older)
+    assert on_torch.runtime == "torch"
+    for exported in (trained, upgraded):
+        on_onnx = Model.load(exported)
+        assert on_onnx.runtime == "onnxruntime"
+        mu_onnx, mu_torch = on_onnx.encode(images)[0], on_torch.encode(images)[0]
+        np.testing.assert_allclose(mu_onnx, mu_torch, rtol=1e-4, atol=1e-4 * float(np.abs(mu_torch).max()))
+
+    r = run_packaged(
+        packaged, env, "eval", "--weights", upgraded, "-k", 2, "--json", "--data", real_mnist_dir
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads(r.stdout)
+    assert np.isfinite(metrics["neg_elbo"]) and metrics["neg_elbo"] > 0

@@ -7,14 +7,17 @@ uint8. Every problem raises `DataError` with one line naming the file and what i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import os
 import socket
 import struct
 import tempfile
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -97,12 +100,25 @@ def sha256_of(path: Path) -> str:
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """Parse one gzipped idx file of unsigned bytes, checking magic, dimensions and length."""
+    return parse_idx(path, read_packed(path), magic)
+
+
+def read_packed(path: Path) -> bytes:
+    """A gzipped idx file's bytes, read once: they are unpacked and hashed in memory."""
     if not path.is_file():
         raise DataError(f"{path}: missing")
     try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: not a readable gzip file ({e})") from None
+
+
+def parse_idx(path: Path, packed: bytes, magic: int) -> np.ndarray:
+    """`read_idx` of a file's bytes: one call of zlib for the whole file, where gzip's file
+    object made 200 for the test images (70 ms where this takes 55)."""
+    try:
+        raw = gzip.decompress(packed)
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: not a readable gzip file ({e})") from None
     if len(raw) < 4:
         raise DataError(f"{path}: truncated (only {len(raw)} bytes)")
@@ -134,12 +150,18 @@ def load_split(folder: str | Path, split: str, verify: bool = True) -> tuple[np.
     arrays = []
     for spec in (image_file, label_file):
         path = folder / spec.name
-        array = read_idx(path, spec.magic)
-        if verify:
-            if len(array) != spec.count:
+        packed = read_packed(path)
+        published = verify and hashlib.sha256(packed).hexdigest() == spec.sha256
+        keep = published and split == "test"  # the window reads it at every start
+        array = _unpacked_copy(spec) if keep else None
+        if array is None:
+            array = parse_idx(path, packed, spec.magic)
+            if verify and len(array) != spec.count:
                 raise DataError(f"{path}: {len(array)} items, MNIST has {spec.count}")
-            if sha256_of(path) != spec.sha256:
+            if verify and not published:
                 raise DataError(f"{path}: checksum does not match the published SHA-256")
+            if keep:
+                _keep_unpacked(spec, array)
         arrays.append(array)
     images, labels = arrays
     if len(images) != len(labels):
@@ -147,6 +169,32 @@ def load_split(folder: str | Path, split: str, verify: bool = True) -> tuple[np.
     if labels.size and labels.max() > 9:
         raise DataError(f"{folder / label_file.name}: label {labels.max()} is not a digit")
     return images, labels
+
+
+def _unpacked_file(spec: IdxFile) -> Path:
+    return paths.user_cache_dir() / "mnist" / f"{spec.sha256[:32]}.npy"
+
+
+def _unpacked_copy(spec: IdxFile) -> np.ndarray | None:
+    """The published test set's file as unpacked at an earlier start, or None. Unpacking
+    its images took 55 ms of every start of the window; the SHA-256 of the packed file,
+    which says it is the published one, takes 1.5."""
+    shape = (spec.count, 28, 28) if spec.magic == 2051 else (spec.count,)
+    path = _unpacked_file(spec)
+    if not path.is_file():  # none yet (and a FIFO there would block the start)
+        return None
+    try:
+        array = np.load(path, allow_pickle=False)  # read straight into the array
+    except (OSError, ValueError, EOFError):  # unreadable, truncated, or not an array
+        return None
+    return array if array.shape == shape and array.dtype == np.uint8 else None
+
+
+def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    with contextlib.suppress(OSError):  # a cache that cannot be written costs the unpacking
+        atomic.atomic_write(_unpacked_file(spec), buffer.getvalue())
 
 
 def has_split(folder: Path, split: str) -> bool:

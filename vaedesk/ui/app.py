@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vaedesk.core.api import Model
+    from vaedesk.core.session import Session
     from vaedesk.ui.settings import Settings
 
 START = time.perf_counter()
@@ -95,13 +96,25 @@ def set_icon(app) -> None:
     app.setDesktopFileName("vaedesk")
 
 
-def _load_test_set(folder: str | None):
+def _import_the_core() -> None:
+    """The core's modules, before Qt's. Once PySide6 is imported, its import hook reads the
+    source file of every module imported after it (looking for its __feature__ switches):
+    numpy, ONNX Runtime, psygnal, protobuf and the core are 160 modules, 0.05-0.15 s of
+    the start. `vaedesk.core` never imports Qt, so none of them brings it in early."""
+    import vaedesk.core.session  # numpy, ONNX Runtime, psygnal, the model, the data
+    import vaedesk.core.typicality  # noqa: F401 - the drawing panel's readout
+    from vaedesk.core.onnx_runtime import onnx_proto
+
+    onnx_proto()  # protobuf and ONNX's classes: loading the model and the classifier vets their graphs
+
+
+def _load_test_set(session: Session) -> None:
+    """The test set, before the window is built: the window then opens on the map with the
+    decoder's placeholder (it shows a digit from the first hover on)."""
     from vaedesk.core import data
 
-    try:
-        return data.load("test", folder)
-    except data.DataError:
-        return None  # the window looks again, and says what is wrong
+    with contextlib.suppress(data.DataError):  # the window looks again, and says what is wrong
+        session.load_test_set()
 
 
 def _collect_from_now_on() -> None:
@@ -159,10 +172,17 @@ def run_app(args: argparse.Namespace) -> int:
     # later passes), which also keeps those passes short while the user hovers.
     gc.disable()
 
-    # Read and verify the MNIST test set in a thread while torch and Qt import: gzip and
-    # hashing release the GIL, so the map's data costs no start-up time.
-    from concurrent.futures import ThreadPoolExecutor
-
+    # Everything before the first paint runs on this thread. The MNIST test set used to be
+    # read in a thread while Qt imported; read from its unpacked copy (vaedesk.core.data)
+    # it takes 5-15 ms, and a thread costs more than that when the machine is busy: each
+    # handing over of the interpreter's lock waits for the scheduler (docs/startup.md).
+    # One BLAS thread, set before numpy loads OpenBLAS: it starts a thread per core and wakes
+    # it for every matrix product, where it spins. The window's products are small (10,000
+    # points by 2 to 20 dimensions); the other core is a training run's (torch has its own
+    # threads) or the machine's. Measured: the first paint 85 ms sooner (median of 21 paired
+    # runs, load ~5).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _import_the_core()
     from vaedesk.ui.trace import Trace
 
     try:
@@ -177,7 +197,6 @@ def run_app(args: argparse.Namespace) -> int:
     # The self-test is the same on every machine: it ignores what a user's runs remembered.
     settings = Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
-    prefetch = ThreadPoolExecutor(max_workers=1).submit(_load_test_set, data_dir)
 
     from vaedesk.core.session import Session
     from vaedesk.ui.main_window import MainWindow
@@ -188,9 +207,7 @@ def run_app(args: argparse.Namespace) -> int:
         return 1
     install_excepthook()
     session = Session(model, data_dir)
-    loaded = prefetch.result()
-    if loaded is not None:
-        session.load_test_set(loaded)
+    _load_test_set(session)
     window = MainWindow(session, settings, trace)
     if args.self_test or not settings.restore_window(window):
         window.resize(1560, 900)

@@ -21,7 +21,16 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from vaedesk.core.plane import central_range
 from vaedesk.core.prior import Prior
-from vaedesk.ui.map_items import HALO, INK, PALETTE, DigitLegend, ellipse, prior_contours, region_colours
+from vaedesk.ui.map_items import (
+    HALO,
+    INK,
+    PALETTE,
+    DigitLegend,
+    PaletteScatter,
+    ellipse,
+    prior_contours,
+    region_colours,
+)
 from vaedesk.ui.map_layers import FIELD_TILES, REGION_CELLS, MapLayers
 from vaedesk.ui.map_overlays import MapOverlays
 
@@ -57,14 +66,15 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
     regions_failed = Signal(str)
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+        # No context menu: pyqtgraph builds its view's menu unless told so at construction
+        # (setMenuEnabled(False) afterwards threw away a menu built for nothing: 9 ms).
+        super().__init__(parent, enableMenu=False)
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.setLabel("bottom", "z\u2081")
         self.setLabel("left", "z\u2082")
         for side in ("bottom", "left"):  # "z\u2081 (x0.001)" on a small map reads as a typo
             self.getPlotItem().getAxis(side).enableAutoSIPrefix(False)
-        self.setMenuEnabled(False)
         self.setMouseTracking(True)
         plot = self.getPlotItem()
         self.view = plot.getViewBox()
@@ -113,7 +123,9 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
         plot.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
         plot.legend = self.legend
         self.brushes = [pg.mkBrush(colour) for colour in PALETTE]
-        self.points = pg.ScatterPlotItem(size=4, pen=None)
+        self.points = PaletteScatter(size=4, pen=None)
+        self._palette = np.empty(len(self.brushes), object)  # the brushes as numpy indexes them
+        self._palette[:] = self.brushes
         self.points.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.addItem(self.points)
         # The legend's entries: empty items of each digit's colour, kept out of the plot so
@@ -150,9 +162,7 @@ class LatentMap(MapLayers, MapOverlays, pg.PlotWidget):
         # Drawn digit by digit (9 on top), as ten separate layers would be.
         self._order = np.argsort(self.labels, kind="stable")
         drawn = self.mu[self._order]
-        self.points.setData(
-            drawn[:, 0], drawn[:, 1], brush=[self.brushes[d] for d in self.labels[self._order]]
-        )
+        self.points.set_points(drawn[:, 0], drawn[:, 1], self._palette[self.labels[self._order]])
         self._all_shown = True  # new data is all visible
         self._apply_hidden()
 
