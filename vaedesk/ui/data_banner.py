@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
-from vaedesk.core import data
+from vaedesk.core import data, download
 from vaedesk.ui import files
 from vaedesk.ui.workers import Task, Worker
 
@@ -77,7 +77,7 @@ class DataBanner(QWidget):
         self.target = target
 
         def job(emit, should_stop):
-            return data.download(
+            return download.download(
                 target,
                 mirrors=data.MIRRORS,
                 should_stop=should_stop,
@@ -121,7 +121,7 @@ class DataBanner(QWidget):
 
     def _on_failed(self, kind: str, message: str) -> None:
         self._set_busy(False)
-        if kind == data.DownloadCancelled.__name__:
+        if kind == download.DownloadCancelled.__name__:
             self.message.setText("<b>Download cancelled.</b> Nothing half-written was kept.")
         else:
             self.message.setText(f"<b>Download failed.</b> {message}")
