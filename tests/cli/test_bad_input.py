@@ -558,3 +558,38 @@ def test_a_negative_sample_count_for_eval_is_refused_at_once(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "-k" in err and "0 or more" in err
+
+
+# -- weights and classifier files whose name cannot even be looked at ---------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["decode", "0", "0", "-o", "d.png"], "--weights"), (["classify", "d.png"], "--classifier")],
+)
+def test_a_weights_or_classifier_name_too_long_is_one_line(tmp_path, monkeypatch, capsys, command, option):
+    """A name longer than the file system allows raised OSError (File name too long) from
+    the first look at it, a traceback; so did a folder the user may not enter."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["decode", "0", "0", "-o", "d.png"]) == 0  # a picture for classify
+    capsys.readouterr()
+    long_name = tmp_path / ("a" * 300 + ".safetensors")
+    assert main([*command, option, str(long_name)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"vaedesk: {long_name}: cannot be read (File name too long)\n"
+
+
+def test_a_data_folder_or_picture_name_too_long_is_one_line(tmp_path, capsys):
+    """Path.is_file and Path.is_dir raise OSError (File name too long) where a name cannot
+    be looked at: `data check --data`, `eval --data` and `encode` ended in a traceback."""
+    long_name = tmp_path / ("a" * 300)
+    assert main(["data", "check", "--data", str(long_name)]) == 1
+    assert "test: not found" in capsys.readouterr().out
+    assert main(["eval", "--data", str(long_name), "-k", "0"]) == 1
+    assert f"MNIST test files not found (looked in {long_name})" in capsys.readouterr().err
+    picture = f"{long_name}.png"
+    assert main(["encode", picture]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"vaedesk: {picture}: not a picture vaedesk can read (File name too long)\n"
+    )

@@ -69,3 +69,32 @@ def test_a_corrupt_compressed_stream_is_named_not_a_traceback(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(data.DataError, match="not a readable gzip file"):
         data.read_idx(path, 2051)
+
+
+def test_a_copy_of_the_right_shape_but_other_content_is_not_shown(cache, monkeypatch):
+    """A copy that reads back as an array of the right shape and type, but holds other
+    pixels or labels, was shown: the map placed every digit wrongly, without a word."""
+    shipped = paths.bundled_mnist_dir()
+    images, labels = data.load_split(shipped, "test")
+    for copy in (cache / "mnist").glob("*.npy"):
+        kept = np.load(copy)
+        np.save(copy, np.roll(kept, 1, axis=0))  # the same items, one place along
+    again_images, again_labels = data.load_split(shipped, "test")
+    assert np.array_equal(again_images, images) and np.array_equal(again_labels, labels)
+    _unpacking_refused(monkeypatch)  # and good copies were written in their place
+    assert np.array_equal(data.load_split(shipped, "test")[1], labels)
+
+
+def test_a_zip_archive_in_place_of_a_copy_is_unpacked_again_not_a_traceback(cache, monkeypatch):
+    """np.load opens a zip archive as an NpzFile, which has no shape: an AttributeError
+    that stopped the window at start."""
+    shipped = paths.bundled_mnist_dir()
+    images, labels = data.load_split(shipped, "test")
+    for copy in (cache / "mnist").glob("*.npy"):
+        kept = np.load(copy)
+        with open(copy, "wb") as f:
+            np.savez(f, kept=kept)
+    again_images, again_labels = data.load_split(shipped, "test")
+    assert np.array_equal(again_images, images) and np.array_equal(again_labels, labels)
+    _unpacking_refused(monkeypatch)  # and the copies were written again, as .npy files
+    assert np.array_equal(data.load_split(shipped, "test")[0], images)

@@ -38,12 +38,12 @@ def load_picture(path: str | Path) -> np.ndarray:
     read: a FIFO would hang, /dev/urandom never end."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if Path(path).is_dir():
-        raise PictureError(f"{path}: is a folder, not a picture")
     try:
         raw = read_regular(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise PictureError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PictureError(f"{path}: is a folder, not a picture") from None
     except OSError as e:
         raise PictureError(f"{path}: not a picture vaedesk can read ({e.strerror or e})") from None
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,14 +96,18 @@ def read_tensor_file(
     must be a readable regular file of at most `max_bytes` (a FIFO would block the read,
     /dev/zero never end it). Raises `error` with one line that names `path` and, for a
     missing or oversized file, the `kind` of file ("weights", "classifier")."""
-    if not path.exists():
-        raise error(f"{path}: no such {kind} file")
-    if not path.is_file():
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"{path}: no such {kind} file") from None
+    except OSError as e:  # a name too long, a folder on the way the user may not enter, a loop
+        raise error(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not stat.S_ISREG(found.st_mode):
         raise error(f"{path}: not a file")
     if not os.access(path, os.R_OK):
         raise error(f"{path}: not readable (permission denied)")
-    if path.stat().st_size > max_bytes:
-        size = path.stat().st_size / 2**20
+    if found.st_size > max_bytes:
+        size = found.st_size / 2**20
         raise error(f"{path}: {size:.0f} MB; a vaedesk {kind} file is at most {max_bytes // 2**20} MB")
     try:
         with safe_open(str(path), framework="numpy") as f:
