@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass
