@@ -586,7 +586,7 @@ def test_a_data_folder_or_picture_name_too_long_is_one_line(tmp_path, capsys):
     assert main(["data", "check", "--data", str(long_name)]) == 1
     assert "test: not found" in capsys.readouterr().out
     assert main(["eval", "--data", str(long_name), "-k", "0"]) == 1
-    assert f"MNIST test files not found (looked in {long_name})" in capsys.readouterr().err
+    assert f"MNIST test files not found in {long_name} (no such folder)" in capsys.readouterr().err
     picture = f"{long_name}.png"
     assert main(["encode", picture]) == 1
     assert (

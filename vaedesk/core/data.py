@@ -199,15 +199,16 @@ def has_split(folder: Path, split: str) -> bool:
 
 def what_is_wrong(folder: Path, split: str) -> str:
     """Why `folder` does not hold `split`: each of its files that is missing or is not a
-    regular file (a FIFO, a device, a folder), said."""
-    if not folder.is_dir():
-        return "no such folder" if not folder.exists() else "not a folder"
+    regular file (a FIFO, a device, a folder), said. os.path's tests, which say False
+    where a name cannot even be looked at (too long), where Path's raise."""
+    if not os.path.isdir(folder):
+        return "no such folder" if not os.path.exists(folder) else "not a folder"
     said = []
     for spec in SPLITS[split]:
         path = folder / spec.name
-        if not path.exists():
+        if not os.path.exists(path):
             said.append(f"{spec.name} is missing")
-        elif not path.is_file():
+        elif not os.path.isfile(path):
             said.append(f"{spec.name} is not a regular file")
     return ", ".join(said)
 
