@@ -172,6 +172,7 @@ def main() -> int:
             panel.cancel_button.click()
             while panel.is_running():
                 pump(100)
+            panel.discard_button.click() if panel.discard_button.isVisible() else None  # or quitting asks
         window.close()
         app.quit()
 

@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         f" growth from run 1 to run {len(rows)}: {growth:+.0f} MB"
         f" ({'none' if growth <= GROWTH_SLACK_MB else 'GROWS'}, slack {GROWTH_SLACK_MB} MB)"
     )
+    window._unsaved_model_settled = lambda doing: True  # quit as if the kept model were discarded
     window.close()
     return 0
 

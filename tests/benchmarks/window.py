@@ -360,7 +360,7 @@ def bench_during_training(app, window, seconds: float) -> None:
     from vaedesk.core import data
 
     try:
-        window.session.training_set()
+        window.session.training_folder()
     except data.DataError as e:
         print(f"during training: skipped ({e})")
         return

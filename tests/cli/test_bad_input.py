@@ -15,7 +15,7 @@ import pytest
 
 from vaedesk import load_model
 from vaedesk.cli import main
-from vaedesk.core import data
+from vaedesk.core import data, download
 
 # -- 1. options before the command ---------------------------------------------------------
 
@@ -171,14 +171,14 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
 
 # -- 4. downloads are bounded in time, rate and size, and cancel at once ------------------
 
-FAST = data.Limits(timeout=1.0, min_rate=200.0, window=1.0, deadline=30.0)
+FAST = download.Limits(timeout=1.0, min_rate=200.0, window=1.0, deadline=30.0)
 
 
 def _download(folder, url, limits=FAST, **kwargs):
     """Run a download; return the error it ended with, how long it took, and what is left."""
     started = time.monotonic()
-    with pytest.raises(data.DownloadError) as info:
-        data.download(folder, mirrors=[url], limits=limits, **kwargs)
+    with pytest.raises(download.DownloadError) as info:
+        download.download(folder, mirrors=[url], limits=limits, **kwargs)
     return info.value, time.monotonic() - started, sorted(p.name for p in folder.iterdir())
 
 
@@ -195,7 +195,7 @@ def test_4_a_server_that_drips_is_given_up(tmp_path, server):
 
 
 def test_4_the_deadline_bounds_the_whole_download(tmp_path, server):
-    limits = data.Limits(timeout=5.0, min_rate=0.0, window=1.0, deadline=1.5)
+    limits = download.Limits(timeout=5.0, min_rate=0.0, window=1.0, deadline=1.5)
     error, took, left = _download(tmp_path, server("drip"), limits)
     assert "not finished within 2 s" in str(error) and took < 6 and left == []
 
@@ -209,12 +209,12 @@ def test_4_a_body_larger_than_the_published_file_is_not_stored(tmp_path, server,
 
 
 def test_4_cancel_interrupts_a_read_blocked_on_a_silent_server(tmp_path, server):
-    limits = data.Limits(timeout=30.0)  # without the cut, cancel would wait for this
+    limits = download.Limits(timeout=30.0)  # without the cut, cancel would wait for this
     cancel_at = time.monotonic() + 0.5
-    with pytest.raises(data.DownloadCancelled):
+    with pytest.raises(download.DownloadCancelled):
         started = time.monotonic()
         stop = lambda: time.monotonic() > cancel_at  # noqa: E731
-        data.download(tmp_path, mirrors=[server("stall")], limits=limits, should_stop=stop)
+        download.download(tmp_path, mirrors=[server("stall")], limits=limits, should_stop=stop)
     assert time.monotonic() - started < 3 and list(tmp_path.iterdir()) == []
 
 
@@ -229,7 +229,7 @@ def test_4_stale_parts_are_removed_and_downloads_are_readable(tmp_path, server, 
     os.utime(stale, (old, old))
     previous = os.umask(0o022)
     try:
-        data.download(tmp_path, mirrors=[server("ok")])
+        download.download(tmp_path, mirrors=[server("ok")])
     finally:
         os.umask(previous)
     assert not stale.exists() and fresh.exists()
@@ -309,6 +309,29 @@ def test_6_a_device_or_pipe_is_refused_not_replaced(tmp_path, capsys):
     assert main(["decode", "0", "0", "-o", str(fifo)]) == 1
     assert "not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe
+
+
+@pytest.mark.parametrize("kind", ["fifos", "missing"])
+def test_eval_on_a_data_folder_without_usable_files_names_that_folder(tmp_path, capsys, monkeypatch, kind):
+    """`eval --data DIR` on a DIR of FIFOs (or of nothing) said to put the files by hand
+    into the user's data folder, a folder the user never named."""
+    import os
+
+    from vaedesk.core import paths
+
+    user_folder = tmp_path / "user data"
+    monkeypatch.setattr(paths, "default_mnist_dir", lambda: user_folder)
+    given = tmp_path / "given"
+    given.mkdir()
+    if kind == "fifos":
+        for spec in data.SPLITS["test"]:
+            os.mkfifo(given / spec.name)
+    assert main(["eval", "--data", str(given), "-k", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vaedesk: ")
+    assert str(given) in err and str(user_folder) not in err
+    said = "is not a regular file" if kind == "fifos" else "is missing"
+    assert f"t10k-images-idx3-ubyte.gz {said}" in err
 
 
 def test_6_stale_temporaries_are_cleaned_and_the_card_in_the_file_is_the_truth(tmp_path, tiny_model):
@@ -563,7 +586,7 @@ def test_a_data_folder_or_picture_name_too_long_is_one_line(tmp_path, capsys):
     assert main(["data", "check", "--data", str(long_name)]) == 1
     assert "test: not found" in capsys.readouterr().out
     assert main(["eval", "--data", str(long_name), "-k", "0"]) == 1
-    assert f"MNIST test files not found (looked in {long_name})" in capsys.readouterr().err
+    assert f"MNIST test files not found in {long_name} (no such folder)" in capsys.readouterr().err
     picture = f"{long_name}.png"
     assert main(["encode", picture]) == 1
     assert (

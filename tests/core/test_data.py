@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_idx
-from vaedesk.core import data
+from vaedesk.core import data, download
 
 
 def test_real_test_split_loads_verified(real_mnist_dir):
@@ -96,7 +96,7 @@ def test_search_order_explicit_then_env_then_remembered_then_user_folder_then_pa
 
 def test_download_fetches_and_verifies_all_files(tmp_path, server):
     seen = []
-    folder = data.download(
+    folder = download.download(
         tmp_path / "mnist",
         mirrors=[server("ok")],
         progress=lambda name, done, total: seen.append((name, done, total)),
@@ -107,14 +107,14 @@ def test_download_fetches_and_verifies_all_files(tmp_path, server):
 
 
 def test_download_falls_back_to_the_next_mirror(tmp_path, server):
-    data.download(tmp_path, mirrors=[server("404"), server("garbage"), server("ok")])
+    download.download(tmp_path, mirrors=[server("404"), server("garbage"), server("ok")])
     assert data.has_split(tmp_path, "train") and data.has_split(tmp_path, "test")
 
 
 @pytest.mark.parametrize("mode", ["404", "garbage", "truncated"])
 def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, server, mode):
-    with pytest.raises(data.DownloadError) as info:
-        data.download(tmp_path, mirrors=[server(mode)], limits=data.Limits(timeout=5))
+    with pytest.raises(download.DownloadError) as info:
+        download.download(tmp_path, mirrors=[server(mode)], limits=download.Limits(timeout=5))
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message and "by hand into" in message
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file
@@ -122,8 +122,8 @@ def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, server, mo
 
 def test_cancelled_download_leaves_no_partial_file(tmp_path, server):
     calls = []
-    with pytest.raises(data.DownloadCancelled):
-        data.download(
+    with pytest.raises(download.DownloadCancelled):
+        download.download(
             tmp_path,
             mirrors=[server("ok")],
             should_stop=lambda: len(calls) > 1,
@@ -135,5 +135,5 @@ def test_cancelled_download_leaves_no_partial_file(tmp_path, server):
 
 
 def test_unreachable_mirror_is_a_clear_error(tmp_path):
-    with pytest.raises(data.DownloadError, match="could not download"):
-        data.download(tmp_path, mirrors=["http://127.0.0.1:9/"], limits=data.Limits(timeout=2))
+    with pytest.raises(download.DownloadError, match="could not download"):
+        download.download(tmp_path, mirrors=["http://127.0.0.1:9/"], limits=download.Limits(timeout=2))

@@ -1,8 +1,8 @@
 """End to end, as a user: the installed program in a real X server (Xvfb), driven by
 xdotool with real X input events. Hover sweep, click a point, draw a digit, Ctrl+T,
-Start a small run, see progress, Cancel, Keep, quit. The program reports what it shows
-through --trace; the test fails on a traceback on stderr, a crash, or a step that
-changed nothing."""
+Start a small run, see progress, Cancel, Keep, quit (Discard when asked about the kept
+model). The program reports what it shows through --trace; the test fails on a
+traceback on stderr, a crash, or a step that changed nothing."""
 
 from __future__ import annotations
 
@@ -159,7 +159,10 @@ def test_a_user_session_in_a_real_x_server(display, real_mnist_dir, tmp_path):
         app.click_at(panel["keep_button"])
         app.wait("model", timeout=10, where=lambda e: e["label"] == "unsaved model")
 
-        app.xdo("key", "ctrl+q")
+        app.xdo("key", "ctrl+q")  # the kept model is in no file: Save / Discard / Cancel first
+        app.xdo("search", "--sync", "--onlyvisible", "--name", "^vaedesk$")  # the question's box
+        time.sleep(0.5)
+        app.xdo("key", "alt+d")  # &Discard
         proc.wait(30)
         ok = True
     finally:

@@ -40,7 +40,7 @@ def dialogs(monkeypatch) -> Dialogs:
     def exec_box(box):
         d.messages.append(box.text())
         for button in box.buttons():
-            if d.button_text is not None and button.text() == d.button_text:
+            if d.button_text is not None and button.text().replace("&", "") == d.button_text:
                 button.click()
                 return 0
         return int(QMessageBox.StandardButton.Cancel)

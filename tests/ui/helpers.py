@@ -16,13 +16,19 @@ from vaedesk.ui.main_window import MainWindow
 def make_window(qtbot, model, data_dir) -> MainWindow:
     session = Session(model, str(data_dir))
     w = MainWindow(session)
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=close_without_asking)
     w.resize(1400, 850)
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()
     qtbot.wait(20)  # let the layout settle before positions are mapped
     return w
+
+
+def close_without_asking(window: MainWindow) -> None:
+    """A test's window closes at its end as if the user discarded an unsaved model: the
+    question would wait for an answer no one gives (tests that mean to see it ask it)."""
+    window._unsaved_model_settled = lambda doing: True
 
 
 def press(window: MainWindow, action_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QApplication
 
-from tests.ui.helpers import click, press
+from tests.ui.helpers import click, close_without_asking, press
 from vaedesk.cli import main
 from vaedesk.core import paths
 from vaedesk.core.session import Session
@@ -16,7 +16,7 @@ from vaedesk.ui.main_window import MainWindow
 def open_window(qtbot, model) -> MainWindow:
     """The window as `vaedesk` opens it with no --data: the search finds the data."""
     w = MainWindow(Session(model, None))
-    qtbot.addWidget(w)
+    qtbot.addWidget(w, before_close_func=close_without_asking)
     w.resize(1400, 850)
     w.show()
     qtbot.waitExposed(w)

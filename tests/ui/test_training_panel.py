@@ -229,6 +229,38 @@ def test_a_run_lets_go_of_its_data_when_it_ends(qtbot, window, panel, monkeypatc
     assert {name: ref() is None for name, ref in refs.items()} == dict.fromkeys(refs, True)
 
 
+def test_the_training_set_is_read_by_the_run_and_freed_when_it_ends(qtbot, window, panel, monkeypatch):
+    """The window's thread never reads the training set (47 MB for MNIST, which it used to
+    keep from the first run on): the run's thread reads it, and once the run has ended
+    and its model is kept, nothing holds the images it trained on."""
+    import threading
+    import weakref
+
+    import vaedesk.core.data
+    import vaedesk.core.recipe
+
+    readers, held = [], []
+    real_load, real_run_init = vaedesk.core.data.load, vaedesk.core.recipe.TrainingRun.__init__
+
+    def load(split, *args, **kwargs):
+        if split == "train":
+            readers.append(threading.current_thread())
+        return real_load(split, *args, **kwargs)
+
+    def run_init(self, model, train, *args, **kwargs):
+        held.append(weakref.ref(train[0]))
+        real_run_init(self, model, train, *args, **kwargs)
+
+    monkeypatch.setattr(vaedesk.core.data, "load", load)
+    monkeypatch.setattr(vaedesk.core.recipe.TrainingRun, "__init__", run_init)
+    for _ in range(2):
+        assert run(qtbot, panel) == "completed"
+        click(qtbot, panel.keep_button)
+    assert len(readers) == 2 and threading.main_thread() not in readers  # read for each run, elsewhere
+    qtbot.waitUntil(lambda: panel.task is None and not panel.findChildren(Worker), timeout=5000)
+    assert len(held) == 2 and [ref() for ref in held] == [None, None]
+
+
 def test_a_one_epoch_run_shows_its_validation_points_on_an_epoch_axis(qtbot, window, panel):
     """One epoch gives one validation point per curve: each is drawn as a marker inside the
     plot's frame. The x axis reads "epoch" all along, never "epoch (x0.001)" (pyqtgraph's
@@ -309,15 +341,47 @@ def test_discard_keep_save(qtbot, window, panel, model, dialogs, tmp_path):
     assert window.session.model.path == paths.bundled_weights()
 
 
-def test_start_without_training_data_offers_to_get_it(qtbot, model, dialogs, tmp_path, mnist_dir):
+def test_choosing_the_training_sets_folder_when_asked_starts_the_run(
+    qtbot, model, dialogs, tmp_path, mnist_dir
+):
+    """Start with no MNIST anywhere asks for it; choosing a folder that has it starts the
+    run at once (it did not: Start had to be pressed again), on that folder's images."""
     w = make_window(qtbot, model, tmp_path)
-    press(w, "model.train")
+    p = open_small_run(qtbot, w, neighbours=0)
     dialogs.button_text = "Choose folder\u2026"
     dialogs.folder = str(mnist_dir)
-    click(qtbot, w.training_panel.start_button)
-    assert "needs the MNIST training set" in dialogs.messages[-1]
-    assert not w.training_panel.is_running() and w.session.data_dir == str(mnist_dir)
+    with qtbot.waitSignal(p.run_finished, timeout=60000) as finished:
+        click(qtbot, p.start_button)
+        assert "needs the MNIST training set" in dialogs.messages[-1]
+        assert p.is_running() and not p.start_button.isEnabled()
+    assert finished.args[0] == "completed" and p.keep_button.isVisible()
+    assert w.session.data_dir == str(mnist_dir)
     assert len(w.map.mu) == 300  # the chosen folder's test set is on the map
+    assert p.result.card["train_images"] == 400  # the panel's "training images"
+
+
+def test_a_folder_without_the_training_set_is_one_line_and_no_run(qtbot, model, dialogs, tmp_path, mnist_dir):
+    import shutil
+
+    from vaedesk.core import data
+
+    w = make_window(qtbot, model, tmp_path / "nothing")
+    p = open_small_run(qtbot, w, neighbours=0)
+    tests_only = tmp_path / "test set only"
+    tests_only.mkdir()
+    for spec in data.SPLITS["test"]:
+        shutil.copy(mnist_dir / spec.name, tests_only)
+    dialogs.button_text = "Choose folder\u2026"
+    dialogs.folder = str(tests_only)
+    started = []
+    p.run_started.connect(lambda: started.append(True))
+    click(qtbot, p.start_button)
+    said = dialogs.messages[-1]
+    assert said.startswith(f"{tests_only} has no MNIST training set") and "\n" not in said
+    assert "train-images-idx3-ubyte.gz is missing" in said
+    qtbot.wait(100)
+    assert not started and not p.is_running() and p.start_button.isEnabled()
+    assert w.session.data_dir == str(tmp_path / "nothing")
 
 
 def test_the_mixture_gets_as_many_components_as_are_typed(qtbot, window, panel):

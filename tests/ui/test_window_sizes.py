@@ -113,16 +113,23 @@ def test_the_test_images_caption_is_never_cut(qtbot, mnist_dir, dialogs):
     assert rect_in(info, panel).top() >= rect_in(window.selection.image, panel).bottom()
 
 
+def run_at(qtbot, window, size: tuple[int, int], **fields):
+    """The window resized to `size`, a small run (no neighbour term) started with Start
+    and waited for; the panel."""
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=2000)
+    p = open_small_run(qtbot, window, neighbours=0, **fields)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    qtbot.wait(100)
+    return p
+
+
 def test_a_finished_run_at_800_by_600_keeps_the_window_on_the_screen(qtbot, window):
     """After a run at 800 x 600 with the panel docked, Keep / Save / Discard appear: the
     window must not widen past the screen to make room for them, and they, the result and
     the curves stay whole inside the panel, one beside another, none over another."""
-    window.resize(800, 600)
-    qtbot.waitUntil(lambda: (window.width(), window.height()) == (800, 600), timeout=2000)
-    p = open_small_run(qtbot, window, batch_size=64, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    qtbot.wait(100)
+    p = run_at(qtbot, window, (800, 600), batch_size=64)
     assert p.keep_button.isVisible()
     assert window.width() <= 800, f"the window widened to {window.width()} px"
     inside = QRect(0, 0, p.width(), p.height())
@@ -133,3 +140,61 @@ def test_a_finished_run_at_800_by_600_keeps_the_window_on_the_screen(qtbot, wind
     for i, a in enumerate(rects):
         for b in rects[i + 1 :]:
             assert not a.intersects(b), f"{a} overlaps {b}"
+
+
+def test_the_status_line_is_whole_after_cancel_at_800_by_600(qtbot, window):
+    """Cancel in the first epoch of a run at 800 x 600: the panel's status line says how
+    far the run got and that nothing can be kept, in full: it has the height of all its
+    wrapped lines, inside the panel and the window, and its tooltip holds the whole text.
+    Beside the curves it had 124 px of width, and its last lines were cut."""
+    from vaedesk.core.train import BatchProgress
+
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (800, 600), timeout=2000)
+    p = open_small_run(qtbot, window, epochs=50, neighbours=0)
+
+    def cancel_at_once(event) -> None:
+        if isinstance(event, BatchProgress) and p.cancel_button.isEnabled():
+            click(qtbot, p.cancel_button)
+
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+        p.task.worker.progress.connect(cancel_at_once)
+    qtbot.wait(100)
+    status, text = p.status, p.status.text()
+    assert text.startswith("Cancelled in epoch 1 of 50") and text.endswith("so there is nothing to keep.")
+    assert status.isVisible()
+    assert status.height() >= status.heightForWidth(status.width()), "its last lines are cut"
+    assert QRect(0, 0, p.width(), p.height()).contains(rect_in(status, p))
+    assert window.rect().contains(rect_in(status, window))
+    assert status.toolTip() == text
+
+
+def test_the_loss_curves_legend_covers_no_curve_on_a_laptop_screen(qtbot, window):
+    """A run at 1366 x 768: the curves' legend names all four curves, whole, in a row of
+    its own above the plotted area, so that no point of any curve lies under it (it was
+    a box inside the plot, over the curves)."""
+    from PySide6.QtCore import QPointF
+
+    p = run_at(qtbot, window, (1366, 768), epochs=2)
+    c = p.curves
+    plot, legend = c.getPlotItem(), c.getPlotItem().legend
+    assert legend.isVisible()
+    assert [label.text for _, label in legend.items] == [
+        "train loss",
+        "val loss",
+        "val reconstruction",
+        "val KL (right axis)",
+    ]
+    box = legend.sceneBoundingRect()
+    assert not box.intersects(plot.vb.sceneBoundingRect()), "the legend lies over the plotted area"
+    shown = c.mapFromScene(box).boundingRect()
+    assert c.viewport().rect().contains(shown), "the legend is cut"
+    for _sample, label in legend.items:
+        assert box.adjusted(-1, -1, 1, 1).contains(label.sceneBoundingRect())
+    area = plot.vb.sceneBoundingRect()
+    for curve, view in ((c.train, plot.vb), (c.val, plot.vb), (c.recon, plot.vb), (c.kl, c.kl_view)):
+        xs, ys = curve.getData()
+        drawn = [view.mapViewToScene(QPointF(x, y)) for x, y in zip(xs, ys, strict=True)]
+        drawn = [point for point in drawn if area.contains(point)]  # the first batches run off the top
+        assert len(drawn) >= 2 and not any(box.contains(point) for point in drawn)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
-from tests.ui.helpers import click, hover, key, open_small_run, press
+from tests.ui.helpers import click, hover, key, make_window, open_small_run, press
 from vaedesk.core import paths
 from vaedesk.core.classify import Classifier, looks_like
 from vaedesk.ui.selftest import map_to_viewport, viewport_to_latent
@@ -110,6 +110,35 @@ def test_reset_asks_before_discarding_a_kept_unsaved_model(qtbot, window, dialog
     assert window.session.model.path == paths.bundled_weights()
     press(window, "model.reset")  # the bundled model is in a file: no question
     assert len(dialogs.messages) == n + 1
+
+
+def test_quitting_with_a_kept_unsaved_model_asks_first(qtbot, window, model, mnist_dir, dialogs, tmp_path):
+    """File > Quit (and closing the window) with a kept model that is in no file asks, as
+    Model > Reset does: Cancel keeps the window open with the model; Discard quits; Save
+    writes the file, then quits. Without an unsaved model, quitting asks nothing."""
+    train_and_keep(qtbot, window)
+    trained = window.session.model
+    dialogs.button_text = "Cancel"
+    press(window, "file.quit")
+    assert "has not been saved" in dialogs.messages[-1] and "quitting" in dialogs.messages[-1]
+    assert window.isVisible() and window.session.model is trained
+    dialogs.button_text = "Discard"
+    window.close()  # the title bar's close button: the same close event
+    assert not window.isVisible()
+
+    second = make_window(qtbot, model, mnist_dir)
+    train_and_keep(qtbot, second)
+    dialogs.button_text = "Save\u2026"
+    dialogs.save_file = str(tmp_path / "kept.safetensors")
+    n = len(dialogs.messages)
+    press(second, "file.quit")
+    assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
+    assert (tmp_path / "kept.safetensors").is_file() and not second.isVisible()
+
+    third = make_window(qtbot, model, mnist_dir)
+    n = len(dialogs.messages)
+    press(third, "file.quit")
+    assert not third.isVisible() and len(dialogs.messages) == n  # nothing to save: no question
 
 
 def test_esc_after_sampling_clears_the_sample_grid(qtbot, window, model):

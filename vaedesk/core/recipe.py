@@ -101,7 +101,9 @@ class RunSpec:
     config: VAEConfig
     init_state: dict[str, torch.Tensor] | None
     init: str | None
-    train: Split
+    # the training set, or how to read it: then it is read where the run runs, and freed
+    # when the run ends (the window's worker thread)
+    train: Split | Callable[[], Split]
     test: Split | None
     options: TrainOptions
     eval_k: int  # importance samples for the IWAE bound on the card; 0 for none
@@ -144,7 +146,7 @@ def run_spec(
         vae.load_state_dict(spec.init_state)
     run = TrainingRun(
         vae,
-        spec.train,
+        spec.train() if callable(spec.train) else spec.train,
         spec.options,
         command=spec.command,
         version=spec.version,

@@ -103,7 +103,6 @@ class Session:
         self.guesser: DigitGuesser | None = None
         self._drawing_input: np.ndarray | None = None
         self._trail: list[np.ndarray] = []
-        self._train: tuple[np.ndarray, np.ndarray] | None = None
         self._classifier: Classifier | None | bool = False  # False: not loaded yet
         self._given: tuple[Model, EncodedTestSet | None] | None = None
         self._replacing_model = False
@@ -172,13 +171,12 @@ class Session:
         except data.DataError:
             self.data_dir = previous
             raise
-        self._train = None
 
-    def training_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """The MNIST training images and labels (raises `data.DataError`), read once."""
-        if self._train is None:
-            self._train = data.load("train", self.data_dir)
-        return self._train
+    def training_folder(self) -> Path:
+        """The folder with the MNIST training set (raises `data.DataError`). The set itself
+        is read by the run that needs it, in its thread, and freed when the run ends: 47 MB
+        the window would otherwise hold from its first run on."""
+        return data.locate("train", self.data_dir)
 
     def set_model(
         self, model: Model, encoded: EncodedTestSet | None = None, label: str | None = None

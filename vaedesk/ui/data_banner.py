@@ -9,28 +9,22 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
-from vaedesk.core import data
+from vaedesk.core import data, download
+from vaedesk.ui import files
 from vaedesk.ui.workers import Task, Worker
+
+DOWNLOAD, CHOOSE = "Download (11 MB)", "Choose folder\u2026"
 
 
 def ask_for_training_set(parent: QWidget, reason: str) -> str | None:
     """Ask whether to download the MNIST training set or choose its folder: "download",
     "choose", or None when cancelled."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        "vaedesk",
+    answer = files.ask(
+        parent,
         f"Training needs the MNIST training set.\n\n{reason}",
-        parent=parent,
+        {DOWNLOAD: QMessageBox.ButtonRole.AcceptRole, CHOOSE: QMessageBox.ButtonRole.ActionRole},
     )
-    download = box.addButton("Download (11 MB)", QMessageBox.ButtonRole.AcceptRole)
-    choose = box.addButton("Choose folder\u2026", QMessageBox.ButtonRole.ActionRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    if box.clickedButton() is download:
-        return "download"
-    if box.clickedButton() is choose:
-        return "choose"
-    return None
+    return {DOWNLOAD: "download", CHOOSE: "choose"}.get(answer or "")
 
 
 class DataBanner(QWidget):
@@ -83,7 +77,7 @@ class DataBanner(QWidget):
         self.target = target
 
         def job(emit, should_stop):
-            return data.download(
+            return download.download(
                 target,
                 mirrors=data.MIRRORS,
                 should_stop=should_stop,
@@ -127,7 +121,7 @@ class DataBanner(QWidget):
 
     def _on_failed(self, kind: str, message: str) -> None:
         self._set_busy(False)
-        if kind == data.DownloadCancelled.__name__:
+        if kind == download.DownloadCancelled.__name__:
             self.message.setText("<b>Download cancelled.</b> Nothing half-written was kept.")
         else:
             self.message.setText(f"<b>Download failed.</b> {message}")

@@ -22,6 +22,22 @@ def warn(parent: QWidget | None, message: str) -> None:
     QMessageBox.warning(parent, "vaedesk", message)
 
 
+def ask(
+    parent: QWidget,
+    text: str,
+    choices: dict[str, QMessageBox.ButtonRole],
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+) -> str | None:
+    """A question with a button for each of `choices` (its text: its role), the first the
+    default, and Cancel: the text of the button pressed, None for Cancel (or Esc)."""
+    box = QMessageBox(icon, "vaedesk", text, parent=parent)
+    buttons = {box.addButton(label, role): label for label, role in choices.items()}
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(next(iter(buttons)))
+    box.exec()
+    return buttons.get(box.clickedButton())
+
+
 def ask_open(parent: QWidget, title: str, filters: str) -> str | None:
     name, _ = QFileDialog.getOpenFileName(parent, title, "", filters)
     return name or None

@@ -24,6 +24,7 @@ class LossCurves(pg.PlotWidget):
     run off the top."""
 
     EARLY = 0.1  # of the training curve's points, left out of the loss axis's range
+    LEGEND = ("train loss", "val loss", "val reconstruction", "val KL (right axis)")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -32,10 +33,7 @@ class LossCurves(pg.PlotWidget):
         self.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
         self.setLabel("left", "loss (nats / image)")
         self.showGrid(x=True, y=True, alpha=0.2)
-        backdrop = pg.mkColor(pg.getConfigOption("background"))
-        backdrop.setAlpha(210)  # the curves may pass under the legend: keep its text legible
-        # Bottom left: losses fall from the top left, and validation starts after epoch 1.
-        self.addLegend(offset=(10, -10), brush=backdrop)
+        self._build_legend()
         self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
         # Validation comes once an epoch: each point marked, so that one epoch shows one.
         self.val = self.plot(pen=pg.mkPen("#e15759", width=2), name="val loss", **self.marker("o", "#e15759"))
@@ -60,6 +58,47 @@ class LossCurves(pg.PlotWidget):
         plot.vb.sigResized.connect(lambda *_: self.kl_view.setGeometry(plot.vb.sceneBoundingRect()))
         plot.vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=False)
         self.reset()
+
+    def _build_legend(self) -> None:
+        """The legend is a row above the plot, where the title would be (as the map's): a
+        box inside the plot covered the curves at 1366 x 768, whatever corner it took.
+        The curves named when they are plotted join it."""
+        plot = self.getPlotItem()
+        self.legend = pg.LegendItem(offset=None, colCount=len(self.LEGEND), horSpacing=3)
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        plot.legend = self.legend
+        self.legend.setParentItem(plot)
+        self._place_legend(True)
+        self.setToolTip(
+            "train loss: blue line; val loss: red circles; val reconstruction: green squares,"
+            " dashed; val KL (right axis): purple triangles, dashed"
+        )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        # As many entries a row as fit beside one another, 4 or 2. Where not even 2 fit (the
+        # panel at 800 x 600 leaves the curves 150 px), four rows would leave no plot: the
+        # legend is then hidden, and the curves' tooltip names them.
+        legend = self.__dict__.get("legend")  # pyqtgraph resizes the view before __init__ ends
+        if legend is not None and legend.items:
+            widest = max(sample.width() + label.width() + 12 for sample, label in legend.items)
+            columns = next((c for c in (4, 2) if c * widest <= event.size().width() - 20), 0)
+            if columns and legend.columnCount != columns:
+                legend.setColumnCount(columns)
+            self._place_legend(columns > 0)
+        super().resizeEvent(event)
+
+    def _place_legend(self, shown: bool) -> None:
+        """Show the legend in its row above the plot, or take it out of the layout (hidden,
+        it would still hold the row's height and its own width)."""
+        layout = self.getPlotItem().layout
+        placed = any(layout.itemAt(i) is self.legend for i in range(layout.count()))
+        if shown and not placed:
+            layout.addItem(self.legend, 0, 1)
+            layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
+        elif not shown and placed:
+            layout.removeItem(self.legend)
+        self.legend.setVisible(shown)
 
     @staticmethod
     def marker(symbol: str, colour: str) -> dict:

@@ -185,7 +185,7 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
             p.download_requested.connect(self.download_data)
-            p.choose_data_requested.connect(self.choose_data_folder)
+            p.choose_data_requested.connect(self.choose_training_folder)
             self.trace.watch_training(p)
         return self._training
 
@@ -422,8 +422,12 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
         self.load_picture(path)
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        """Stop background work first: a training run ends within one batch, a download
-        within one block; neither leaves a half-written file."""
+        """Ask first about a trained model that is in no file (Save / Discard / Cancel, as
+        before it is replaced); then stop background work: a training run ends within one
+        batch, a download within one block; neither leaves a half-written file."""
+        if not self._unsaved_model_settled("quitting"):
+            event.ignore()
+            return
         self.decoder.stop()
         self.map.stop_and_wait()
         if self._training is not None:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,7 +32,7 @@ from vaedesk.core.session import Session
 from vaedesk.ui import files
 from vaedesk.ui.data_banner import ask_for_training_set
 from vaedesk.ui.loss_curves import LossCurves
-from vaedesk.ui.training_form import TrainingForm
+from vaedesk.ui.training_form import IDLE, TrainingForm
 from vaedesk.ui.training_run import (
     ENGINE,
     EVAL_STEPS,
@@ -54,8 +51,6 @@ if TYPE_CHECKING:
 
 # Importable from here, as before the panel's parts had modules of their own.
 __all__ = ["ENGINE", "EVAL_STEPS", "LossCurves", "TrainingPanel", "clock", "engine_loaded"]
-
-IDLE = "Set the options and press Start. Training uses one core; the window stays live."
 
 
 class TrainingPanel(TrainingForm, QDockWidget):
@@ -91,14 +86,7 @@ class TrainingPanel(TrainingForm, QDockWidget):
         self.setObjectName("training")
         self.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.TopDockWidgetArea)
 
-        body = QWidget()
-        row = QHBoxLayout(body)
-        form = self._build_fields()
-        form.addRow(self._build_buttons())
-        form.addRow(self.result_label)
-        row.addLayout(form)
-        row.addLayout(self._build_status(), 1)
-        self.setWidget(body)
+        self.setWidget(self._build_body())
         self._show_result_buttons(False)
 
         # clicked(bool) passes its `checked` flag: connect to slots that take none.
@@ -107,37 +95,6 @@ class TrainingPanel(TrainingForm, QDockWidget):
         self.keep_button.clicked.connect(lambda: self.keep())
         self.save_button.clicked.connect(lambda: self.save())
         self.discard_button.clicked.connect(lambda: self.discard())
-
-    def _build_buttons(self) -> QHBoxLayout:
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        # Keep / Save / Discard share the row of Start and Cancel, the result under them:
-        # beside the curves they widened the panel, and the window, to 1,000 px at 800.
-        self.keep_button = QPushButton("Keep")
-        self.save_button = QPushButton("Save\u2026")
-        self.discard_button = QPushButton("Discard")
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        for b in (self.keep_button, self.save_button, self.discard_button):
-            buttons.addWidget(b)
-        return buttons
-
-    def _build_status(self) -> QVBoxLayout:
-        """The progress bar, the line that says what the run is doing, and the curves."""
-        right = QVBoxLayout()
-        self.progress = QProgressBar()
-        self.status = QLabel(IDLE)
-        self.status.setWordWrap(True)
-        self.curves = LossCurves()
-        self.curves.setMinimumHeight(130)
-        right.addWidget(self.progress)
-        right.addWidget(self.status)
-        right.addWidget(self.curves, 1)
-        return right
 
     # -- running ------------------------------------------------------------------------------
 
@@ -185,23 +142,24 @@ class TrainingPanel(TrainingForm, QDockWidget):
         if self.result is not None:
             self.discard()
         try:
-            images, labels = self.session.training_set()
+            folder = self.session.training_folder()
         except data.DataError as e:
             self._offer_data(str(e))
             return False
-        total = len(images)
+        total = data.SPLITS["train"][0].count  # as many as reading it verifies
         n = min(self.limit.value(), total)
         try:
             options = self.options(n)
         except ValueError as e:
             files.warn(self, f"Cannot train with these options: {e}")
             return False
-        spec = self._spec((images[:n], labels[:n]), options, n if n < total else None)
+        # read in the run's thread, which lets it go at its end: this one never holds it
+        spec = self._spec(partial(data.load_first, "train", n, folder), options, n if n < total else None)
         self._launch(spec, n)
         return True
 
     def _spec(
-        self, train: tuple[np.ndarray, np.ndarray], options: TrainOptions, limit: int | None
+        self, train: Callable[[], tuple[np.ndarray, np.ndarray]], options: TrainOptions, limit: int | None
     ) -> RunSpec:
         """The run as the engine takes it, the command that repeats it on its card."""
         from vaedesk.core.recipe import RunSpec, equivalent_command
@@ -226,7 +184,7 @@ class TrainingPanel(TrainingForm, QDockWidget):
         from vaedesk.core.train import TrainingDiverged
 
         options = spec.options
-        worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError))
+        worker = Worker(training_job(spec), expected_errors=(TrainingDiverged, ValueError, data.DataError))
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)

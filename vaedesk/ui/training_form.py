@@ -1,5 +1,6 @@
 """The Train panel's options: the fields the user sets, and what they mean for a run (the
-model's configuration and the training options)."""
+model's configuration and the training options); and the panel's layout, with its
+buttons, progress bar, status line and curves."""
 
 from __future__ import annotations
 
@@ -12,19 +13,72 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
     QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
+from vaedesk.ui.loss_curves import LossCurves
+from vaedesk.ui.widgets import StatusLine
 
 if TYPE_CHECKING:
     from vaedesk.core.api import Model
     from vaedesk.core.train import TrainOptions
 
 
+IDLE = "Set the options and press Start. Training uses one core; the window stays live."
+
+
 class TrainingForm:
     """The option fields of `TrainingPanel`, mixed into it so that each field stays an
     attribute of the panel (`panel.epochs`, `panel.from_current`)."""
+
+    def _build_body(self) -> QWidget:
+        """The fields with the buttons and the result under them, beside the progress bar
+        and the curves; under both, across the panel, the line that says what the run
+        does. Beside the curves it had 124 px at 800 x 600, and its longest lines (a run
+        cancelled while it found the neighbours) were cut."""
+        body = QWidget()
+        column = QVBoxLayout(body)
+        row = QHBoxLayout()
+        form = self._build_fields()
+        form.addRow(self._build_buttons())
+        form.addRow(self.result_label)
+        row.addLayout(form)
+        right = QVBoxLayout()
+        self.progress = QProgressBar()
+        self.curves = LossCurves()
+        self.curves.setMinimumHeight(130)
+        right.addWidget(self.progress)
+        right.addWidget(self.curves, 1)
+        row.addLayout(right, 1)
+        column.addLayout(row, 1)
+        column.setSpacing(2)  # the status line is the row's last line, not a section of its own
+        self.status = StatusLine(IDLE)
+        column.addWidget(self.status)
+        return body
+
+    def _build_buttons(self) -> QHBoxLayout:
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        # Keep / Save / Discard share the row of Start and Cancel, the result under them:
+        # beside the curves they widened the panel, and the window, to 1,000 px at 800.
+        self.keep_button = QPushButton("Keep")
+        self.save_button = QPushButton("Save\u2026")
+        self.discard_button = QPushButton("Discard")
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        for b in (self.keep_button, self.save_button, self.discard_button):
+            buttons.addWidget(b)
+        return buttons
 
     def _build_fields(self) -> QFormLayout:
         """Create the option fields and lay them out in three columns, the checkbox for

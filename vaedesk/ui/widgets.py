@@ -234,3 +234,17 @@ class DrawingPad(QWidget):
             painter.setPen(QColor(120, 120, 120))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "draw a digit here")
         painter.end()
+
+
+class StatusLine(QLabel):
+    """A status line that wraps, and whose whole text is also its tooltip: reachable even
+    where a short panel leaves it fewer lines than it needs."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.setToolTip(text)

@@ -58,14 +58,27 @@ class FileCommands:
         if folder:
             self._use_data_dir(folder)
 
-    def _use_data_dir(self, folder: str) -> None:
+    def choose_training_folder(self) -> None:
+        """Train found no training set and the user chose to pick its folder: the run
+        starts once the folder chosen has it; any other folder gets one line, no run."""
+        folder = files.ask_folder(self, "Folder with the MNIST .gz files")
+        if not folder:
+            return
+        if not data.has_split(Path(folder), "train"):
+            wrong = data.what_is_wrong(Path(folder), "train")
+            files.warn(self, f"{folder} has no MNIST training set: {wrong}.")
+        elif self._use_data_dir(folder):
+            self.training_panel.start()
+
+    def _use_data_dir(self, folder: str) -> bool:
         try:
             self.session.set_data_dir(folder)
         except data.DataError as e:
             files.warn(self, f"{folder} cannot be used: {e}")
-            return
+            return False
         self.settings.data_dir = folder
         self.map.fit()
+        return True
 
     def open_image(self) -> None:
         name = files.ask_open(self, "Open a picture of a digit", files.PICTURES)
@@ -133,20 +146,16 @@ class FileCommands:
         the user chooses (Save / Discard / Cancel). True: go on."""
         if not self.has_unsaved_model():
             return True
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "vaedesk",
+        save, discard = "&Save\u2026", "&Discard"
+        answer = files.ask(
+            self,
             f"The model trained in this window has not been saved. Save it before {doing}?",
-            parent=self,
+            {save: QMessageBox.ButtonRole.AcceptRole, discard: QMessageBox.ButtonRole.DestructiveRole},
+            QMessageBox.Icon.Warning,
         )
-        save = box.addButton("Save\u2026", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(save)
-        box.exec()
-        if box.clickedButton() is save:
+        if answer == save:
             return self.save_model()
-        return box.clickedButton() is discard
+        return answer == discard
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())

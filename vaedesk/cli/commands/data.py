@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vaedesk.core import data, paths
+    from vaedesk.core import data, download, paths
 
     target = Path(args.data) if args.data else paths.default_mnist_dir()
     bars: dict[str, Any] = {}
@@ -45,7 +45,7 @@ def _download(args: argparse.Namespace) -> int:
         bars[name].refresh()
 
     try:
-        data.download(target, mirrors=args.mirror or data.MIRRORS, progress=progress)
+        download.download(target, mirrors=args.mirror or data.MIRRORS, progress=progress)
     except data.DataError as e:
         raise CommandError(str(e)) from None
     finally:
