@@ -146,11 +146,6 @@ def test_the_bundled_conditional_model_holds_style_not_identity_as_its_card_says
     assert card["knn5_accuracy"] <= 0.20, "the style latent holds little of the digit (chance 10 %)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bundled conditional model (11 epochs, 70 min) reaches 97.51 %, short of issue #37's 98 %:"
-    " its 3s (93.4 %) and 8s (94.4 %) are the weakest; a longer run is the fix",
-)
 def test_the_bundled_conditional_model_draws_every_style_as_every_digit():
     from vaedesk.core.style_session import bundled_conditional
 
