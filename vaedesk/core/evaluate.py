@@ -23,7 +23,7 @@ Progress = Callable[[str, int, int], None]  # (stage, images done, images in all
 # latent points (M, D), and a conditional model's digits (M,) or None -> logits (M, 1, 28, 28)
 Decoder = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 BINARIZE_SEED = 0  # the binarized test set's pixels; the training images' use seed + 1
-NETWORK_BATCH = 100  # images through the networks at once where no gradient is kept
+NETWORK_BATCH = 50  # images through the networks at once where no gradient is kept (same figures as 100)
 IWAE_CHUNK = 256  # samples per decoder call: measured 0.120 ms a sample at 64-256, 0.130 at 512
 
 
@@ -31,28 +31,32 @@ def silent(stage: str, done: int, total: int) -> None:
     pass
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_means(
     model: VAE,
     images: np.ndarray,
-    batch_size: int = 250,
+    batch_size: int = 100,
     progress: Progress = silent,
     stage: str = "",
     labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances, (N, D) each, for uint8 or [0, 1] images (and a
-    conditional model's digits of them). In batches of 250: the conv encoder's activations
-    for 1,000 images took 117 MB (measured)."""
+    conditional model's digits of them). In batches of 100: the conv encoder's activations
+    for 1,000 images took 117 MB (measured); the results are the same at any batch size.
+    Each batch's results are written into the arrays returned, not kept as small tensors
+    between the batches' large freed ones (which kept the worker's heap from being
+    reused: issue #34)."""
     model.eval()
-    mus, logvars = [], []
+    d = model.config.latent_dim
+    mus, logvars = np.empty((len(images), d), np.float32), np.empty((len(images), d), np.float32)
     y_all = _labels(model, labels)
     for start in range(0, len(images), batch_size):
         y = y_all[start : start + batch_size] if y_all is not None else None
         mu, logvar = model.encode(as_tensor(images[start : start + batch_size]), y)
-        mus.append(mu)
-        logvars.append(logvar)
+        mus[start : start + batch_size], logvars[start : start + batch_size] = mu.numpy(), logvar.numpy()
+        del mu, logvar
         progress(stage, min(start + batch_size, len(images)), len(images))
-    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+    return mus, logvars
 
 
 def _labels(model: VAE, labels: np.ndarray | None) -> torch.Tensor | None:
@@ -69,7 +73,7 @@ def _part(t: torch.Tensor | None, start: int) -> torch.Tensor | None:
     return t[start : start + NETWORK_BATCH] if t is not None else None
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def negative_elbo(
     model: VAE,
     images: np.ndarray,
@@ -85,23 +89,27 @@ def negative_elbo(
     gen = torch.Generator().manual_seed(seed)
     recon_sum = kl_sum = 0.0
     y_all = _labels(model, labels)
+    d, b = model.config.latent_dim, NETWORK_BATCH
+    # one set of buffers for every batch, written part by part (see `encode_means`)
+    mu_buf, logvar_buf = torch.empty(batch_size, d), torch.empty(batch_size, d)
+    recon_buf = torch.empty(batch_size)
     for start in range(0, len(images), batch_size):
         x = as_tensor(images[start : start + batch_size])
         y = y_all[start : start + batch_size] if y_all is not None else None
         # The networks run on parts of the batch (the conv decoder's activations for 500
         # images took 225 MB, measured); the noise is drawn for the whole batch, so that
         # the figures stay those of earlier versions.
-        parts = range(0, len(x), NETWORK_BATCH)
-        b = NETWORK_BATCH
-        encoded = [model.encode(x[i : i + b], _part(y, i)) for i in parts]
-        mu, logvar = torch.cat([m for m, _ in encoded]), torch.cat([v for _, v in encoded])
+        mu, logvar, recon = mu_buf[: len(x)], logvar_buf[: len(x)], recon_buf[: len(x)]
+        for i in range(0, len(x), b):
+            mu[i : i + b], logvar[i : i + b] = model.encode(x[i : i + b], _part(y, i))
         z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
-        recon = [
-            reconstruction_loss(model.decode_logits(z[i : i + b], _part(y, i)), x[i : i + b], "bce")
-            for i in parts
-        ]
-        recon_sum += torch.cat(recon).sum().item()
+        for i in range(0, len(x), b):
+            logits = model.decode_logits(z[i : i + b], _part(y, i))
+            recon[i : i + b] = reconstruction_loss(logits, x[i : i + b], "bce")
+            del logits
+        recon_sum += recon.sum().item()
         kl_sum += model.kl(mu, logvar, z).sum().item()
+        del x, z
         progress("-ELBO", min(start + batch_size, len(images)), len(images))
     n = len(images)
     return {"neg_elbo": (recon_sum + kl_sum) / n, "recon": recon_sum / n, "kl": kl_sum / n}
@@ -252,16 +260,20 @@ def _iwae_chunks(
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-@torch.no_grad()
-def torch_search(ref: np.ndarray, query: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
+@torch.inference_mode()
+def torch_search(ref: np.ndarray, query: np.ndarray, k: int, chunk: int = 128) -> np.ndarray:
     """`neighbours.nearest` on torch: the k nearest reference points, nearest first. A
-    chunk of 256 queries against 60,000 points is 61 MB of distances (1,000 were 240 MB)."""
+    chunk of 128 queries against 60,000 points is 31 MB of distances (1,000 were 240 MB).
+    Each chunk's neighbours are written into the array returned (see `encode_means`)."""
     ref_t = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
-    out = []
+    out = torch.empty((len(query), min(k, len(ref))), dtype=torch.int64)
+    values = torch.empty((min(chunk, len(query)), out.shape[1]))
     for start in range(0, len(query), chunk):
         q = torch.from_numpy(np.ascontiguousarray(query[start : start + chunk], dtype=np.float32))
-        out.append(torch.cdist(q, ref_t).topk(k, largest=False).indices)  # sorted, nearest first
-    return torch.cat(out).numpy()
+        rows = out[start : start + chunk]
+        # sorted, nearest first
+        torch.topk(torch.cdist(q, ref_t), rows.shape[1], largest=False, out=(values[: len(rows)], rows))
+    return out.numpy()
 
 
 # What one image costs in each step of `evaluate`, in ms on one core for the default conv
