@@ -165,3 +165,38 @@ def test_clicking_a_digits_label_in_the_legend_toggles_it(qtbot, window):
         assert s.selected is None  # a legend click is not a map click
         click(qtbot, m.viewport(), pos)
         assert m.digits[d].isVisible() and d not in s.hidden_digits
+
+
+def test_quitting_during_a_run_asks_about_the_kept_unsaved_model_it_replaced(
+    qtbot, window, dialogs, tmp_path
+):
+    """A kept model in no file is shown when a second run starts; once the run's first
+    epoch replaces it on screen with a preview, File > Quit (and closing the window) still
+    asks about it: Cancel keeps the window and the run; Save writes that kept model (not
+    the preview), then the window closes and the run stops."""
+    from vaedesk.core import weights
+
+    train_and_keep(qtbot, window)
+    kept = window.session.model
+    assert kept.path is None
+    p = open_small_run(qtbot, window, epochs=500, neighbours=0)
+    with qtbot.waitSignal(p.epoch_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    assert p.is_running() and window.session.model is not kept  # the run's preview is shown
+
+    dialogs.button_text = "Cancel"
+    n = len(dialogs.messages)
+    press(window, "file.quit")
+    assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
+    assert window.isVisible() and p.is_running()
+
+    dialogs.button_text = "Save\u2026"
+    dialogs.save_file = str(tmp_path / "kept.safetensors")
+    window.close()  # the title bar's close button: the same close event
+    assert len(dialogs.messages) == n + 2 and "has not been saved" in dialogs.messages[-1]
+    assert not window.isVisible()
+    qtbot.waitUntil(lambda: not p.is_running(), timeout=10000)  # the run stopped with the window
+    saved, _ = weights.load(tmp_path / "kept.safetensors")
+    expected = kept.vae.state_dict()
+    for name, tensor in saved.state_dict().items():
+        assert (tensor == expected[name]).all(), name  # the kept model's weights, not a preview's

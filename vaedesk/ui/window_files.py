@@ -137,25 +137,48 @@ class FileCommands:
             self.set_model(Model.load(None))
 
     def has_unsaved_model(self) -> bool:
-        """The model shown came from a run in this window (kept, or not yet) and is in no file."""
-        pending = self._training is not None and self._training.result is not None
-        return self.session.unsaved or (pending and self.session.model.path is None)
+        """The model shown came from a run in this window (kept, or not yet) and is in no
+        file, or a run in progress replaced such a model with its previews."""
+        return self._unsaved_model() is not None
+
+    def _unsaved_model(self) -> Model | None:
+        """The trained model in no file that replacing the one shown (or quitting) loses:
+        the one shown, kept or a run's result not kept yet; else, while a run shows its
+        previews, the kept model shown when it started (its Cancel brings that back)."""
+        shown, training = self.session.model, self._training
+        if self.session.unsaved or (
+            training is not None and training.result is not None and shown.path is None
+        ):
+            return shown
+        if training is None or not training.is_running():
+            return None
+        before = training.model_before
+        return before if before is not None and before.path is None and before is not shown else None
 
     def _unsaved_model_settled(self, doing: str) -> bool:
         """Before the model is replaced: an unsaved trained model is saved or discarded, as
         the user chooses (Save / Discard / Cancel). True: go on."""
-        if not self.has_unsaved_model():
+        model = self._unsaved_model()
+        if model is None:
             return True
         save, discard = "&Save\u2026", "&Discard"
         answer = files.ask(
             self,
-            f"The model trained in this window has not been saved. Save it before {doing}?",
+            f"The model trained in this window has not been saved. Save it before {doing}?"
+            if model is self.session.model
+            else "The model kept from an earlier run (shown before this run started) has not "
+            f"been saved. Save it before {doing}?",
             {save: QMessageBox.ButtonRole.AcceptRole, discard: QMessageBox.ButtonRole.DestructiveRole},
             QMessageBox.Icon.Warning,
         )
-        if answer == save:
+        if answer != save:
+            return answer == discard
+        if model is self.session.model:
             return self.save_model()
-        return answer == discard
+        target = files.save_model_or_warn(self, model)  # the run's preview stays shown
+        if target is not None:
+            self._remember_model(str(target))
+        return target is not None
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())
