@@ -80,6 +80,36 @@ class PeakSampler:
         self._thread.join()
 
 
+def phase_of(status: str) -> str:
+    """The run's phase, from the panel's status line."""
+    if status.startswith("Finding each image's"):
+        return "neighbours"
+    if status.startswith("epoch "):
+        return "training"
+    if status.startswith("Evaluating the best epoch"):
+        return "evaluation: " + status.split(": ", 1)[1].split(",", 1)[0]
+    if status.startswith("Stopped ("):
+        return "evaluation starts"
+    return status.split(" ", 1)[0] or "?"
+
+
+def phase_peaks(app, panel, sampler: PeakSampler, finished: list[str]) -> list[tuple[str, float]]:
+    """Run the event loop until the run ends; the peak RSS of each phase the status line
+    shows, in order (the kernel's VmHWM is reset at each change)."""
+    peaks: list[tuple[str, float]] = []
+    phase = phase_of(panel.status.text())
+    while not finished:
+        app.processEvents()
+        time.sleep(0.005)
+        now = phase_of(panel.status.text()) if not finished else phase
+        if now != phase:
+            peaks.append((phase, max(sampler.take(), _status_mb("VmHWM"))))
+            reset_hwm()
+            phase = now
+    peaks.append((phase, max(sampler.take(), _status_mb("VmHWM"))))
+    return peaks
+
+
 def settle(app, seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -94,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1, help="per run (the panel's default is 3)")
     parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
     parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
+    parser.add_argument("--phases", action="store_true", help="also print each phase's peak")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -151,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         panel.run_finished.connect(finished.append)
         started = time.perf_counter()
         QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        phases_peak = 0.0
+        if args.phases:
+            phases = phase_peaks(app, panel, sampler, finished)
+            phases_peak = max(mb for _, mb in phases)
+            print("  " + "; ".join(f"{name} {mb:.0f}" for name, mb in phases), flush=True)
         while not finished:
             app.processEvents()
             time.sleep(0.005)
@@ -159,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if panel.keep_button.isVisible():
             QTest.mouseClick(panel.keep_button, Qt.MouseButton.LeftButton)
         settle(app, SETTLE_S)
-        peak = max(sampler.take(), _status_mb("VmHWM") if hwm_works else 0.0)
+        peak = max(phases_peak, sampler.take(), _status_mb("VmHWM") if hwm_works else 0.0)
         after = rss_mb()
         rows.append((before, peak, after))
         print(
