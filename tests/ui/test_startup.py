@@ -68,3 +68,34 @@ def test_a_last_model_that_cannot_be_read_is_forgotten_after_one_warning(qapp, t
     finally:
         settings.last_model = None
     assert len(dialogs.messages) == 1 and "mine.safetensors" in dialogs.messages[0]
+
+
+def test_the_self_test_leaves_what_the_users_runs_remembered_as_it_was(qapp, tmp_path, real_mnist_dir):
+    """`vaedesk --self-test` ignores the user's settings (the same run on every machine);
+    it also saved its own window's size over theirs when it closed its window."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMainWindow
+
+    conf = tmp_path / "config" / "vaedesk" / "vaedesk.conf"  # where QSettings("vaedesk", "vaedesk") is
+    window = QMainWindow()
+    window.resize(700, 500)  # a size of the user's, not the self-test's
+    store = QSettings(str(conf), QSettings.Format.IniFormat)
+    store.setValue("geometry", window.saveGeometry())
+    store.sync()
+    remembered = conf.read_bytes()
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "OMP_NUM_THREADS": "1",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "vaedesk", "--data", str(real_mnist_dir), "--self-test"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert conf.read_bytes() == remembered

@@ -194,8 +194,9 @@ def run_app(args: argparse.Namespace) -> int:
     from vaedesk.ui.settings import Settings
 
     app = _application()
-    # The self-test is the same on every machine: it ignores what a user's runs remembered.
-    settings = Settings()
+    # The self-test is the same on every machine: it ignores what a user's runs remembered,
+    # and leaves it as it was (it saved its window's size over the user's at its end).
+    settings = Settings.scratch() if args.self_test else Settings()
     data_dir = args.data or (None if args.self_test else settings.data_dir)
 
     from vaedesk.core.session import Session

@@ -4,6 +4,7 @@ layout, the last model and the recently used ones."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -24,6 +25,16 @@ def is_file(name: str) -> bool:
 class Settings:
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store or QSettings("vaedesk", "vaedesk")
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def scratch(cls) -> Settings:
+        """Settings that start empty and are deleted at the end (the self-test's): what the
+        user's runs remembered is neither read nor overwritten."""
+        folder = tempfile.TemporaryDirectory(prefix="vaedesk-settings-")
+        settings = cls(QSettings(str(Path(folder.name) / "vaedesk.conf"), QSettings.Format.IniFormat))
+        settings._folder = folder  # removed when the settings are, or at exit
+        return settings
 
     def _get(self, key: str) -> str | None:
         value = self.store.value(key)
