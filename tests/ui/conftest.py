@@ -24,6 +24,8 @@ class Dialogs:
     save_file: str = ""
     folder: str = ""
     button_text: str | None = None  # the custom button a QMessageBox.exec() presses
+    answers: list[str] = field(default_factory=list)  # the next questions' buttons, before button_text
+    save_files: list[str] = field(default_factory=list)  # the next save dialogs' answers, before save_file
 
 
 @pytest.fixture
@@ -39,15 +41,20 @@ def dialogs(monkeypatch) -> Dialogs:
 
     def exec_box(box):
         d.messages.append(box.text())
+        wanted = d.answers.pop(0) if d.answers else d.button_text
         for button in box.buttons():
-            if d.button_text is not None and button.text().replace("&", "") == d.button_text:
+            if wanted is not None and button.text().replace("&", "") == wanted:
                 button.click()
                 return 0
         return int(QMessageBox.StandardButton.Cancel)
 
     monkeypatch.setattr(QMessageBox, "exec", exec_box)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (d.open_file, "")))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (d.save_file, "")))
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda *a, **k: (d.save_files.pop(0) if d.save_files else d.save_file, "")),
+    )
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: d.folder))
     return d
 

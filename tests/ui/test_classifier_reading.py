@@ -42,6 +42,36 @@ def test_hover_reads_the_decoded_digit_and_shows_its_nearest_test_digits(qtbot, 
     assert not window.decoder.neighbours.pixmap().isNull()
 
 
+def test_the_nearest_test_digits_leave_out_the_digits_hidden_in_the_legend(qtbot, window, model):
+    """Rest the cursor on the map, then click, in the legend, the digit most of its
+    nearest test digits are: the strip shows at once the nearest of the digits still
+    shown, none of them that digit; click it again and they come back."""
+    m, test = window.map, window.session.test
+    pos = QPoint(m.viewport().width() * 2 // 5, m.viewport().height() // 2)
+    hover(qtbot, window, pos)
+    z = np.float32(viewport_to_latent(m, pos))
+    d2 = ((test.mu - z) ** 2).sum(axis=1)
+
+    def expected(without: set[int]) -> np.ndarray:
+        order = np.argsort(np.where(np.isin(test.labels, list(without)), np.inf, d2), kind="stable")
+        return test.images[order[:8]] / np.float32(255)
+
+    def strip_is(images: np.ndarray) -> bool:
+        got = window.decoder.neighbour_images
+        return got is not None and got.shape == images.shape and np.allclose(got, images, atol=1e-6)
+
+    qtbot.waitUntil(lambda: strip_is(expected(set())), timeout=2000)
+    labels = test.labels[np.argsort(d2, kind="stable")[:8]]
+    digit = int(np.bincount(labels).argmax())
+    assert (labels == digit).sum() >= 2  # hiding it changes the strip
+    label = m.legend.items[digit][1]
+    click(qtbot, m.viewport(), m.mapFromScene(label.sceneBoundingRect().center()))
+    assert digit in window.session.hidden_digits
+    assert strip_is(expected({digit}))  # at once, without moving the cursor
+    click(qtbot, m.viewport(), m.mapFromScene(label.sceneBoundingRect().center()))
+    assert strip_is(expected(set()))
+
+
 def test_the_drawing_says_what_the_classifier_reads(qtbot, window):
     drag(window.drawing.pad, stroke_seven())
     qtbot.waitUntil(lambda: window.session.drawing is not None, timeout=2000)

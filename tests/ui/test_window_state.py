@@ -200,3 +200,37 @@ def test_quitting_during_a_run_asks_about_the_kept_unsaved_model_it_replaced(
     expected = kept.vae.state_dict()
     for name, tensor in saved.state_dict().items():
         assert (tensor == expected[name]).all(), name  # the kept model's weights, not a preview's
+
+
+def test_quitting_with_a_runs_result_not_kept_asks_about_the_kept_model_behind_it_too(
+    qtbot, window, dialogs, tmp_path
+):
+    """A kept model in no file, then a second run that ends with its result shown but not
+    kept: quitting asks about the result and then about the kept model behind it (Discard
+    of the first is no answer for the second); Cancel at the second keeps the window;
+    Save to both writes each to its own file, then the window closes."""
+    from vaedesk.core import weights
+
+    train_and_keep(qtbot, window)
+    kept = window.session.model
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    result = window.session.model
+    assert p.keep_button.isVisible() and result is not kept  # the result, shown, not kept yet
+
+    dialogs.answers = ["Discard", "Cancel"]
+    n = len(dialogs.messages)
+    press(window, "file.quit")
+    assert len(dialogs.messages) == n + 2
+    assert "trained in this window" in dialogs.messages[-2] and "earlier run" in dialogs.messages[-1]
+    assert window.isVisible() and window.session.model is result
+
+    dialogs.answers = ["Save\u2026", "Save\u2026"]
+    dialogs.save_files = [str(tmp_path / "result.safetensors"), str(tmp_path / "kept.safetensors")]
+    window.close()
+    assert not window.isVisible() and len(dialogs.messages) == n + 4
+    for name, model in (("result", result), ("kept", kept)):
+        saved, _ = weights.load(tmp_path / f"{name}.safetensors")
+        expected = model.vae.state_dict()
+        assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name

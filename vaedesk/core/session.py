@@ -269,15 +269,20 @@ class Session:
         self.shown = self.decoded_at(z, caption)
 
     def neighbours(self, z: np.ndarray, k: int) -> np.ndarray | None:
-        """The k test images whose means are nearest to the latent point z (D,), nearest
-        first, as (k, 28, 28) float32; None without the test set."""
+        """The k test images of the digits shown (not hidden in the legend) whose means are
+        nearest to the latent point z (D,), nearest first, as (k, 28, 28) float32 (fewer
+        if fewer are shown); None without the test set."""
         if self.test is None:
             return None
         # |mu - z|^2 less the |z|^2 all share, in float64: a typed point far out (3e38 is
         # finite in float32) neither overflows nor loses the mu's in z's rounding
         mu = self.test.mu.astype(np.float64)
         d2 = (mu**2).sum(axis=1) - 2 * mu @ np.asarray(z, np.float64)
-        k = min(k, len(d2))
+        hidden = np.isin(self.test.labels, list(self.hidden_digits))
+        d2[hidden] = np.inf
+        k = min(k, len(d2) - int(hidden.sum()))
+        if k <= 0:
+            return np.zeros((0, 28, 28), np.float32)
         nearest = np.argpartition(d2, k - 1)[:k]
         return data.to_float(self.test.images[nearest[np.argsort(d2[nearest])]])
 

@@ -148,6 +148,7 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
         for event in (e.test, e.selected):
             event.connect(self._show_selection)
         e.hidden_digits.connect(self.map.show_hidden)
+        e.hidden_digits.connect(self._show_neighbours)  # the strip shows only digits shown
         e.plane_through_selection.connect(lambda on: self.action("explore.plane").setChecked(on))
         e.cursor.connect(self._show_cursor)
         e.shown.connect(self._show_shown)

@@ -138,47 +138,52 @@ class FileCommands:
 
     def has_unsaved_model(self) -> bool:
         """The model shown came from a run in this window (kept, or not yet) and is in no
-        file, or a run in progress replaced such a model with its previews."""
-        return self._unsaved_model() is not None
+        file, or a run replaced such a model with its previews or its result."""
+        return bool(self._unsaved_models())
 
-    def _unsaved_model(self) -> Model | None:
-        """The trained model in no file that replacing the one shown (or quitting) loses:
-        the one shown, kept or a run's result not kept yet; else, while a run shows its
-        previews, the kept model shown when it started (its Cancel brings that back)."""
+    def _unsaved_models(self) -> list[Model]:
+        """The trained models in no file that replacing the one shown (or quitting) loses,
+        the one shown first: the one shown, kept or a run's result not kept yet; and, while
+        a run shows its previews or its result, the kept model shown when it started (its
+        Cancel or Discard brings that back)."""
         shown, training = self.session.model, self._training
-        if self.session.unsaved or (
-            training is not None and training.result is not None and shown.path is None
-        ):
-            return shown
-        if training is None or not training.is_running():
-            return None
-        before = training.model_before
-        return before if before is not None and before.path is None and before is not shown else None
+        found = []
+        result_shown = training is not None and training.result is not None and shown.path is None
+        if self.session.unsaved or result_shown:
+            found.append(shown)
+        if training is not None and (training.is_running() or training.result is not None):
+            before = training.model_before
+            if before is not None and before.path is None and before is not shown:
+                found.append(before)
+        return found
 
     def _unsaved_model_settled(self, doing: str) -> bool:
-        """Before the model is replaced: an unsaved trained model is saved or discarded, as
-        the user chooses (Save / Discard / Cancel). True: go on."""
-        model = self._unsaved_model()
-        if model is None:
-            return True
+        """Before the model is replaced: each unsaved trained model is saved or discarded,
+        as the user chooses (Save / Discard / Cancel, asked for each in turn). True: go on."""
         save, discard = "&Save\u2026", "&Discard"
-        answer = files.ask(
-            self,
-            f"The model trained in this window has not been saved. Save it before {doing}?"
-            if model is self.session.model
-            else "The model kept from an earlier run (shown before this run started) has not "
-            f"been saved. Save it before {doing}?",
-            {save: QMessageBox.ButtonRole.AcceptRole, discard: QMessageBox.ButtonRole.DestructiveRole},
-            QMessageBox.Icon.Warning,
-        )
-        if answer != save:
-            return answer == discard
-        if model is self.session.model:
-            return self.save_model()
-        target = files.save_model_or_warn(self, model)  # the run's preview stays shown
-        if target is not None:
+        for model in self._unsaved_models():
+            answer = files.ask(
+                self,
+                f"The model trained in this window has not been saved. Save it before {doing}?"
+                if model is self.session.model
+                else "The model kept from an earlier run (shown before this run started) has not "
+                f"been saved. Save it before {doing}?",
+                {save: QMessageBox.ButtonRole.AcceptRole, discard: QMessageBox.ButtonRole.DestructiveRole},
+                QMessageBox.Icon.Warning,
+            )
+            if answer is None:
+                return False
+            if answer == discard:
+                continue
+            if model is self.session.model:
+                if not self.save_model():
+                    return False
+                continue
+            target = files.save_model_or_warn(self, model)  # the model shown stays shown
+            if target is None:
+                return False
             self._remember_model(str(target))
-        return target is not None
+        return True
 
     def copy_map(self) -> None:
         files.copy_image(self.map.grab().toImage())
