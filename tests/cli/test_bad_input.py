@@ -5,6 +5,7 @@ are in ui/test_bad_input.py."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -167,6 +168,65 @@ def test_3_a_damaged_cache_is_rebuilt(mnist_test, damage):
             np.savez(f, mu=bad, logvar=bad)
     again = encode_test_set(model, images, labels)
     np.testing.assert_allclose(again.mu, good.mu, atol=1e-6)
+
+
+def test_3_a_link_put_in_the_cache_is_replaced_not_written_through(tmp_path, real_mnist_dir, tiny_model):
+    """vaedesk's caches (the encoded test set, the unpacked test set, a model's typicality
+    scale) are its own files: a symlink found at one of their names, put there by someone
+    else, is replaced by the cache, and the file it points to is left as it was."""
+    from vaedesk import load_model
+    from vaedesk.core import data, digits, typicality, weights
+
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"the user's own file\n")
+    images, labels = data.load("test", real_mnist_dir)
+    path = tmp_path / "tiny.safetensors"
+    weights.save(path, tiny_model.vae, {})
+    model = load_model(path)
+    caches = {
+        "encoded": (digits._cache_file(model), lambda: digits.encode_test_set(model, images, labels)),
+        "unpacked": (data._unpacked_file(data.SPLITS["test"][0]), lambda: data.load("test", real_mnist_dir)),
+        "scale": (
+            typicality.cache_file(typicality._digest(model)),
+            lambda: typicality.cached_scale(model, images[:20]),
+        ),
+    }
+    for name, (cache, use) in caches.items():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.unlink(missing_ok=True)
+        cache.symlink_to(victim)
+        use()
+        assert victim.read_bytes() == b"the user's own file\n", name
+        assert cache.is_file() and not cache.is_symlink(), name
+
+
+def test_3_a_fifo_at_a_caches_name_is_not_read(tmp_path, mnist_dir, tiny_model):
+    """A FIFO where a cache is looked for would block its read for ever (nobody writes to
+    it): the scale is measured instead, and the call returns."""
+    import threading
+
+    from vaedesk import load_model
+    from vaedesk.core import data, typicality, weights
+
+    images, _ = data.load("test", mnist_dir)
+    path = tmp_path / "tiny.safetensors"
+    weights.save(path, tiny_model.vae, {})
+    model = load_model(path)
+    cache = typicality.cache_file(typicality._digest(model))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.unlink(missing_ok=True)
+    os.mkfifo(cache)
+    got = []
+    worker = threading.Thread(
+        target=lambda: got.append(typicality.cached_scale(model, images[:20])), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # unblock the read, so that the thread ends with the test
+        with open(cache, "wb") as f:
+            f.write(b"{}")
+    assert got and got[0].n == 20
+    cache.unlink()
 
 
 # -- 4. downloads are bounded in time, rate and size, and cancel at once ------------------

@@ -82,7 +82,9 @@ def test_a_file_without_the_export_opens_on_torch_and_upgrade_adds_it(tmp_path, 
 
     old = tmp_path / "old.safetensors"
     weights.save(old, tiny_model.vae, {"seed": 3})
-    with weights.safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
+    from safetensors import safe_open
+
+    with safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
         tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("onnx.")}
         metadata = f.metadata()
     save_file(tensors, str(old), metadata=metadata)

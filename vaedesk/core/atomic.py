@@ -14,23 +14,26 @@ from vaedesk.core.paths import refuse_shipped
 STALE_SECONDS = 3600  # a temporary file this old was left by a save that was killed
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
+def atomic_write(path: str | Path, data: bytes, *, through_links: bool = True) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half.
 
-    A symlink is written through (its target is replaced, the link stays), and a file
-    replaced keeps its mode; anything that
-    is not a regular file (a device, a pipe, a folder) is refused with an OSError rather
-    than replaced by a file, and so is a file the program ships (PermissionError, from
-    `paths.refuse_shipped`). Temporary files that killed saves left behind are removed.
+    A symlink is written through (its target is replaced, the link stays) where the user
+    chose the path; with `through_links=False` (vaedesk's own caches, where a link was put
+    by someone else) the link itself is replaced by the file and its target left alone. A
+    file replaced keeps its mode; anything that is not a regular file (a device, a pipe, a
+    folder) is refused with an OSError rather than replaced by a file, and so is a file
+    the program ships (PermissionError, from `paths.refuse_shipped`). Temporary files
+    that killed saves left behind are removed.
     """
     refuse_shipped(path)
     path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    if path.exists() and not path.is_file():
+    link = path.is_symlink()
+    if link and through_links:
+        path, link = path.resolve(), False
+    if not link and path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     # a file replaced keeps its permissions (a read-only model stays read-only)
-    mode = path.stat().st_mode & 0o7777 if path.exists() else usual_mode()
+    mode = path.stat().st_mode & 0o7777 if path.exists() and not link else usual_mode()
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent, f".{path.name}.*.tmp")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -99,12 +99,15 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return parse_idx(path, read_packed(path), magic)
 
 
+MAX_PACKED_BYTES = 64 * 2**20  # the largest published file is 9.9 MB
+
+
 def read_packed(path: Path) -> bytes:
     """A gzipped idx file's bytes, read once: they are unpacked and hashed in memory."""
     if not os.path.isfile(path):  # False where the name cannot be looked at (too long)
         raise DataError(f"{path}: missing")
-    try:
-        return path.read_bytes()
+    try:  # opened once and checked on what was opened; a file grown to gigabytes is not read
+        return atomic.read_regular(path, MAX_PACKED_BYTES)
     except OSError as e:
         raise DataError(f"{path}: not a readable gzip file ({e})") from None
 
@@ -190,7 +193,7 @@ def _keep_unpacked(spec: IdxFile, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     with contextlib.suppress(OSError):  # a cache that cannot be written costs the unpacking
-        atomic.atomic_write(_unpacked_file(spec), buffer.getvalue())
+        atomic.atomic_write(_unpacked_file(spec), buffer.getvalue(), through_links=False)
 
 
 def has_split(folder: Path, split: str) -> bool:

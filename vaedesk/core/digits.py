@@ -14,7 +14,7 @@ import numpy as np
 
 from vaedesk.core import data, paths
 from vaedesk.core.api import Model
-from vaedesk.core.atomic import atomic_write
+from vaedesk.core.atomic import atomic_write, read_regular
 from vaedesk.core.neighbours import knn_predict
 
 
@@ -43,7 +43,8 @@ def encode_test_set(
     cache = _cache_file(model) if use_cache else None
     if cache is not None and cache.is_file():
         try:
-            with np.load(io.BytesIO(cache.read_bytes())) as f:  # no handle left open on a bad file
+            most = 2 * len(images) * model.config.latent_dim * 4 + 2**16  # the two arrays, and the zip's
+            with np.load(io.BytesIO(read_regular(cache, most))) as f:  # no handle left open on a bad file
                 mu, logvar = f["mu"], f["logvar"]
             shape = (len(images), model.config.latent_dim)
             if mu.shape == shape == logvar.shape and np.isfinite(mu).all() and np.isfinite(logvar).all():
@@ -56,7 +57,7 @@ def encode_test_set(
         buf = io.BytesIO()
         np.savez(buf, mu=mu, logvar=logvar)
         with contextlib.suppress(OSError):  # a read-only cache only costs a re-encode next time
-            atomic_write(cache, buf.getvalue())
+            atomic_write(cache, buf.getvalue(), through_links=False)
             prune(cache.parent)
     return EncodedTestSet(images, labels, mu, logvar)
 

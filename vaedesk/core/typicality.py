@@ -22,13 +22,14 @@ import numpy as np
 
 from vaedesk.core import paths
 from vaedesk.core.api import Model
-from vaedesk.core.atomic import atomic_write
+from vaedesk.core.atomic import atomic_write, read_regular
 
 K = 64  # importance samples, as the evaluation's IWAE bound
 SEED = 0
 QUANTILES = 1001  # the test set's values at every 0.1 %
 IMAGES_PER_CALL = 8  # 512 decodes per call: near the fastest per sample on ONNX Runtime
 LOW, HIGH = 1.0, 99.0  # percentiles outside which the model has seen few digits like it
+MAX_SCALE_BYTES = 2**20  # a scale is about 11 kB of JSON
 WARNING = "the model has seen few digits like this"
 Progress = Callable[[int, int], None]  # (images done, images in all)
 
@@ -130,7 +131,7 @@ def shipped_file(weights: Path) -> Path:
 def _read(where: Path, digest: str, n: int) -> Scale | None:
     """The scale in `where` if it is for this weights file and this many test images."""
     try:
-        d = json.loads(where.read_text())
+        d = json.loads(read_regular(where, MAX_SCALE_BYTES))  # a FIFO, a device: refused, not read
         if d.get("weights_sha256") == digest and d.get("n") == n:
             return Scale.from_json(d)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -151,7 +152,7 @@ def cached_scale(model: Model, images: np.ndarray, progress: Progress | None = N
     if digest is not None:
         # a read-only cache folder: measured again next time, nothing lost
         with contextlib.suppress(OSError):
-            write_scale(cache_file(digest), scale, digest)
+            write_scale(cache_file(digest), scale, digest, through_links=False)
     return scale
 
 
@@ -159,5 +160,6 @@ def cache_file(digest: str) -> Path:
     return paths.user_cache_dir() / "typicality" / f"{digest[:24]}-k{K}.json"
 
 
-def write_scale(where: Path, scale: Scale, digest: str) -> None:
-    atomic_write(where, (json.dumps({**scale.to_json(), "weights_sha256": digest}) + "\n").encode())
+def write_scale(where: Path, scale: Scale, digest: str, through_links: bool = True) -> None:
+    text = json.dumps({**scale.to_json(), "weights_sha256": digest}) + "\n"
+    atomic_write(where, text.encode(), through_links=through_links)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.numpy import load as safetensors_load
 from safetensors.numpy import save as safetensors_bytes
 
 from vaedesk.core import paths
@@ -95,24 +96,43 @@ def read_tensor_file(
     """The metadata and tensors of the safetensors file `path`, a file from elsewhere: it
     must be a readable regular file of at most `max_bytes` (a FIFO would block the read,
     /dev/zero never end it). Raises `error` with one line that names `path` and, for a
-    missing or oversized file, the `kind` of file ("weights", "classifier")."""
-    try:
-        found = path.stat()
+    missing or oversized file, the `kind` of file ("weights", "classifier").
+
+    The file is opened once and everything is checked on what was opened: a name looked
+    at, then opened again, could be another file by then."""
+
+    def too_large(size: int) -> Exception:
+        most = max_bytes // 2**20
+        return error(f"{path}: {size / 2**20:.0f} MB; a vaedesk {kind} file is at most {most} MB")
+
+    try:  # without waiting for a FIFO's writer; it is refused below
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
         raise error(f"{path}: no such {kind} file") from None
-    except OSError as e:  # a name too long, a folder on the way the user may not enter, a loop
+    except PermissionError:
+        raise error(f"{path}: not readable (permission denied)") from None
+    except OSError as e:  # a name too long, a loop of links
         raise error(f"{path}: cannot be read ({e.strerror or e})") from None
-    if not stat.S_ISREG(found.st_mode):
-        raise error(f"{path}: not a file")
-    if not os.access(path, os.R_OK):
-        raise error(f"{path}: not readable (permission denied)")
-    if found.st_size > max_bytes:
-        size = found.st_size / 2**20
-        raise error(f"{path}: {size:.0f} MB; a vaedesk {kind} file is at most {max_bytes // 2**20} MB")
+    with os.fdopen(fd, "rb") as f:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise error(f"{path}: not a file")
+        if found.st_size > max_bytes:
+            raise too_large(found.st_size)
+        os.set_blocking(fd, True)
+        try:
+            data = f.read(max_bytes + 1)
+        except OSError as e:
+            raise error(f"{path}: cannot be read ({e.strerror or e})") from None
+    if len(data) > max_bytes:  # it grew while being read
+        raise too_large(len(data))
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            return f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        metadata = header.get("__metadata__") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError("its metadata is not a table")
+        return metadata, safetensors_load(data)
+    except (SafetensorError, ValueError, RuntimeError, TypeError, AttributeError) as e:
         raise error(f"{path}: not a readable safetensors file ({e})") from None
 
 
