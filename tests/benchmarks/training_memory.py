@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((before, peak, after))
         print(
             f"run {i}: {finished[0]} in {seconds:.0f} s; RSS before {before:.0f} MB,"
-            f" peak {peak:.0f} MB, after {after:.0f} MB",
+            f" peak {peak:.0f} MB, after {after:.0f} MB"
+            f" ({_status_mb('RssAnon'):.0f} anonymous, {_status_mb('RssFile'):.0f} file-backed)",
             flush=True,
         )
     sampler.stop()

@@ -248,7 +248,8 @@ def _on_first_paint(app, window, args: argparse.Namespace) -> None:
     window.map.first_painted.connect(_collect_from_now_on)
     # The icon's first use loads Qt's icon machinery (70-160 ms here): after the first paint.
     window.map.first_painted.connect(lambda: set_icon(app))
-    QTimer.singleShot(5000, _collect_from_now_on)  # in case no paint comes (a modal error)
+    # in case no paint comes (a modal error); tied to the window, so it dies with it
+    QTimer.singleShot(5000, window, _collect_from_now_on)
     if getattr(args, "exit_after_first_paint", False):
 
         def on_first_paint() -> None:
