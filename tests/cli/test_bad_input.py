@@ -653,3 +653,19 @@ def test_a_data_folder_or_picture_name_too_long_is_one_line(tmp_path, capsys):
         capsys.readouterr().err
         == f"vaedesk: {picture}: not a picture vaedesk can read (File name too long)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [(["decode", "0", "0", "-o", "d.png"], "--weights"), (["classify", "d.png"], "--classifier")],
+)
+def test_a_folder_given_as_weights_or_classifier_is_one_line(tmp_path, monkeypatch, capsys, command, option):
+    """A folder opens for reading (O_RDONLY) but not as a file object: os.fdopen raised
+    IsADirectoryError before the descriptor's type was checked, a traceback."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["decode", "0", "0", "-o", "d.png"]) == 0  # a picture for classify
+    capsys.readouterr()
+    folder = tmp_path / "model.safetensors"
+    folder.mkdir()
+    assert main([*command, option, str(folder)]) == 1
+    assert capsys.readouterr().err == f"vaedesk: {folder}: not a file\n"

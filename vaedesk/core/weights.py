@@ -113,10 +113,11 @@ def read_tensor_file(
         raise error(f"{path}: not readable (permission denied)") from None
     except OSError as e:  # a name too long, a loop of links
         raise error(f"{path}: cannot be read ({e.strerror or e})") from None
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode):  # before fdopen, which refuses a folder with a traceback
+        os.close(fd)
+        raise error(f"{path}: not a file")
     with os.fdopen(fd, "rb") as f:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode):
-            raise error(f"{path}: not a file")
         if found.st_size > max_bytes:
             raise too_large(found.st_size)
         os.set_blocking(fd, True)
