@@ -234,3 +234,38 @@ def test_quitting_with_a_runs_result_not_kept_asks_about_the_kept_model_behind_i
         saved, _ = weights.load(tmp_path / f"{name}.safetensors")
         expected = model.vae.state_dict()
         assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name
+
+
+def test_a_run_that_ends_while_quitting_asks_its_result_is_asked_about_too(
+    qtbot, window, dialogs, monkeypatch
+):
+    """A kept model in no file, a second run showing its previews; File > Quit asks about
+    the kept model, and while that question waits for an answer the run ends and shows
+    its result, not kept. Discard the kept model: the result (in no file either) is asked
+    about next, not lost with the window; Cancel there keeps the window and the result."""
+    from PySide6.QtWidgets import QMessageBox
+
+    train_and_keep(qtbot, window)
+    p = open_small_run(qtbot, window, epochs=2, neighbours=0)
+    with qtbot.waitSignal(p.epoch_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    assert p.is_running()
+
+    answer = QMessageBox.exec  # the dialogs fixture's
+    waited = []
+
+    def answer_once_the_run_has_ended(box):  # the box is modal: the run goes on behind it
+        if not waited:
+            waited.append(True)
+            qtbot.waitUntil(lambda: p.result is not None, timeout=60000)
+        return answer(box)
+
+    monkeypatch.setattr(QMessageBox, "exec", answer_once_the_run_has_ended)
+    dialogs.answers = ["Discard", "Cancel"]
+    n = len(dialogs.messages)
+    press(window, "file.quit")
+    assert "earlier run" in dialogs.messages[n]
+    assert dialogs.messages[n + 1 :] == [
+        "The model trained in this window has not been saved. Save it before quitting?"
+    ]
+    assert window.isVisible() and window.session.model is p.result and p.keep_button.isVisible()

@@ -161,7 +161,12 @@ class FileCommands:
         """Before the model is replaced: each unsaved trained model is saved or discarded,
         as the user chooses (Save / Discard / Cancel, asked for each in turn). True: go on."""
         save, discard = "&Save\u2026", "&Discard"
-        for model in self._unsaved_models():
+        asked: list[Model] = []
+        # looked for again after each answer: a run can end while a question waits, and
+        # its result, shown then, is in no file either
+        while left := [m for m in self._unsaved_models() if all(m is not a for a in asked)]:
+            model = left[0]
+            asked.append(model)
             answer = files.ask(
                 self,
                 f"The model trained in this window has not been saved. Save it before {doing}?"
