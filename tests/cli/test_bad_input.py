@@ -229,6 +229,31 @@ def test_3_a_fifo_at_a_caches_name_is_not_read(tmp_path, mnist_dir, tiny_model):
     cache.unlink()
 
 
+def test_3_a_fifo_at_the_settings_name_does_not_hang_the_start(capsys):
+    """The settings file (the MNIST folder chosen in the window) is read by the window's
+    start, `data check`, `eval` and `train`: a FIFO at its name blocked that read for ever.
+    It is refused unread, as the caches' names are, and the folders are listed."""
+    import threading
+
+    from vaedesk.core import paths
+
+    settings = paths.user_config_dir() / paths.SETTINGS_NAME
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.unlink(missing_ok=True)
+    os.mkfifo(settings)
+    returned = []
+    worker = threading.Thread(target=lambda: returned.append(main(["data", "check"])), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # unblock the read, so that the thread ends with the test
+        with open(settings, "wb") as f:
+            f.write(b"{}")
+        worker.join(timeout=60)
+    settings.unlink()
+    assert returned, "data check hung on the FIFO"
+    assert "vaedesk looks for MNIST in, in order:" in capsys.readouterr().out
+
+
 # -- 4. downloads are bounded in time, rate and size, and cancel at once ------------------
 
 FAST = download.Limits(timeout=1.0, min_rate=200.0, window=1.0, deadline=30.0)

@@ -28,6 +28,7 @@ DATA_ENV = "VAEDESK_DATA"
 BUNDLED_WEIGHTS_NAME = "vaedesk.safetensors"
 WEIGHTS_PACKAGE = "vaedesk.weights"
 SETTINGS_NAME = "settings.json"  # in the user's config folder, beside Qt's vaedesk.conf
+MAX_SETTINGS_BYTES = 2**20  # it holds one folder's name
 
 
 def package_dir(package: str = "vaedesk") -> Path:
@@ -129,8 +130,10 @@ def default_mnist_dir() -> Path:
 
 
 def _settings() -> dict[str, object]:
-    try:
-        loaded = json.loads((user_config_dir() / SETTINGS_NAME).read_text(encoding="utf-8"))
+    from vaedesk.core.atomic import read_regular  # atomic imports this module
+
+    try:  # a FIFO at its name would block the read for ever, /dev/zero never end it
+        loaded = json.loads(read_regular(user_config_dir() / SETTINGS_NAME, MAX_SETTINGS_BYTES))
     except (OSError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
