@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from tests.cli.test_bad_input import BAD_FILES, crafted_weights
 from tests.servers import Server
-from tests.ui.helpers import click, key, make_window
+from tests.ui.helpers import click, key, make_window, press
 from vaedesk.core import data
 
 
@@ -81,3 +81,27 @@ def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot
     key(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.session.model.path == old and window.model_label.text().endswith("\u00b7 torch")
     assert "vaedesk upgrade" in window.model_label.toolTip()
+
+
+def test_a_loop_of_links_at_the_settings_or_an_export_name_is_one_line(qtbot, window, dialogs, mnist_dir, tmp_path):
+    """A symlink at a name the user chose is written through; where it points back at
+    itself (a dotfiles link gone wrong) Path.resolve raised RuntimeError on Python 3.11,
+    past the OSError every writer handles: a traceback on Choose MNIST folder (the
+    settings file) and on Export map. Now the folder is used, unremembered, and the
+    export says in one line that it could not write."""
+    from vaedesk.core import paths
+
+    settings = paths.user_config_dir() / paths.SETTINGS_NAME
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.unlink(missing_ok=True)
+    settings.symlink_to(settings.name)
+    dialogs.folder = str(mnist_dir)
+    press(window, "file.choose_mnist")
+    assert window.session.data_dir == str(mnist_dir) and not dialogs.messages
+    settings.unlink()
+
+    loop = tmp_path / "map.png"
+    loop.symlink_to(loop.name)
+    dialogs.save_file = str(loop)
+    press(window, "file.export_map")
+    assert len(dialogs.messages) == 1 and dialogs.messages[0].startswith(f"Could not write {loop}")

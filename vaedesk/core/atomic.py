@@ -29,7 +29,10 @@ def atomic_write(path: str | Path, data: bytes, *, through_links: bool = True) -
     path = Path(path)
     link = path.is_symlink()
     if link and through_links:
-        path, link = path.resolve(), False
+        try:
+            path, link = path.resolve(), False
+        except RuntimeError:  # a loop of links, on Python 3.11 (later ones raise OSError)
+            raise OSError(errno.ELOOP, "a loop of symbolic links", str(path)) from None
     if not link and path.exists() and not path.is_file():
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     # a file replaced keeps its permissions (a read-only model stays read-only)
