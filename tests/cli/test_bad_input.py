@@ -200,6 +200,30 @@ def test_3_a_link_put_in_the_cache_is_replaced_not_written_through(tmp_path, rea
         assert cache.is_file() and not cache.is_symlink(), name
 
 
+def test_3_a_link_at_the_encoded_caches_name_is_not_read_through_nor_touched(tmp_path, mnist_dir, tiny_model):
+    """A symlink at the encoded test set's cache name, to a file elsewhere (here a good
+    copy of the cache, so that it would be used): the read went through it and marked
+    that file used (os.utime set its modification time). The file outside the cache is
+    left as it was, and the link is replaced by the cache."""
+    from vaedesk import load_model
+    from vaedesk.core import data, digits, weights
+
+    images, labels = data.load("test", mnist_dir)
+    path = tmp_path / "tiny.safetensors"
+    weights.save(path, tiny_model.vae, {})
+    model = load_model(path)
+    cache = digits._cache_file(model)
+    cache.unlink(missing_ok=True)
+    digits.encode_test_set(model, images, labels)  # writes the cache
+    elsewhere = tmp_path / "elsewhere.npz"
+    cache.rename(elsewhere)
+    os.utime(elsewhere, ns=(10**18, 10**18))
+    cache.symlink_to(elsewhere)
+    digits.encode_test_set(model, images, labels)
+    assert elsewhere.stat().st_mtime_ns == 10**18
+    assert cache.is_file() and not cache.is_symlink()
+
+
 def test_3_a_fifo_at_a_caches_name_is_not_read(tmp_path, mnist_dir, tiny_model):
     """A FIFO where a cache is looked for would block its read for ever (nobody writes to
     it): the scale is measured instead, and the call returns."""

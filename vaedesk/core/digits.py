@@ -41,7 +41,8 @@ def encode_test_set(
     model: Model, images: np.ndarray, labels: np.ndarray, use_cache: bool = True
 ) -> EncodedTestSet:
     cache = _cache_file(model) if use_cache else None
-    if cache is not None and cache.is_file():
+    # a link at its name is not read through (nor its target marked used): it is replaced
+    if cache is not None and cache.is_file() and not cache.is_symlink():
         try:
             most = 2 * len(images) * model.config.latent_dim * 4 + 2**16  # the two arrays, and the zip's
             with np.load(io.BytesIO(read_regular(cache, most))) as f:  # no handle left open on a bad file
