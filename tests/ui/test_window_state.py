@@ -269,3 +269,36 @@ def test_a_run_that_ends_while_quitting_asks_its_result_is_asked_about_too(
         "The model trained in this window has not been saved. Save it before quitting?"
     ]
     assert window.isVisible() and window.session.model is p.result and p.keep_button.isVisible()
+
+
+def test_saving_both_unsaved_models_at_reset_proposes_a_file_name_for_each(
+    qtbot, window, dialogs, monkeypatch
+):
+    """A kept model in no file and a run's result not kept: Model > Reset asks about
+    both; Save to both, each time pressing Enter in the save dialog (the name it proposes).
+    The second dialog proposed the name the first had just written, so the kept model
+    replaced the result in it; now each is in a file of its own."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from vaedesk.core import weights
+
+    train_and_keep(qtbot, window)
+    kept = window.session.model
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    result = window.session.model
+    proposed = []
+
+    def press_enter(parent, title, default, filters):
+        proposed.append(default)
+        return default, ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(press_enter))
+    dialogs.answers = ["Save\u2026", "Save\u2026"]
+    press(window, "model.reset")
+    assert len(proposed) == 2 and proposed[0] != proposed[1]
+    for name, model in zip(proposed, (result, kept), strict=True):
+        saved, _ = weights.load(name)
+        expected = model.vae.state_dict()
+        assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name

@@ -93,8 +93,7 @@ def save_model_or_warn(parent: QWidget, model: Model, path: str | None = None) -
     """Save `model` and its card (asking where, unless `path`); never over the bundled
     weights. Returns where it went, or None."""
     if path is None:
-        default = str(paths.user_data_dir() / "models" / "vaedesk-trained.safetensors")
-        path = ask_save(parent, "Save model", default, "Weights (*.safetensors)")
+        path = ask_save(parent, "Save model", str(_unused_model_name()), "Weights (*.safetensors)")
         if path is None:
             return None
     target = Path(path)
@@ -107,3 +106,14 @@ def save_model_or_warn(parent: QWidget, model: Model, path: str | None = None) -
         return None
     model.path = target
     return target
+
+
+def _unused_model_name() -> Path:
+    """The name the save dialog proposes: one no file has yet. Two models saved in turn
+    (quitting with a run's result and a kept model) each get their own by pressing Enter."""
+    folder = paths.user_data_dir() / "models"
+    name, n = folder / "vaedesk-trained.safetensors", 1
+    while name.exists() or name.is_symlink():
+        n += 1
+        name = folder / f"vaedesk-trained-{n}.safetensors"
+    return name
