@@ -110,6 +110,20 @@ def phase_peaks(app, panel, sampler: PeakSampler, finished: list[str]) -> list[t
     return peaks
 
 
+def _after_a_collection() -> str:
+    """What a full garbage collection and a heap trim would still give back, measured
+    after "after" was read (what the window holds only until Python's collector runs)."""
+    import gc
+
+    from vaedesk.core.memory import trim_heap
+
+    started = time.perf_counter()
+    gc.collect()
+    took = time.perf_counter() - started
+    trim_heap()
+    return f"; after a collection ({1000 * took:.0f} ms) and a trim {rss_mb():.0f} MB"
+
+
 def settle(app, seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -125,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
     parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
     parser.add_argument("--phases", action="store_true", help="also print each phase's peak")
+    parser.add_argument(
+        "--collect", action="store_true", help="also print RSS after a full garbage collection and a trim"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -198,10 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         peak = max(phases_peak, sampler.take(), _status_mb("VmHWM") if hwm_works else 0.0)
         after = rss_mb()
         rows.append((before, peak, after))
+        anonymous, file_backed = _status_mb("RssAnon"), _status_mb("RssFile")
+        collected = _after_a_collection() if args.collect else ""
         print(
             f"run {i}: {finished[0]} in {seconds:.0f} s; RSS before {before:.0f} MB,"
             f" peak {peak:.0f} MB, after {after:.0f} MB"
-            f" ({_status_mb('RssAnon'):.0f} anonymous, {_status_mb('RssFile'):.0f} file-backed)",
+            f" ({anonymous:.0f} anonymous, {file_backed:.0f} file-backed){collected}",
             flush=True,
         )
     sampler.stop()
