@@ -110,29 +110,40 @@ def phase_peaks(app, panel, sampler: PeakSampler, finished: list[str]) -> list[t
     return peaks
 
 
-def anonymous_by_kind() -> str:
-    """The anonymous resident memory by kind of mapping, in MB, from /proc/self/smaps:
-    glibc's main heap, its thread heaps (64 MB reservations), Python's 1 MB object arenas,
-    and other anonymous mappings (large allocations, libraries' own)."""
-    kinds = {"main heap": 0, "thread heaps": 0, "python arenas": 0, "other": 0}
-    name, size = "", 0
-    with open("/proc/self/smaps") as f:
-        for line in f:
-            head = line.split()
-            if "-" in head[0] and len(head) >= 5 and ":" not in head[0]:
-                start, end = (int(x, 16) for x in head[0].split("-"))
-                name, size = (head[5] if len(head) > 5 else ""), end - start
-            elif head[0] == "Anonymous:" and int(head[1]):
-                kb = int(head[1])
-                if name == "[heap]":
-                    kinds["main heap"] += kb
-                elif name == "" and size == 64 * 2**20:
-                    kinds["thread heaps"] += kb
-                elif name == "" and size == 2**20:
-                    kinds["python arenas"] += kb
-                else:
-                    kinds["other"] += kb
-    return ", ".join(f"{k} {v / 1024:.0f}" for k, v in kinds.items())
+def in_use() -> str:
+    """What is allocated and alive, in MB: C's malloc (glibc's mallinfo2: its heaps' chunks
+    in use and its own mappings) and Python's object arenas (1 MiB each; freed only when
+    empty, so a few live objects keep one resident)."""
+    import ctypes
+    import tempfile
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks")
+            + ("uordblks", "fordblks", "keepcost")
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = Mallinfo2
+    m = libc.mallinfo2()
+    with tempfile.TemporaryFile("w+") as stats:  # it writes to the C stderr, file descriptor 2
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(stats.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        stats.seek(0)
+        lines = stats.read().splitlines()
+    current = [line for line in lines if line.startswith("# arenas allocated current")]
+    arenas = int(current[0].split("=")[-1].replace(",", "")) if current else -1
+    return (
+        f"malloc in use {(m.uordblks + m.hblkhd) / 2**20:.0f} (heaps {m.arena / 2**20:.0f}, free in them"
+        f" {m.fordblks / 2**20:.0f}), python arenas {arenas}"
+    )
 
 
 def _after_a_collection() -> str:
@@ -164,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
     parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
     parser.add_argument("--phases", action="store_true", help="also print each phase's peak")
-    parser.add_argument("--smaps", action="store_true", help="also print the anonymous memory by kind")
+    parser.add_argument("--smaps", action="store_true", help="also print what malloc and Python hold")
     parser.add_argument(
         "--collect", action="store_true", help="also print RSS after a full garbage collection and a trim"
     )
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if args.smaps:
-        print(f"before the first run, anonymous by kind (MB): {anonymous_by_kind()}", flush=True)
+        print(f"before the first run: {in_use()}", flush=True)
     sampler = PeakSampler()
     hwm_works = reset_hwm()
     rows = []
@@ -245,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((before, peak, after))
         anonymous, file_backed = _status_mb("RssAnon"), _status_mb("RssFile")
         collected = _after_a_collection() if args.collect else ""
-        collected += f"; anonymous by kind (MB): {anonymous_by_kind()}" if args.smaps else ""
+        collected += f"; {in_use()}" if args.smaps else ""
         print(
             f"run {i}: {finished[0]} in {seconds:.0f} s; RSS before {before:.0f} MB,"
             f" peak {peak:.0f} MB, after {after:.0f} MB"
