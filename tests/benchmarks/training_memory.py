@@ -110,6 +110,56 @@ def phase_peaks(app, panel, sampler: PeakSampler, finished: list[str]) -> list[t
     return peaks
 
 
+def in_use() -> str:
+    """What is allocated and alive, in MB: C's malloc (glibc's mallinfo2: its heaps' chunks
+    in use and its own mappings) and Python's object arenas (1 MiB each; freed only when
+    empty, so a few live objects keep one resident)."""
+    import ctypes
+    import tempfile
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks")
+            + ("uordblks", "fordblks", "keepcost")
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = Mallinfo2
+    m = libc.mallinfo2()
+    with tempfile.TemporaryFile("w+") as stats:  # it writes to the C stderr, file descriptor 2
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(stats.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        stats.seek(0)
+        lines = stats.read().splitlines()
+    current = [line for line in lines if line.startswith("# arenas allocated current")]
+    arenas = int(current[0].split("=")[-1].replace(",", "")) if current else -1
+    return (
+        f"malloc in use {(m.uordblks + m.hblkhd) / 2**20:.0f} (heaps {m.arena / 2**20:.0f}, free in them"
+        f" {m.fordblks / 2**20:.0f}), python arenas {arenas}"
+    )
+
+
+def _after_a_collection() -> str:
+    """What a full garbage collection and a heap trim would still give back, measured
+    after "after" was read (what the window holds only until Python's collector runs)."""
+    import gc
+
+    from vaedesk.core.memory import trim_heap
+
+    started = time.perf_counter()
+    gc.collect()
+    took = time.perf_counter() - started
+    trim_heap()
+    return f"; after a collection ({1000 * took:.0f} ms) and a trim {rss_mb():.0f} MB"
+
+
 def settle(app, seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -125,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="training images (default: the panel's)")
     parser.add_argument("--eval-k", type=int, default=None, help="IWAE samples (default: the panel's)")
     parser.add_argument("--phases", action="store_true", help="also print each phase's peak")
+    parser.add_argument("--smaps", action="store_true", help="also print what malloc and Python hold")
+    parser.add_argument(
+        "--collect", action="store_true", help="also print RSS after a full garbage collection and a trim"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -171,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         f" IWAE samples {panel.eval_k.value()}; torch threads 1 (the panel's)",
         flush=True,
     )
+    if args.smaps:
+        print(f"before the first run: {in_use()}", flush=True)
     sampler = PeakSampler()
     hwm_works = reset_hwm()
     rows = []
@@ -198,10 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         peak = max(phases_peak, sampler.take(), _status_mb("VmHWM") if hwm_works else 0.0)
         after = rss_mb()
         rows.append((before, peak, after))
+        anonymous, file_backed = _status_mb("RssAnon"), _status_mb("RssFile")
+        collected = _after_a_collection() if args.collect else ""
+        collected += f"; {in_use()}" if args.smaps else ""
         print(
             f"run {i}: {finished[0]} in {seconds:.0f} s; RSS before {before:.0f} MB,"
             f" peak {peak:.0f} MB, after {after:.0f} MB"
-            f" ({_status_mb('RssAnon'):.0f} anonymous, {_status_mb('RssFile'):.0f} file-backed)",
+            f" ({anonymous:.0f} anonymous, {file_backed:.0f} file-backed){collected}",
             flush=True,
         )
     sampler.stop()
