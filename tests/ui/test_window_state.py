@@ -302,3 +302,18 @@ def test_saving_both_unsaved_models_at_reset_proposes_a_file_name_for_each(
         saved, _ = weights.load(name)
         expected = model.vae.state_dict()
         assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name
+
+
+def test_saving_the_kept_model_behind_a_result_says_where_it_went(qtbot, window, dialogs, tmp_path):
+    """Model > Reset with a run's result shown and a kept model in no file behind it:
+    Discard the result, Save the kept model. The status line says where it was saved,
+    as it does when the model shown is saved."""
+    train_and_keep(qtbot, window)
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    dialogs.answers = ["Discard", "Save\u2026"]
+    dialogs.save_files = [str(tmp_path / "kept.safetensors")]
+    press(window, "model.reset")
+    assert (tmp_path / "kept.safetensors").is_file()
+    assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'kept.safetensors'}"

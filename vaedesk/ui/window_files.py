@@ -188,6 +188,7 @@ class FileCommands:
             if target is None:
                 return False
             self._remember_model(str(target))
+            self.statusBar().showMessage(f"Saved {target}", 5000)
         return True
 
     def copy_map(self) -> None:
