@@ -83,7 +83,9 @@ def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot
     assert "vaedesk upgrade" in window.model_label.toolTip()
 
 
-def test_a_loop_of_links_at_the_settings_or_an_export_name_is_one_line(qtbot, window, dialogs, mnist_dir, tmp_path):
+def test_a_loop_of_links_at_the_settings_or_an_export_name_is_one_line(
+    qtbot, window, dialogs, mnist_dir, tmp_path
+):
     """A symlink at a name the user chose is written through; where it points back at
     itself (a dotfiles link gone wrong) Path.resolve raised RuntimeError on Python 3.11,
     past the OSError every writer handles: a traceback on Choose MNIST folder (the

@@ -6,6 +6,7 @@ independently of the code under test."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from tests.ui.helpers import click, hover, key, make_window, open_small_run, press
@@ -317,3 +318,30 @@ def test_saving_the_kept_model_behind_a_result_says_where_it_went(qtbot, window,
     press(window, "model.reset")
     assert (tmp_path / "kept.safetensors").is_file()
     assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'kept.safetensors'}"
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: Keep lets the earlier kept model go unasked (reported)")
+def test_keeping_a_runs_result_asks_about_the_kept_unsaved_model_it_replaces(qtbot, window, dialogs):
+    """A kept model in no file, then a second run's result: Quit, Reset and Open weights
+    ask about that kept model before it is lost, but pressing Keep let it go unasked."""
+    train_and_keep(qtbot, window)
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    dialogs.button_text = "Cancel"
+    n = len(dialogs.messages)
+    click(qtbot, p.keep_button)
+    assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: Start discards a result not kept unasked (reported)")
+def test_starting_another_run_asks_about_the_result_not_kept(qtbot, window, dialogs):
+    """A run's result shown, not kept (Keep / Save / Discard offered): Start again
+    discarded it without a word, where Quit, Reset and Open weights ask about it."""
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    dialogs.button_text = "Cancel"
+    n = len(dialogs.messages)
+    click(qtbot, p.start_button)
+    assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
