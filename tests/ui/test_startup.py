@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -99,3 +100,17 @@ def test_the_self_test_leaves_what_the_users_runs_remembered_as_it_was(qapp, tmp
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert conf.read_bytes() == remembered
+
+
+def test_a_fifo_at_the_settings_names_does_not_hang_the_start(tmp_path, real_mnist_dir):
+    """Qt reads its settings file (vaedesk.conf) whole when the window's settings are
+    made, and vaedesk its settings.json: a FIFO at either name blocked the start for
+    ever, before any window. Now the window opens, remembering nothing this time."""
+    config = tmp_path / "config" / "vaedesk"
+    config.mkdir(parents=True)
+    os.mkfifo(config / "vaedesk.conf")
+    os.mkfifo(config / "settings.json")
+    r = _start_until_first_paint(tmp_path, real_mnist_dir)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert "first-paint" in r.stdout
+    assert stat.S_ISFIFO(os.lstat(config / "vaedesk.conf").st_mode)  # left as it was

@@ -4,6 +4,7 @@ layout, the last model and the recently used ones."""
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,10 +23,29 @@ def is_file(name: str) -> bool:
         return False
 
 
+def store_can_be_read() -> bool:
+    """Whether Qt's settings file is a file, or absent. QSettings reads it whole as soon
+    as it is made: a FIFO at its name (on Linux, beside settings.json) blocked the start
+    for ever, a device never ended it. Only Linux's file is looked at: elsewhere Qt keeps
+    its settings under other names (the registry, a .plist)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    from vaedesk.core import paths
+
+    conf = paths.user_config_dir() / "vaedesk.conf"
+    try:
+        return not conf.exists() or conf.is_file()
+    except (OSError, ValueError):
+        return True  # a name that cannot be looked at: Qt cannot open it either
+
+
 class Settings:
     def __init__(self, store: QSettings | None = None) -> None:
-        self.store = store or QSettings("vaedesk", "vaedesk")
         self._folder: tempfile.TemporaryDirectory[str] | None = None
+        if store is None and not store_can_be_read():  # remembers nothing this time, but starts
+            self._folder = tempfile.TemporaryDirectory(prefix="vaedesk-settings-")
+            store = QSettings(str(Path(self._folder.name) / "vaedesk.conf"), QSettings.Format.IniFormat)
+        self.store = store or QSettings("vaedesk", "vaedesk")
 
     @classmethod
     def scratch(cls) -> Settings:
