@@ -718,3 +718,26 @@ def test_a_folder_given_as_weights_or_classifier_is_one_line(tmp_path, monkeypat
     folder.mkdir()
     assert main([*command, option, str(folder)]) == 1
     assert capsys.readouterr().err == f"vaedesk: {folder}: not a file\n"
+
+
+HEADERS = {  # what a file holds -> the reason its one line gives
+    "zero bytes": (b"", "0 bytes, too short for a safetensors header"),
+    "a header that is a list": (b"[1, 2]", "its header is not a table"),
+    "a header that is not JSON": (b"hello world", "its header is not JSON"),
+    "a header longer than the file": ((10**6).to_bytes(8, "little") + b"{}", "its header runs past the end"),
+}
+
+
+@pytest.mark.parametrize("case", list(HEADERS))
+def test_a_damaged_safetensors_header_is_one_line_that_says_what_is_wrong(tmp_path, capsys, case):
+    """A zero-byte file said "Expecting value: line 1 column 1 (char 0)" and a header that
+    is a JSON list "'list' object has no attribute 'get'": Python's words, not a reason."""
+    content, reason = HEADERS[case]
+    if case in ("a header that is a list", "a header that is not JSON"):
+        content = len(content).to_bytes(8, "little") + content
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(content)
+    assert main(["decode", "0", "0", "--weights", str(bad), "-o", str(tmp_path / "d.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vaedesk: {bad}: not a readable safetensors file ({reason}")
+    assert err.count("\n") == 1

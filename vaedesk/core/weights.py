@@ -90,6 +90,22 @@ def card_problem(card: Any) -> str | None:
     return None
 
 
+def _header(data: bytes) -> Any:
+    """The JSON header of a safetensors file's bytes (a little-endian u64 length, then
+    the header), parsed; ValueError with the reason, in words, where there is none."""
+    if len(data) < 8:
+        raise ValueError(f"{len(data)} bytes, too short for a safetensors header")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise ValueError(
+            f"its header runs past the end of the file ({size:,} bytes said, {len(data) - 8:,} there)"
+        )
+    try:
+        return json.loads(data[8 : 8 + size])
+    except ValueError as e:
+        raise ValueError(f"its header is not JSON: {e}") from None
+
+
 def read_tensor_file(
     path: Path, max_bytes: int, kind: str, error: type[Exception]
 ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
@@ -128,7 +144,9 @@ def read_tensor_file(
     if len(data) > max_bytes:  # it grew while being read
         raise too_large(len(data))
     try:
-        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        header = _header(data)
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a table")
         metadata = header.get("__metadata__") or {}
         if not isinstance(metadata, dict):
             raise ValueError("its metadata is not a table")
