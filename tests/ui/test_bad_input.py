@@ -65,6 +65,7 @@ def test_5_model_open_with_a_bad_file_leaves_the_window_whole(qtbot, window, dia
 
 
 def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot, window, dialogs, tmp_path):
+    from safetensors import safe_open
     from safetensors.torch import save_file
 
     from vaedesk.core import weights
@@ -72,7 +73,7 @@ def test_a_weights_file_without_the_onnx_export_opens_on_torch_and_says_so(qtbot
 
     old = tmp_path / "old.safetensors"
     weights.save(old, Model.load().vae, {"seed": 1})
-    with weights.safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
+    with safe_open(str(old), framework="pt") as f:  # as an older vaedesk wrote it
         tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("onnx.")}
         metadata = f.metadata()
     save_file(tensors, str(old), metadata=metadata)
