@@ -28,6 +28,17 @@ class Dialogs:
     save_files: list[str] = field(default_factory=list)  # the next save dialogs' answers, before save_file
 
 
+@pytest.fixture(autouse=True)
+def _no_unanswered_question(monkeypatch):
+    """A question box that a test did not expect (no `dialogs` fixture to answer it) fails
+    the test at once, saying what it asked, instead of blocking it for ever offscreen."""
+
+    def unexpected(box):
+        raise AssertionError(f"a question nobody answers: {box.text()!r}")
+
+    monkeypatch.setattr(QMessageBox, "exec", unexpected)
+
+
 @pytest.fixture
 def dialogs(monkeypatch) -> Dialogs:
     d = Dialogs()

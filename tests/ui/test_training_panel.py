@@ -229,7 +229,9 @@ def test_a_run_lets_go_of_its_data_when_it_ends(qtbot, window, panel, monkeypatc
     assert {name: ref() is None for name, ref in refs.items()} == dict.fromkeys(refs, True)
 
 
-def test_the_training_set_is_read_by_the_run_and_freed_when_it_ends(qtbot, window, panel, monkeypatch):
+def test_the_training_set_is_read_by_the_run_and_freed_when_it_ends(
+    qtbot, window, panel, monkeypatch, dialogs
+):
     """The window's thread never reads the training set (47 MB for MNIST, which it used to
     keep from the first run on): the run's thread reads it, and once the run has ended
     and its model is kept, nothing holds the images it trained on."""
@@ -253,6 +255,7 @@ def test_the_training_set_is_read_by_the_run_and_freed_when_it_ends(qtbot, windo
 
     monkeypatch.setattr(vaedesk.core.data, "load", load)
     monkeypatch.setattr(vaedesk.core.recipe.TrainingRun, "__init__", run_init)
+    dialogs.button_text = "Discard"  # the first kept model, in no file, when the second is kept
     for _ in range(2):
         assert run(qtbot, panel) == "completed"
         click(qtbot, panel.keep_button)
@@ -330,7 +333,10 @@ def test_discard_keep_save(qtbot, window, panel, model, dialogs, tmp_path):
     run(qtbot, panel)
     newer = window.session.model
     dialogs.save_file = str(tmp_path / "mine.safetensors")
+    dialogs.button_text = "Discard"  # keeping the new one would lose `trained`, in no file: asked
+    n = len(dialogs.messages)
     click(qtbot, panel.save_button)
+    assert len(dialogs.messages) == n + 1 and "earlier run" in dialogs.messages[-1]
     target = tmp_path / "mine.safetensors"
     assert window.session.model is newer and window.session.model.path == target
     card = json.loads(target.with_suffix(".card.json").read_text())

@@ -6,7 +6,6 @@ independently of the code under test."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from tests.ui.helpers import click, hover, key, make_window, open_small_run, press
@@ -320,28 +319,54 @@ def test_saving_the_kept_model_behind_a_result_says_where_it_went(qtbot, window,
     assert window.statusBar().currentMessage() == f"Saved {tmp_path / 'kept.safetensors'}"
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: Keep lets the earlier kept model go unasked (reported)")
-def test_keeping_a_runs_result_asks_about_the_kept_unsaved_model_it_replaces(qtbot, window, dialogs):
-    """A kept model in no file, then a second run's result: Quit, Reset and Open weights
-    ask about that kept model before it is lost, but pressing Keep let it go unasked."""
+def test_keeping_a_runs_result_asks_about_the_kept_unsaved_model_it_replaces(
+    qtbot, window, dialogs, tmp_path
+):
+    """A kept model in no file, then a second run's result: Keep would let that kept model
+    go, so it asks first, as Quit, Reset and Open weights do. Cancel keeps nothing (the
+    result still offered); Save writes the earlier model, then the result is kept."""
+    from vaedesk.core import weights
+
     train_and_keep(qtbot, window)
+    kept = window.session.model
     p = open_small_run(qtbot, window, neighbours=0)
     with qtbot.waitSignal(p.run_finished, timeout=60000):
         click(qtbot, p.start_button)
+    result = window.session.model
     dialogs.button_text = "Cancel"
     n = len(dialogs.messages)
     click(qtbot, p.keep_button)
-    assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
+    assert len(dialogs.messages) == n + 1 and "earlier run" in dialogs.messages[-1]
+    assert p.keep_button.isVisible() and p.result is result  # nothing kept yet
+
+    dialogs.button_text = "Save\u2026"
+    dialogs.save_file = str(tmp_path / "earlier.safetensors")
+    click(qtbot, p.keep_button)
+    assert len(dialogs.messages) == n + 2 and not p.keep_button.isVisible()
+    assert window.session.model is result and "Kept the new model" in p.status.text()
+    saved, _ = weights.load(tmp_path / "earlier.safetensors")
+    expected = kept.vae.state_dict()
+    assert all((t == expected[k]).all() for k, t in saved.state_dict().items())
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: Start discards a result not kept unasked (reported)")
-def test_starting_another_run_asks_about_the_result_not_kept(qtbot, window, dialogs):
-    """A run's result shown, not kept (Keep / Save / Discard offered): Start again
-    discarded it without a word, where Quit, Reset and Open weights ask about it."""
+def test_starting_another_run_asks_about_the_result_not_kept(qtbot, window, dialogs, tmp_path):
+    """A run's result shown, not kept (Keep / Save / Discard offered): Start again would
+    let it go, so it asks first. Cancel starts nothing; Save writes it and keeps it as
+    the model shown, and the new run starts from there."""
     p = open_small_run(qtbot, window, neighbours=0)
     with qtbot.waitSignal(p.run_finished, timeout=60000):
         click(qtbot, p.start_button)
+    result = window.session.model
     dialogs.button_text = "Cancel"
     n = len(dialogs.messages)
     click(qtbot, p.start_button)
     assert len(dialogs.messages) == n + 1 and "has not been saved" in dialogs.messages[-1]
+    assert not p.is_running() and p.result is result and p.keep_button.isVisible()
+
+    dialogs.button_text = "Save\u2026"
+    dialogs.save_file = str(tmp_path / "result.safetensors")
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    assert (tmp_path / "result.safetensors").is_file() and result.path == tmp_path / "result.safetensors"
+    click(qtbot, p.discard_button)  # the new run's result let go: back to the model it started from
+    assert window.session.model is result

@@ -185,6 +185,7 @@ class MainWindow(FileCommands, PictureDrops, QMainWindow):
             p.visibilityChanged.connect(lambda _: QTimer.singleShot(0, self._arrange))
             p.model_offered.connect(self.set_model)
             p.model_saved.connect(self._remember_model)
+            p.settle_unsaved = self._unsaved_model_settled  # Keep and Start ask as Quit does
             p.download_requested.connect(self.download_data)
             p.choose_data_requested.connect(self.choose_training_folder)
             self.trace.watch_training(p)

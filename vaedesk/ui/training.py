@@ -75,6 +75,9 @@ class TrainingPanel(TrainingForm, QDockWidget):
         self.start_pending = False  # Start was pressed while the engine loaded
         self.result: Model | None = None  # a finished run's model, not yet kept or discarded
         self.model_before: Model | None = None
+        # Asks about the trained models in no file that `doing` would lose, those `lost`
+        # picks (Save / Discard / Cancel); True: go on. The window sets its own.
+        self.settle_unsaved: Callable[[str, Callable[[Model], bool]], bool] = lambda doing, lost: True
         self.run_config = VAEConfig()
         self.started_at = 0.0
         self.last_progress: BatchProgress | None = None
@@ -139,8 +142,13 @@ class TrainingPanel(TrainingForm, QDockWidget):
             self.status.setText("Loading PyTorch for training (first run only)\u2026")
             self.load_engine()
             return True
-        if self.result is not None:
-            self.discard()
+        if self.result is not None:  # the result not kept: saved, or let go, as the user says
+            if not self.settle_unsaved("starting another run", lambda model: model is self.result):
+                return False
+            if self.result.path is not None:  # saved just now: it stays, as the model shown
+                self.keep()
+            else:
+                self.discard()
         try:
             folder = self.session.training_folder()
         except data.DataError as e:
@@ -372,7 +380,11 @@ class TrainingPanel(TrainingForm, QDockWidget):
             w.setVisible(visible)
 
     def keep(self) -> None:
-        if self.result is None:
+        """Keep the run's result as the model shown; a kept model in no file that it
+        replaces is first saved or discarded, as the user says."""
+        if self.result is None or not self.settle_unsaved(
+            "keeping the new one", lambda m: m is not self.result
+        ):
             return
         model, self.result, self.model_before = self.result, None, None
         self._show_result_buttons(False)

@@ -5,6 +5,7 @@ calls them on the window)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QMenu, QMessageBox
@@ -157,14 +158,15 @@ class FileCommands:
                 found.append(before)
         return found
 
-    def _unsaved_model_settled(self, doing: str) -> bool:
-        """Before the model is replaced: each unsaved trained model is saved or discarded,
-        as the user chooses (Save / Discard / Cancel, asked for each in turn). True: go on."""
+    def _unsaved_model_settled(self, doing: str, lost: Callable[[Model], bool] = lambda model: True) -> bool:
+        """Before the model is replaced: each unsaved trained model that `doing` loses (all
+        of them, unless `lost` says which) is saved or discarded, as the user chooses
+        (Save / Discard / Cancel, asked for each in turn). True: go on."""
         save, discard = "&Save\u2026", "&Discard"
         asked: list[Model] = []
         # looked for again after each answer: a run can end while a question waits, and
         # its result, shown then, is in no file either
-        while left := [m for m in self._unsaved_models() if all(m is not a for a in asked)]:
+        while left := [m for m in self._unsaved_models() if lost(m) and all(m is not a for a in asked)]:
             model = left[0]
             asked.append(model)
             answer = files.ask(
