@@ -36,3 +36,25 @@ def trim_heap() -> bool:
     (macOS and Windows return large freed blocks by themselves)."""
     trim = _malloc_trim()
     return bool(trim(0)) if trim is not None else False
+
+
+M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def one_heap() -> bool:
+    """Have every thread allocate from glibc's main heap (`M_ARENA_MAX` = 1) instead of
+    one heap per thread; True if set. Called before the window starts any thread.
+
+    With a heap per thread, what a training run in its worker thread freed stayed spread
+    over that thread's heaps between the run's results and the modules it imported, in
+    pages `trim_heap` cannot give back: after a run at the panel's defaults the window
+    held 577 to 609 MB depending on the process (631 in one), 159 to 226 MB of it free in
+    the heaps. With one heap, 577-578 MB after each of 6 runs in 3 processes, peaks 805-852
+    MB (docs/memory.md, round 4). Does nothing where there is no glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, 1))

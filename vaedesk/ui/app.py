@@ -32,6 +32,10 @@ def configure(dark: bool = False) -> None:
     """Process-wide settings the window relies on; the tests call this too."""
     import pyqtgraph as pg
 
+    from vaedesk.core.memory import one_heap
+
+    one_heap()  # before any thread of the window's allocates: runs give their memory back
+
     # One intra-op thread for torch too, when a training run or an older model file brings
     # it in: a training run in the background then leaves the other core to the interface.
     # (The viewer itself runs on ONNX Runtime, one thread, and never imports torch.)
@@ -183,6 +187,9 @@ def run_app(args: argparse.Namespace) -> int:
     # runs, load ~5).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _import_the_core()
+    from vaedesk.core.memory import one_heap
+
+    one_heap()  # before Qt starts its threads (configure sets it too, for the tests)
     from vaedesk.ui.trace import Trace
 
     try:
