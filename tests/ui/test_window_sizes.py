@@ -171,9 +171,9 @@ def test_the_status_line_is_whole_after_cancel_at_800_by_600(qtbot, window):
 
 
 def test_the_loss_curves_legend_covers_no_curve_on_a_laptop_screen(qtbot, window):
-    """A run at 1366 x 768: the curves' legend names all four curves, whole, in a row of
-    its own above the plotted area, so that no point of any curve lies under it (it was
-    a box inside the plot, over the curves)."""
+    """A run at 1366 x 768: the curves' legend names all four curves, whole, in a row
+    outside the plotted area, so that no point of any curve lies under it (it was a box
+    inside the plot, over the curves)."""
     from PySide6.QtCore import QPointF
 
     p = run_at(qtbot, window, (1366, 768), epochs=2)
@@ -198,3 +198,80 @@ def test_the_loss_curves_legend_covers_no_curve_on_a_laptop_screen(qtbot, window
         drawn = [view.mapViewToScene(QPointF(x, y)) for x, y in zip(xs, ys, strict=True)]
         drawn = [point for point in drawn if area.contains(point)]  # the first batches run off the top
         assert len(drawn) >= 2 and not any(box.contains(point) for point in drawn)
+
+
+def tick_labels(axis) -> list:
+    """The rectangles (in the axis's coordinates) and texts of the tick labels the axis
+    draws, as its paint() lays them out."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(rect, text) for rect, _flags, text in specs[2]] if specs else []
+
+
+def assert_curves_readable(p, least_width: int, least_height: int) -> None:
+    """The curves after a run: shown, their plotted area at least `least_width` x
+    `least_height` px, no tick label over its neighbour or past its axis, the axis titles
+    no longer than their axes, and the legend whole, outside the plotted area."""
+    c = p.curves
+    plot = c.getPlotItem()
+    assert c.isVisible(), "the curves are not shown after a run"
+    area = plot.vb.sceneBoundingRect()
+    print(f"the curves' plotted area: {area.width():.0f} x {area.height():.0f} px")
+    assert area.width() >= least_width and area.height() >= least_height, area
+    for name in ("bottom", "left", "right"):
+        axis = plot.getAxis(name)
+        labels = tick_labels(axis)
+        assert len(labels) >= 2, f"{name}: {labels}"
+        key = (lambda r: r[0].left()) if name == "bottom" else (lambda r: r[0].top())
+        labels.sort(key=key)
+        for (a, ta), (b, tb) in zip(labels, labels[1:], strict=False):
+            assert not a.intersects(b), f"{name} axis: {ta!r} at {a} runs into {tb!r} at {b}"
+        inside = axis.boundingRect().adjusted(-1, -1, 1, 1)
+        for rect, text in labels:
+            assert inside.contains(rect), f"{name} axis: {text!r} at {rect} is outside {inside}"
+    for name in ("left", "right"):  # the titles run along the axes: whole, not cut at the top
+        axis = plot.getAxis(name)
+        title, along = axis.label.sceneBoundingRect(), axis.sceneBoundingRect()
+        assert along.top() - 0.5 <= title.top() and title.bottom() <= along.bottom() + 0.5, (
+            f"the {name} axis's title ({title.height():.0f} px) is longer than its axis"
+            f" ({along.height():.0f} px)"
+        )
+    legend = plot.legend
+    assert legend.isVisible()
+    box = legend.sceneBoundingRect()
+    assert not box.intersects(area), "the legend lies over the plotted area"
+    assert c.viewport().rect().contains(c.mapFromScene(box).boundingRect()), "the legend is cut"
+
+
+def test_the_loss_curves_are_readable_after_a_run_at_800_by_600(qtbot, window):
+    """A 2-epoch run at 800 x 600 with the panel docked: the curves come into view when it
+    starts, at least 300 px wide, their tick labels apart and their axis titles whole,
+    while Start, the progress bar, the result and the status line stay in view and the
+    options are one click away. Beside the three columns of fields the curves had 150 px:
+    the x labels ran into one another ("0.5.1.0.1.5") and the loss axis's title was cut."""
+    p = run_at(qtbot, window, (800, 600), epochs=2)
+    assert_curves_readable(p, least_width=300, least_height=60)
+    inside = QRect(0, 0, p.width(), p.height())
+    for w in (p.start_button, p.keep_button, p.progress, p.result_label, p.status):
+        assert w.isVisible() and inside.contains(rect_in(w, p)), type(w).__name__
+        assert not rect_in(w, p).intersects(rect_in(p.curves, p)), f"{type(w).__name__} is over the curves"
+    tabs = p.arrangement.tabs
+    click(qtbot, tabs.tabBar(), tabs.tabBar().tabRect(tabs.indexOf(p.arrangement.options)).center())
+    assert p.epochs.isVisible() and p.start_button.isVisible() and p.progress.isVisible()
+    assert not p.curves.isVisible()
+
+
+def test_the_loss_curves_have_room_on_a_laptop_screen(qtbot, window):
+    """A 2-epoch run at 1366 x 768 with the panel docked: the curves' plotted area is at
+    least 100 px high (a legend row above it left it 56 px), their labels apart and whole,
+    and the map still keeps most of the window."""
+    p = run_at(qtbot, window, (1366, 768), epochs=2)
+    assert p.epochs.isVisible(), "the options and the curves fit side by side here"
+    assert_curves_readable(p, least_width=300, least_height=100)
+    assert_map_keeps_most_of_the_window(window)

@@ -31,7 +31,7 @@ class LossCurves(pg.PlotWidget):
         self.setLabel("bottom", "epoch")
         # Epochs are epochs: no "(x0.001)" while the first batches' fractions are on show.
         self.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
-        self.setLabel("left", "loss (nats / image)")
+        self.setLabel("left", "loss (nats)")  # per image; longer, it was cut in a short panel
         self.showGrid(x=True, y=True, alpha=0.2)
         self._build_legend()
         self.train = self.plot(pen=pg.mkPen("#4e79a7", width=2), name="train loss")
@@ -60,44 +60,55 @@ class LossCurves(pg.PlotWidget):
         self.reset()
 
     def _build_legend(self) -> None:
-        """The legend is a row above the plot, where the title would be (as the map's): a
-        box inside the plot covered the curves at 1366 x 768, whatever corner it took.
-        The curves named when they are plotted join it."""
+        """The legend is one row of small entries under the plot, beside the x axis's
+        title, in place of the line the title had to itself: above the plot it took as
+        much height as the plotted area at 1366 x 768, and a box inside the plot covered
+        the curves, whatever corner it took. The curves named when they are plotted join
+        it."""
         plot = self.getPlotItem()
-        self.legend = pg.LegendItem(offset=None, colCount=len(self.LEGEND), horSpacing=3)
-        plot.layout.removeItem(plot.titleLabel)
-        plot.titleLabel.hide()
+        self.legend = pg.LegendItem(
+            offset=None, colCount=len(self.LEGEND), horSpacing=3, labelTextSize="8pt", frame=False
+        )
+        self.legend.layout.setContentsMargins(0, 0, 0, 0)  # pyqtgraph's margins doubled its height
         plot.legend = self.legend
-        self.legend.setParentItem(plot)
+        plot.getAxis("bottom").showLabel(False)
+        self.axis_title = pg.LabelItem("epoch", size="9pt")
+        self.legend_row = pg.GraphicsLayout()
+        self.legend_row.setContentsMargins(0, 0, 0, 0)
+        self.legend_row.layout.setHorizontalSpacing(12)
+        self.legend_row.addItem(self.axis_title, 0, 0)
+        plot.layout.addItem(self.legend_row, 4, 1)
+        plot.layout.setAlignment(self.legend_row, Qt.AlignmentFlag.AlignHCenter)
         self._place_legend(True)
         self.setToolTip(
-            "train loss: blue line; val loss: red circles; val reconstruction: green squares,"
-            " dashed; val KL (right axis): purple triangles, dashed"
+            "Losses in nats per image. train loss: blue line; val loss: red circles;"
+            " val reconstruction: green squares, dashed; val KL (right axis): purple triangles, dashed"
         )
 
     def resizeEvent(self, event) -> None:  # noqa: N802
-        # As many entries a row as fit beside one another, 4 or 2. Where not even 2 fit (the
-        # panel at 800 x 600 leaves the curves 150 px), four rows would leave no plot: the
-        # legend is then hidden, and the curves' tooltip names them.
+        # As many entries a row as fit beside the axis title, 4 or 2. Where not even 2 fit,
+        # more rows would leave no plot: the legend is then hidden, and the curves'
+        # tooltip names them.
         legend = self.__dict__.get("legend")  # pyqtgraph resizes the view before __init__ ends
         if legend is not None and legend.items:
-            widest = max(sample.width() + label.width() + 12 for sample, label in legend.items)
-            columns = next((c for c in (4, 2) if c * widest <= event.size().width() - 20), 0)
+            entries = [sample.width() + label.width() + 6 for sample, label in legend.items]
+            room = event.size().width() - self.axis_title.width() - 40
+            pairs = [a + b for a, b in zip(entries[::2], entries[1::2], strict=False)]
+            columns = 4 if sum(entries) <= room else 2 if max(pairs) <= room else 0
             if columns and legend.columnCount != columns:
                 legend.setColumnCount(columns)
             self._place_legend(columns > 0)
         super().resizeEvent(event)
 
     def _place_legend(self, shown: bool) -> None:
-        """Show the legend in its row above the plot, or take it out of the layout (hidden,
-        it would still hold the row's height and its own width)."""
-        layout = self.getPlotItem().layout
-        placed = any(layout.itemAt(i) is self.legend for i in range(layout.count()))
+        """Show the legend beside the axis title, or take it out of the row (hidden, it
+        would still hold its width and height)."""
+        row = self.legend_row.layout
+        placed = any(row.itemAt(i) is self.legend for i in range(row.count()))
         if shown and not placed:
-            layout.addItem(self.legend, 0, 1)
-            layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignHCenter)
+            self.legend_row.addItem(self.legend, 0, 1)
         elif not shown and placed:
-            layout.removeItem(self.legend)
+            self.legend_row.removeItem(self.legend)
         self.legend.setVisible(shown)
 
     @staticmethod

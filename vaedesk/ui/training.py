@@ -91,6 +91,8 @@ class TrainingPanel(TrainingForm, QDockWidget):
 
         self.setWidget(self._build_body())
         self._show_result_buttons(False)
+        if parent is not None:  # the window's width is the docked panel's
+            self.arrangement.fit(parent.width())
 
         # clicked(bool) passes its `checked` flag: connect to slots that take none.
         self.start_button.clicked.connect(lambda: self.start())
@@ -212,6 +214,7 @@ class TrainingPanel(TrainingForm, QDockWidget):
             else f"Training on {n:,} images\u2026"
         )
         self._set_running(True)
+        self.arrangement.show_curves()
         self.started_at = time.perf_counter()
         task = self.task = Task(worker, self)
         worker.finished.connect(lambda: self._on_task_finished(task))

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from vaedesk.core.config import ARCHS, WINDOW_EVAL_K, VAEConfig
 from vaedesk.ui.loss_curves import LossCurves
+from vaedesk.ui.training_layout import OptionsAndCurves
 from vaedesk.ui.widgets import StatusLine
 
 if TYPE_CHECKING:
@@ -38,25 +39,26 @@ class TrainingForm:
     attribute of the panel (`panel.epochs`, `panel.from_current`)."""
 
     def _build_body(self) -> QWidget:
-        """The fields with the buttons and the result under them, beside the progress bar
-        and the curves; under both, across the panel, the line that says what the run
-        does. Beside the curves it had 124 px at 800 x 600, and its longest lines (a run
-        cancelled while it found the neighbours) were cut."""
+        """The fields, with the buttons, the progress bar and the result under them,
+        beside the curves; or, where the panel is too narrow for both, the fields and the
+        curves as two tabs, the buttons beside the tabs (`OptionsAndCurves`); under all,
+        across the panel,
+        the line that says what the run does. Beside the curves it had 124 px at 800 x 600,
+        and its longest lines (a run cancelled while it found the neighbours) were cut."""
         body = QWidget()
         column = QVBoxLayout(body)
-        row = QHBoxLayout()
-        form = self._build_fields()
-        form.addRow(self._build_buttons())
-        form.addRow(self.result_label)
-        row.addLayout(form)
-        right = QVBoxLayout()
+        options = QWidget()
+        fields = self._build_fields()
+        fields.setContentsMargins(0, 0, 0, 0)
+        options.setLayout(fields)
+        buttons = QWidget()
         self.progress = QProgressBar()
+        buttons.setLayout(self._build_buttons())
+        buttons.layout().setContentsMargins(0, 0, 0, 0)
         self.curves = LossCurves()
         self.curves.setMinimumHeight(130)
-        right.addWidget(self.progress)
-        right.addWidget(self.curves, 1)
-        row.addLayout(right, 1)
-        column.addLayout(row, 1)
+        self.arrangement = OptionsAndCurves(options, buttons, self.result_label, self.curves)
+        column.addWidget(self.arrangement, 1)
         column.setSpacing(2)  # the status line is the row's last line, not a section of its own
         self.status = StatusLine(IDLE)
         column.addWidget(self.status)
@@ -78,6 +80,8 @@ class TrainingForm:
         self.result_label.setWordWrap(True)
         for b in (self.keep_button, self.save_button, self.discard_button):
             buttons.addWidget(b)
+        # the bar in the buttons' row: over the curves it took a line of their height
+        buttons.addWidget(self.progress, 1)
         return buttons
 
     def _build_fields(self) -> QFormLayout:
@@ -104,9 +108,11 @@ class TrainingForm:
             ("neighbours (weight)", self.neighbours),
         ]
         form = QFormLayout()
+        form.setVerticalSpacing(3)  # as tight as before the fields had a widget of their own
         columns = QHBoxLayout()
         for third in (fields[:4], fields[4:8], fields[8:]):
             column = QFormLayout()
+            column.setVerticalSpacing(3)
             for label, w in third:
                 column.addRow(label, w)
             columns.addLayout(column)
