@@ -275,3 +275,9 @@ def test_the_loss_curves_have_room_on_a_laptop_screen(qtbot, window):
     assert p.epochs.isVisible(), "the options and the curves fit side by side here"
     assert_curves_readable(p, least_width=300, least_height=100)
     assert_map_keeps_most_of_the_window(window)
+    # to 800 x 600 (tabs) and back: the curves and their legend are as they were
+    for size in ((800, 600), (1366, 768)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda size=size: (window.width(), window.height()) == size, timeout=2000)
+        qtbot.wait(100)
+    assert_curves_readable(p, least_width=300, least_height=100)

@@ -91,8 +91,9 @@ class LossCurves(pg.PlotWidget):
         # tooltip names them.
         legend = self.__dict__.get("legend")  # pyqtgraph resizes the view before __init__ ends
         if legend is not None and legend.items:
-            entries = [sample.width() + label.width() + 6 for sample, label in legend.items]
-            room = event.size().width() - self.axis_title.width() - 40
+            # the texts' own widths: the row's layout may have stretched the labels
+            entries = [s.width() + label.item.boundingRect().width() + 6 for s, label in legend.items]
+            room = event.size().width() - self.axis_title.item.boundingRect().width() - 60
             pairs = [a + b for a, b in zip(entries[::2], entries[1::2], strict=False)]
             columns = 4 if sum(entries) <= room else 2 if max(pairs) <= room else 0
             if columns and legend.columnCount != columns:
