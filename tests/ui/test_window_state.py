@@ -370,3 +370,25 @@ def test_starting_another_run_asks_about_the_result_not_kept(qtbot, window, dial
     assert (tmp_path / "result.safetensors").is_file() and result.path == tmp_path / "result.safetensors"
     click(qtbot, p.discard_button)  # the new run's result let go: back to the model it started from
     assert window.session.model is result
+
+
+def test_starting_again_after_saving_the_result_still_asks_about_the_earlier_kept_model(
+    qtbot, window, dialogs, tmp_path
+):
+    """A kept model in no file, a second run's result not kept, Start: the result is
+    saved when asked, which keeps it, and keeping it would let the earlier model go, so
+    that is asked too; Cancel there starts nothing and the earlier model stays the one
+    the result replaces."""
+    train_and_keep(qtbot, window)
+    kept = window.session.model
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    result = window.session.model
+    dialogs.answers = ["Save\u2026", "Cancel"]
+    dialogs.save_files = [str(tmp_path / "result.safetensors")]
+    n = len(dialogs.messages)
+    click(qtbot, p.start_button)
+    assert len(dialogs.messages) == n + 2 and "earlier run" in dialogs.messages[-1]
+    assert (tmp_path / "result.safetensors").is_file()
+    assert not p.is_running() and p.result is result and p.model_before is kept

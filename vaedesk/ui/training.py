@@ -149,6 +149,8 @@ class TrainingPanel(TrainingForm, QDockWidget):
                 return False
             if self.result.path is not None:  # saved just now: it stays, as the model shown
                 self.keep()
+                if self.result is not None:  # Cancel when asked about the model it replaces
+                    return False
             else:
                 self.discard()
         try:
