@@ -70,20 +70,29 @@ def shoot(name: str, window) -> None:
     print(f"wrote {HERE / name}")
 
 
-def train_two_epochs(window, arch: str, limit: int, settle: int):
-    """Model > Train, a 3-epoch run of `arch` on `limit` images started with a real click on
-    Start, until two epochs are done (the map has moved and the curves have points)."""
+def start_run(window, arch: str, epochs: int, limit: int, **fields):
+    """Model > Train, its fields set (`fields`: any other spin box, e.g. neighbours=0),
+    and a real click on Start through X. Returns the panel."""
     window.action("model.train").trigger()
     panel = window.training_panel
     panel.arch.setCurrentText(arch)
-    panel.epochs.setValue(3)
+    panel.epochs.setValue(epochs)
     panel.limit.setValue(limit)
     panel.eval_k.setValue(0)
+    for name, value in fields.items():
+        getattr(panel, name).setValue(value)
     pump(300)
     start = panel.start_button
     p = start.mapToGlobal(start.rect().center())
     xdo("mousemove", p.x(), p.y())
     xdo("click", 1)
+    return panel
+
+
+def train_two_epochs(window, arch: str, limit: int, settle: int):
+    """Model > Train, a 3-epoch run of `arch` on `limit` images started with a real click on
+    Start, until two epochs are done (the map has moved and the curves have points)."""
+    panel = start_run(window, arch=arch, epochs=3, limit=limit)
     epochs = []
     panel.epoch_finished.connect(epochs.append)
     while len(epochs) < 2:
@@ -96,19 +105,7 @@ def short_run(window, epochs: int = 2, limit: int = 400):
     """Model > Train, an `epochs`-epoch run of the MLP on `limit` images (no neighbour
     term) started with a real click on Start, until it has finished: the curves, the
     result and Keep / Save / Discard on show."""
-    window.action("model.train").trigger()
-    panel = window.training_panel
-    panel.arch.setCurrentText("mlp")
-    panel.epochs.setValue(epochs)
-    panel.batch_size.setValue(32)
-    panel.limit.setValue(limit)
-    panel.neighbours.setValue(0)
-    panel.eval_k.setValue(0)
-    pump(300)
-    start = panel.start_button
-    p = start.mapToGlobal(start.rect().center())
-    xdo("mousemove", p.x(), p.y())
-    xdo("click", 1)
+    panel = start_run(window, arch="mlp", epochs=epochs, limit=limit, batch_size=32, neighbours=0)
     finished = []
     panel.run_finished.connect(finished.append)
     while not finished:

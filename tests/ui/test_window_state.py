@@ -50,6 +50,26 @@ def train_and_keep(qtbot, window) -> None:
     click(qtbot, p.keep_button)
 
 
+def kept_then_result(qtbot, window):
+    """A run kept (a model in no file), then a second run ended, its result shown and not
+    kept yet: (the kept model, the panel, the result)."""
+    train_and_keep(qtbot, window)
+    kept = window.session.model
+    p = open_small_run(qtbot, window, neighbours=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60000):
+        click(qtbot, p.start_button)
+    return kept, p, window.session.model
+
+
+def holds_weights_of(path, model) -> bool:
+    """Whether the weights file at `path` holds exactly `model`'s tensors."""
+    from vaedesk.core import weights
+
+    saved, _ = weights.load(path)
+    expected = model.vae.state_dict()
+    return all((t == expected[k]).all() for k, t in saved.state_dict().items())
+
+
 def test_after_a_kept_run_the_decoder_shows_a_point_on_the_new_map(qtbot, window):
     """The cursor rests far out on the bundled model's map; a short run makes a map of
     other extent. After Keep the crosshair and the decoded digit are at a point inside
@@ -174,7 +194,6 @@ def test_quitting_during_a_run_asks_about_the_kept_unsaved_model_it_replaced(
     epoch replaces it on screen with a preview, File > Quit (and closing the window) still
     asks about it: Cancel keeps the window and the run; Save writes that kept model (not
     the preview), then the window closes and the run stops."""
-    from vaedesk.core import weights
 
     train_and_keep(qtbot, window)
     kept = window.session.model
@@ -196,10 +215,7 @@ def test_quitting_during_a_run_asks_about_the_kept_unsaved_model_it_replaced(
     assert len(dialogs.messages) == n + 2 and "has not been saved" in dialogs.messages[-1]
     assert not window.isVisible()
     qtbot.waitUntil(lambda: not p.is_running(), timeout=10000)  # the run stopped with the window
-    saved, _ = weights.load(tmp_path / "kept.safetensors")
-    expected = kept.vae.state_dict()
-    for name, tensor in saved.state_dict().items():
-        assert (tensor == expected[name]).all(), name  # the kept model's weights, not a preview's
+    assert holds_weights_of(tmp_path / "kept.safetensors", kept)  # the kept model's weights, not a preview's
 
 
 def test_quitting_with_a_runs_result_not_kept_asks_about_the_kept_model_behind_it_too(
@@ -209,14 +225,8 @@ def test_quitting_with_a_runs_result_not_kept_asks_about_the_kept_model_behind_i
     kept: quitting asks about the result and then about the kept model behind it (Discard
     of the first is no answer for the second); Cancel at the second keeps the window;
     Save to both writes each to its own file, then the window closes."""
-    from vaedesk.core import weights
 
-    train_and_keep(qtbot, window)
-    kept = window.session.model
-    p = open_small_run(qtbot, window, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    result = window.session.model
+    kept, p, result = kept_then_result(qtbot, window)
     assert p.keep_button.isVisible() and result is not kept  # the result, shown, not kept yet
 
     dialogs.answers = ["Discard", "Cancel"]
@@ -230,10 +240,8 @@ def test_quitting_with_a_runs_result_not_kept_asks_about_the_kept_model_behind_i
     dialogs.save_files = [str(tmp_path / "result.safetensors"), str(tmp_path / "kept.safetensors")]
     window.close()
     assert not window.isVisible() and len(dialogs.messages) == n + 4
-    for name, model in (("result", result), ("kept", kept)):
-        saved, _ = weights.load(tmp_path / f"{name}.safetensors")
-        expected = model.vae.state_dict()
-        assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name
+    assert holds_weights_of(tmp_path / "result.safetensors", result)
+    assert holds_weights_of(tmp_path / "kept.safetensors", kept)
 
 
 def test_a_run_that_ends_while_quitting_asks_its_result_is_asked_about_too(
@@ -280,14 +288,7 @@ def test_saving_both_unsaved_models_at_reset_proposes_a_file_name_for_each(
     replaced the result in it; now each is in a file of its own."""
     from PySide6.QtWidgets import QFileDialog
 
-    from vaedesk.core import weights
-
-    train_and_keep(qtbot, window)
-    kept = window.session.model
-    p = open_small_run(qtbot, window, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    result = window.session.model
+    kept, p, result = kept_then_result(qtbot, window)
     proposed = []
 
     def press_enter(parent, title, default, filters):
@@ -299,19 +300,14 @@ def test_saving_both_unsaved_models_at_reset_proposes_a_file_name_for_each(
     press(window, "model.reset")
     assert len(proposed) == 2 and proposed[0] != proposed[1]
     for name, model in zip(proposed, (result, kept), strict=True):
-        saved, _ = weights.load(name)
-        expected = model.vae.state_dict()
-        assert all((t == expected[k]).all() for k, t in saved.state_dict().items()), name
+        assert holds_weights_of(name, model), name
 
 
 def test_saving_the_kept_model_behind_a_result_says_where_it_went(qtbot, window, dialogs, tmp_path):
     """Model > Reset with a run's result shown and a kept model in no file behind it:
     Discard the result, Save the kept model. The status line says where it was saved,
     as it does when the model shown is saved."""
-    train_and_keep(qtbot, window)
-    p = open_small_run(qtbot, window, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
+    _, p, _ = kept_then_result(qtbot, window)
     dialogs.answers = ["Discard", "Save\u2026"]
     dialogs.save_files = [str(tmp_path / "kept.safetensors")]
     press(window, "model.reset")
@@ -325,14 +321,8 @@ def test_keeping_a_runs_result_asks_about_the_kept_unsaved_model_it_replaces(
     """A kept model in no file, then a second run's result: Keep would let that kept model
     go, so it asks first, as Quit, Reset and Open weights do. Cancel keeps nothing (the
     result still offered); Save writes the earlier model, then the result is kept."""
-    from vaedesk.core import weights
 
-    train_and_keep(qtbot, window)
-    kept = window.session.model
-    p = open_small_run(qtbot, window, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    result = window.session.model
+    kept, p, result = kept_then_result(qtbot, window)
     dialogs.button_text = "Cancel"
     n = len(dialogs.messages)
     click(qtbot, p.keep_button)
@@ -344,9 +334,7 @@ def test_keeping_a_runs_result_asks_about_the_kept_unsaved_model_it_replaces(
     click(qtbot, p.keep_button)
     assert len(dialogs.messages) == n + 2 and not p.keep_button.isVisible()
     assert window.session.model is result and "Kept the new model" in p.status.text()
-    saved, _ = weights.load(tmp_path / "earlier.safetensors")
-    expected = kept.vae.state_dict()
-    assert all((t == expected[k]).all() for k, t in saved.state_dict().items())
+    assert holds_weights_of(tmp_path / "earlier.safetensors", kept)
 
 
 def test_starting_another_run_asks_about_the_result_not_kept(qtbot, window, dialogs, tmp_path):
@@ -379,12 +367,7 @@ def test_starting_again_after_saving_the_result_still_asks_about_the_earlier_kep
     saved when asked, which keeps it, and keeping it would let the earlier model go, so
     that is asked too; Cancel there starts nothing and the earlier model stays the one
     the result replaces."""
-    train_and_keep(qtbot, window)
-    kept = window.session.model
-    p = open_small_run(qtbot, window, neighbours=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60000):
-        click(qtbot, p.start_button)
-    result = window.session.model
+    kept, p, result = kept_then_result(qtbot, window)
     dialogs.answers = ["Save\u2026", "Cancel"]
     dialogs.save_files = [str(tmp_path / "result.safetensors")]
     n = len(dialogs.messages)
