@@ -42,9 +42,9 @@ class TrainingForm:
         """The fields, with the buttons, the progress bar and the result under them,
         beside the curves; or, where the panel is too narrow for both, the fields and the
         curves as two tabs, the buttons beside the tabs (`OptionsAndCurves`); under all,
-        across the panel,
-        the line that says what the run does. Beside the curves it had 124 px at 800 x 600,
-        and its longest lines (a run cancelled while it found the neighbours) were cut."""
+        across the panel, the line that says what the run does. Beside the curves it had
+        124 px at 800 x 600, and its longest lines (a run cancelled while it found the
+        neighbours) were cut."""
         body = QWidget()
         column = QVBoxLayout(body)
         options = QWidget()
