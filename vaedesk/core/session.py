@@ -278,7 +278,7 @@ class Session:
         # finite in float32) neither overflows nor loses the mu's in z's rounding
         mu = self.test.mu.astype(np.float64)
         d2 = (mu**2).sum(axis=1) - 2 * mu @ np.asarray(z, np.float64)
-        hidden = np.isin(self.test.labels, list(self.hidden_digits))
+        hidden = self._hidden_images()
         d2[hidden] = np.inf
         k = min(k, len(d2) - int(hidden.sum()))
         if k <= 0:
@@ -310,12 +310,17 @@ class Session:
         """The nearest test point on the map to (x, y) among the digits shown, or None."""
         if self.test is None:
             return None
-        shown = ~np.isin(self.test.labels, list(self.hidden_digits))
-        if not shown.any():
+        hidden = self._hidden_images()
+        if hidden.all():
             return None
         d2 = ((self.points - np.array([x, y], np.float32)) ** 2).sum(axis=1)
-        d2[~shown] = np.inf
+        d2[hidden] = np.inf
         return int(np.argmin(d2))
+
+    def _hidden_images(self) -> np.ndarray:
+        """(N,) True for each test image whose digit is hidden in the legend."""
+        assert self.test is not None  # the callers checked
+        return np.isin(self.test.labels, list(self.hidden_digits))
 
     def move_plane_through_selection(self, through: bool) -> None:
         """Let the map's plane pass through the selected test image's mean, and follow the
